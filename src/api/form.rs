@@ -1,0 +1,273 @@
+//! Turning request parameters into naming values, the same for v1 and v2: service keys,
+//! instance specs, beats, service specs. Every rule of nacos-protocol.md §1 about defaults,
+//! aliases and formats lives here, once.
+
+use crate::http::params::Params;
+use crate::naming::error::{NamingError, NamingResult};
+use crate::naming::instance::{json_value_text, parse_metadata, InstanceSpec, Metadata};
+use crate::naming::key::{ServiceKey, DEFAULT_CLUSTER};
+use crate::naming::op::{BeatRequest, InstanceUpdate, ServiceSpec};
+use crate::naming::service::Selector;
+use crate::naming::switches::parse_bool;
+
+pub fn service_key(params: &Params) -> NamingResult<ServiceKey> {
+    let service = params
+        .non_blank("serviceName")
+        .ok_or_else(|| NamingError::missing("serviceName"))?;
+    ServiceKey::parse(
+        params.get("namespaceId"),
+        params.get("groupName"),
+        service.trim(),
+    )
+}
+
+pub fn required<'a>(params: &'a Params, name: &str) -> NamingResult<&'a str> {
+    params
+        .non_blank(name)
+        .map(str::trim)
+        .ok_or_else(|| NamingError::missing(name))
+}
+
+pub fn port(raw: &str) -> NamingResult<u16> {
+    let value: i64 = raw
+        .trim()
+        .parse()
+        .map_err(|_| NamingError::invalid(format!("For input string: \"{raw}\"")))?;
+    u16::try_from(value).map_err(|_| {
+        NamingError::invalid("Param 'port' is illegal, the value should be between 0 and 65535.")
+    })
+}
+
+pub fn ip_port(params: &Params) -> NamingResult<(String, u16)> {
+    let ip = required(params, "ip")?.to_string();
+    let port = port(required(params, "port")?)?;
+    Ok((ip, port))
+}
+
+pub fn cluster(params: &Params) -> String {
+    params
+        .non_blank("clusterName")
+        .or_else(|| params.non_blank("cluster"))
+        .map_or(DEFAULT_CLUSTER, str::trim)
+        .to_string()
+}
+
+pub fn flag(params: &Params, name: &str, default: bool) -> bool {
+    params.non_blank(name).map_or(default, parse_bool)
+}
+
+pub fn float(params: &Params, name: &str) -> NamingResult<Option<f64>> {
+    let Some(raw) = params.non_blank(name) else {
+        return Ok(None);
+    };
+    let value: f64 = raw
+        .trim()
+        .parse()
+        .map_err(|_| NamingError::invalid(format!("For input string: \"{raw}\"")))?;
+    Ok(Some(value))
+}
+
+pub fn metadata(params: &Params) -> NamingResult<Option<Metadata>> {
+    params.non_blank("metadata").map(parse_metadata).transpose()
+}
+
+/// Register/update form (Nacos `HttpRequestInstanceBuilder`): `enable` is the Java 1.x alias
+/// of `enabled`, `cluster` of `clusterName`.
+pub fn instance_spec(params: &Params, default_ephemeral: bool) -> NamingResult<InstanceSpec> {
+    let (ip, port) = ip_port(params)?;
+    let enabled = match params.non_blank("enabled") {
+        Some(raw) => parse_bool(raw),
+        None => flag(params, "enable", true),
+    };
+    Ok(InstanceSpec {
+        ip,
+        port,
+        cluster: cluster(params),
+        weight: float(params, "weight")?.unwrap_or(1.0),
+        healthy: flag(params, "healthy", true),
+        enabled,
+        ephemeral: flag(params, "ephemeral", default_ephemeral),
+        metadata: metadata(params)?.unwrap_or_default(),
+    })
+}
+
+pub fn instance_update(params: &Params, patch: bool, default_ephemeral: bool) -> NamingResult<InstanceUpdate> {
+    let (ip, port) = ip_port(params)?;
+    let enabled = params
+        .non_blank("enabled")
+        .or_else(|| params.non_blank("enable"))
+        .map(parse_bool);
+    Ok(InstanceUpdate {
+        ip,
+        port,
+        cluster: cluster(params),
+        ephemeral: flag(params, "ephemeral", default_ephemeral),
+        weight: float(params, "weight")?,
+        enabled,
+        metadata: metadata(params)?,
+        patch,
+    })
+}
+
+/// The `beat` JSON of Java/Go/Node clients (Nacos `RsInfo`); unknown fields are ignored.
+#[derive(Debug, serde::Deserialize)]
+struct BeatJson {
+    ip: Option<String>,
+    port: Option<i64>,
+    cluster: Option<String>,
+    weight: Option<f64>,
+    metadata: Option<serde_json::Map<String, serde_json::Value>>,
+}
+
+pub fn beat(params: &Params) -> NamingResult<BeatRequest> {
+    let Some(raw) = params.non_blank("beat") else {
+        let (ip, port) = ip_port(params)?;
+        return Ok(BeatRequest {
+            ip,
+            port,
+            cluster: cluster(params),
+            reregister: None,
+        });
+    };
+    let json: BeatJson = serde_json::from_str(raw)
+        .map_err(|e| NamingError::invalid(format!("beat is not valid beat JSON: {e}")))?;
+    let ip = json
+        .ip
+        .filter(|ip| !ip.trim().is_empty())
+        .or_else(|| params.non_blank("ip").map(str::to_string))
+        .ok_or_else(|| NamingError::missing("ip"))?;
+    let port = match json.port {
+        Some(p) => port(&p.to_string())?,
+        None => port(required(params, "port")?)?,
+    };
+    let cluster = json
+        .cluster
+        .filter(|c| !c.trim().is_empty())
+        .unwrap_or_else(|| cluster(params));
+    let metadata: Metadata = json
+        .metadata
+        .unwrap_or_default()
+        .iter()
+        .map(|(k, v)| (k.clone(), json_value_text(v)))
+        .collect();
+    let spec = InstanceSpec {
+        ip: ip.clone(),
+        port,
+        cluster: cluster.clone(),
+        weight: json.weight.filter(|w| *w > 0.0).unwrap_or(1.0),
+        healthy: true,
+        enabled: true,
+        ephemeral: true,
+        metadata,
+    };
+    Ok(BeatRequest {
+        ip,
+        port,
+        cluster,
+        reregister: Some(spec),
+    })
+}
+
+pub fn service_spec(params: &Params, default_ephemeral: bool, threshold_required: bool) -> NamingResult<ServiceSpec> {
+    let key = service_key(params)?;
+    if threshold_required && params.non_blank("protectThreshold").is_none() {
+        return Err(NamingError::missing("protectThreshold"));
+    }
+    let protect_threshold = float(params, "protectThreshold")?.unwrap_or(0.0) as f32;
+    let metadata = metadata(params)?.unwrap_or_default();
+    crate::naming::instance::check_metadata_size(&metadata)?;
+    Ok(ServiceSpec {
+        key,
+        protect_threshold,
+        metadata,
+        selector: selector(params.non_blank("selector"))?,
+        ephemeral: flag(params, "ephemeral", default_ephemeral),
+    })
+}
+
+/// `{"type":"none"}` or `{"type":"label","expression":"..."}`.
+pub fn selector(raw: Option<&str>) -> NamingResult<Selector> {
+    let none = Selector {
+        kind: "none".to_string(),
+        expression: String::new(),
+    };
+    let Some(raw) = raw else {
+        return Ok(none);
+    };
+    let value: serde_json::Value = serde_json::from_str(raw)
+        .map_err(|_| NamingError::invalid(format!("selector format invalid: {raw}")))?;
+    let kind = value.get("type").and_then(|t| t.as_str()).unwrap_or("none");
+    let expression = value.get("expression").and_then(|e| e.as_str()).unwrap_or("");
+    match kind {
+        "none" => Ok(none),
+        "label" => Ok(Selector {
+            kind: "label".to_string(),
+            expression: expression.to_string(),
+        }),
+        other => Err(NamingError::invalid(format!("selector type {other} not supported"))),
+    }
+}
+
+/// `pageNo`/`pageSize`: positive integers.
+pub fn page(params: &Params, name: &str, default: Option<usize>) -> NamingResult<usize> {
+    let Some(raw) = params.non_blank(name) else {
+        return default.ok_or_else(|| NamingError::missing(name));
+    };
+    raw.trim()
+        .parse::<usize>()
+        .ok()
+        .filter(|n| *n > 0)
+        .ok_or_else(|| NamingError::invalid(format!("Param '{name}' must be a positive integer")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn p(query: &str) -> Params {
+        Params::parse(query, None)
+    }
+
+    /// Defaults and aliases of the register form.
+    #[test]
+    fn register_form_defaults_and_aliases() {
+        let spec = instance_spec(&p("ip=1.1.1.1&port=80"), true).unwrap();
+        assert_eq!(spec.cluster, "DEFAULT");
+        assert_eq!(spec.weight, 1.0);
+        assert!(spec.healthy && spec.enabled && spec.ephemeral);
+        let spec = instance_spec(&p("ip=1.1.1.1&port=80&cluster=c1&enable=false&ephemeral=false"), true).unwrap();
+        assert_eq!(spec.cluster, "c1");
+        assert!(!spec.enabled && !spec.ephemeral);
+        assert!(instance_spec(&p("port=80"), true).is_err());
+        assert!(instance_spec(&p("ip=1.1.1.1&port=x"), true).is_err());
+        assert!(instance_spec(&p("ip=1.1.1.1&port=70000"), true).is_err());
+        assert!(instance_spec(&p("ip=1.1.1.1&port=80&weight=abc"), true).is_err());
+        assert!(instance_spec(&p("ip=1.1.1.1&port=80&metadata=%7Bbad"), true).is_err());
+    }
+
+    /// Light beats need ip and port; beat JSON carries them and the re-register spec.
+    #[test]
+    fn beats() {
+        let b = beat(&p("ip=1.1.1.1&port=80")).unwrap();
+        assert!(b.reregister.is_none());
+        assert!(beat(&p("serviceName=x")).is_err());
+        let json = r#"{"ip":"2.2.2.2","port":81,"cluster":"","weight":2,"metadata":{"a":"b"},"scheduled":true}"#;
+        let query = format!("clusterName=c2&beat={}", json.replace('"', "%22").replace('{', "%7B").replace('}', "%7D"));
+        let b = beat(&p(&query)).unwrap();
+        assert_eq!((b.ip.as_str(), b.port, b.cluster.as_str()), ("2.2.2.2", 81, "c2"));
+        let spec = b.reregister.unwrap();
+        assert_eq!(spec.weight, 2.0);
+        assert_eq!(spec.metadata.get("a").unwrap(), "b");
+        assert!(beat(&p("beat=notjson")).is_err());
+    }
+
+    /// Selectors parse from JSON; unknown types are refused.
+    #[test]
+    fn selectors() {
+        assert_eq!(selector(None).unwrap().kind, "none");
+        let s = selector(Some(r#"{"type":"label","expression":"CONSUMER.label.a = PROVIDER.label.a"}"#)).unwrap();
+        assert_eq!(s.kind, "label");
+        assert!(selector(Some("{")).is_err());
+        assert!(selector(Some(r#"{"type":"weird"}"#)).is_err());
+    }
+}

@@ -1,0 +1,216 @@
+//! Instance endpoints of v1 and v2: register, deregister, update, get, list, beat, statuses.
+
+use bytes::Bytes;
+use serde_json::json;
+
+use crate::api::form;
+use crate::api::operator::wall_clock_ms;
+use crate::api::render::{Flavor, Reply};
+use crate::http::conn::Request;
+use crate::http::params::Params;
+use crate::http::response::Response;
+use crate::naming::encode::{encode_service_info, ServiceInfoHead};
+use crate::naming::error::{ErrorKind, NamingError, NamingResult};
+use crate::naming::key::ServiceKey;
+use crate::naming::op::{NamingOp, NamingReply, UdpSubscription};
+use crate::shard::CoreHandle;
+
+const PATHS: [&str; 5] = [
+    "/instance",
+    "/instance/list",
+    "/instance/beat",
+    "/instance/statuses",
+    "/instance/metadata/batch",
+];
+
+pub fn knows(path: &str) -> bool {
+    PATHS.contains(&path)
+}
+
+/// Runs an op that answers `Done` on success.
+pub async fn write(core: &CoreHandle, op: NamingOp) -> NamingResult<Reply> {
+    match core.execute(op).await {
+        NamingReply::Done => Ok(Reply::Ok),
+        NamingReply::Error(error) => Err(error),
+        other => Err(unexpected(&other)),
+    }
+}
+
+pub fn unexpected(reply: &NamingReply) -> NamingError {
+    NamingError::new(
+        ErrorKind::Internal,
+        format!("unexpected reply from the owner core: {reply:?}"),
+    )
+}
+
+fn default_ephemeral(core: &CoreHandle) -> bool {
+    core.with_switches(|s| s.default_instance_ephemeral)
+}
+
+pub async fn register(core: &CoreHandle, params: &Params) -> NamingResult<Reply> {
+    let key = form::service_key(params)?;
+    let spec = form::instance_spec(params, default_ephemeral(core))?;
+    spec.validate()?;
+    write(core, NamingOp::Register { key, spec }).await
+}
+
+pub async fn deregister(core: &CoreHandle, params: &Params) -> NamingResult<Reply> {
+    let key = form::service_key(params)?;
+    let (ip, port) = form::ip_port(params)?;
+    crate::naming::key::check_ip(&ip)?;
+    write(core, NamingOp::Deregister { key, ip, port }).await
+}
+
+pub async fn update(core: &CoreHandle, params: &Params, patch: bool) -> NamingResult<Reply> {
+    let key = form::service_key(params)?;
+    let update = form::instance_update(params, patch, default_ephemeral(core))?;
+    crate::naming::key::check_ip(&update.ip)?;
+    crate::naming::key::check_cluster(&update.cluster)?;
+    write(core, NamingOp::UpdateInstance { key, update }).await
+}
+
+pub async fn get(core: &CoreHandle, params: &Params, flavor: Flavor) -> NamingResult<Reply> {
+    let key = form::service_key(params)?;
+    let (ip, port) = form::ip_port(params)?;
+    let cluster = form::cluster(params);
+    let op = NamingOp::GetInstance {
+        key,
+        ip,
+        port,
+        cluster,
+    };
+    let view = match core.execute(op).await {
+        NamingReply::Instance(view) => view,
+        NamingReply::Error(error) => return Err(error),
+        other => return Err(unexpected(&other)),
+    };
+    let instance_id = format!(
+        "{}#{}#{}#{}",
+        view.ip, view.port, view.cluster, view.grouped_service
+    );
+    let service_field = match flavor {
+        Flavor::V1 => "service",
+        Flavor::V2 => "serviceName",
+    };
+    let mut body = json!({
+        "ip": view.ip,
+        "port": view.port,
+        "clusterName": view.cluster,
+        "weight": view.weight,
+        "healthy": view.healthy,
+        "instanceId": instance_id,
+        "metadata": view.metadata,
+    });
+    body[service_field] = json!(view.grouped_service);
+    Ok(Reply::Json(Bytes::from(body.to_string())))
+}
+
+/// `instance/list`: the selected hosts in a `ServiceInfo` with a grouped name. A poller that
+/// gives `udpPort` and `clientIP` is recorded as a subscriber.
+pub async fn list(core: &CoreHandle, request: &Request, flavor: Flavor) -> NamingResult<Reply> {
+    let params = &request.params;
+    let key = form::service_key(params)?;
+    // v1 names the filter `clusters`, v2 `clusterName`.
+    let clusters = match flavor {
+        Flavor::V1 => params.get("clusters"),
+        Flavor::V2 => params.get("clusterName").or_else(|| params.get("clusters")),
+    }
+    .unwrap_or("")
+    .to_string();
+    let healthy_only = form::flag(params, "healthyOnly", false);
+    let udp_subscriber = udp_subscription(request, flavor)?;
+    let op = NamingOp::List {
+        key: key.clone(),
+        clusters: clusters.clone(),
+        healthy_only,
+        udp_subscriber,
+    };
+    let (hosts_json, reach_protection) = match core.execute(op).await {
+        NamingReply::Hosts {
+            hosts_json,
+            reach_protection,
+        } => (hosts_json, reach_protection),
+        NamingReply::Error(error) => return Err(error),
+        other => return Err(unexpected(&other)),
+    };
+    let body = service_info(core, &key, &clusters, &hosts_json, reach_protection);
+    Ok(Reply::Json(Bytes::from(body)))
+}
+
+fn service_info(core: &CoreHandle, key: &ServiceKey, clusters: &str, hosts: &[u8], reach: bool) -> Vec<u8> {
+    let grouped = key.grouped_name();
+    let head = ServiceInfoHead {
+        name: &grouped,
+        group: Some(&key.group),
+        clusters,
+        cache_millis: core.with_switches(|s| s.default_push_cache_millis),
+        last_ref_time_ms: wall_clock_ms(),
+        reach_protection: reach,
+    };
+    encode_service_info(&head, hosts)
+}
+
+fn udp_subscription(request: &Request, flavor: Flavor) -> NamingResult<Option<UdpSubscription>> {
+    let params = &request.params;
+    let (port_param, ip_param) = match flavor {
+        Flavor::V1 => ("udpPort", "clientIP"),
+        Flavor::V2 => ("port", "ip"),
+    };
+    let udp_port = match params.non_blank(port_param) {
+        Some(raw) => form::port(raw)?,
+        None => 0,
+    };
+    let ip = params.non_blank(ip_param).unwrap_or("").trim();
+    if udp_port == 0 || ip.is_empty() {
+        return Ok(None);
+    }
+    crate::naming::key::check_ip(ip)?;
+    let agent = request.head.user_agent.clone();
+    Ok(Some(UdpSubscription {
+        ip: ip.to_string(),
+        udp_port,
+        agent,
+        app: params.non_blank("app").unwrap_or("unknown").to_string(),
+    }))
+}
+
+/// `instance/beat`: always HTTP 200 with `{clientBeatInterval, code, lightBeatEnabled}`,
+/// unwrapped in v2 too.
+pub async fn beat(core: &CoreHandle, params: &Params) -> NamingResult<Reply> {
+    let key = form::service_key(params)?;
+    let beat = form::beat(params)?;
+    crate::naming::key::check_ip(&beat.ip)?;
+    let (found, interval_ms) = match core.execute(NamingOp::Beat { key, beat }).await {
+        NamingReply::Beat {
+            found,
+            beat_interval_ms,
+        } => (found, beat_interval_ms),
+        NamingReply::Error(error) => return Err(error),
+        other => return Err(unexpected(&other)),
+    };
+    let (default_interval_ms, light) =
+        core.with_switches(|s| (s.client_beat_interval, s.light_beat_enabled));
+    let code = if found { 10200 } else { 20404 };
+    let body = json!({
+        "clientBeatInterval": interval_ms.unwrap_or(default_interval_ms),
+        "code": code,
+        "lightBeatEnabled": light,
+    });
+    Ok(Reply::Raw(Response::json(200, body.to_string())))
+}
+
+/// `instance/statuses?key=[namespace##]group@@service` → `{"ips":["ip:port_healthy",...]}`.
+pub async fn statuses(core: &CoreHandle, params: &Params) -> NamingResult<Reply> {
+    let raw = form::required(params, "key")?;
+    let (namespace, grouped) = match raw.split_once("##") {
+        Some((ns, rest)) => (Some(ns), rest),
+        None => (None, raw),
+    };
+    let key = ServiceKey::parse(namespace, None, grouped)?;
+    let ips = match core.execute(NamingOp::Statuses { key }).await {
+        NamingReply::Statuses(ips) => ips,
+        NamingReply::Error(error) => return Err(error),
+        other => return Err(unexpected(&other)),
+    };
+    Ok(Reply::Json(Bytes::from(json!({ "ips": ips }).to_string())))
+}

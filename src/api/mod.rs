@@ -1,0 +1,74 @@
+//! The Nacos HTTP API: routes each request to its endpoint, runs it as `NamingOp`s on the
+//! owner cores, and renders the outcome in the flavour the path asks for: v1 (plain text
+//! `ok`, bare JSON, the message as error body) or v2 (the `{code,message,data}` wrapper).
+
+mod form;
+mod instance;
+mod operator;
+mod render;
+mod service;
+
+use crate::http::codec::Method;
+use crate::http::conn::Request;
+use crate::http::response::Response;
+use crate::shard::CoreHandle;
+
+pub use render::{Flavor, Reply};
+
+use render::{method_not_allowed, not_found, render};
+
+pub async fn route(core: &CoreHandle, request: &Request) -> Response {
+    let path = request.head.path.trim_end_matches('/');
+    if let Some(rest) = path.strip_prefix("/nacos/v1/ns") {
+        return naming(core, request, rest, Flavor::V1).await;
+    }
+    if let Some(rest) = path.strip_prefix("/nacos/v2/ns") {
+        return naming(core, request, rest, Flavor::V2).await;
+    }
+    match operator::console(core, request, path) {
+        Some(response) => response,
+        None => not_found(request),
+    }
+}
+
+async fn naming(core: &CoreHandle, request: &Request, rest: &str, flavor: Flavor) -> Response {
+    use Method::*;
+    let method = match request.head.method {
+        Head => Get,
+        other => other,
+    };
+    let p = &request.params;
+    // `/ns/ops/...` is the historical alias of `/ns/operator/...`.
+    let rest = match rest.strip_prefix("/ops/") {
+        Some(tail) => format!("/operator/{tail}"),
+        None => rest.to_string(),
+    };
+    let result = match (method, rest.as_str()) {
+        (Post, "/instance") => instance::register(core, p).await,
+        (Delete, "/instance") => instance::deregister(core, p).await,
+        (Put, "/instance") => instance::update(core, p, false).await,
+        (Patch, "/instance") if flavor == Flavor::V1 => instance::update(core, p, true).await,
+        (Get, "/instance") => instance::get(core, p, flavor).await,
+        (Get, "/instance/list") => instance::list(core, request, flavor).await,
+        (Put, "/instance/beat") => instance::beat(core, p).await,
+        (Get | Post, "/instance/statuses") if flavor == Flavor::V1 => {
+            instance::statuses(core, p).await
+        }
+        (Post, "/service") => service::create(core, p, flavor).await,
+        (Delete, "/service") => service::delete(core, p).await,
+        (Put, "/service") => service::update(core, p, flavor).await,
+        (Get, "/service") => service::get(core, p, flavor).await,
+        (Get, "/service/list") => service::list(core, p, flavor).await,
+        (Get, "/service/subscribers") if flavor == Flavor::V1 => {
+            service::subscribers(core, p).await
+        }
+        (Get, "/operator/switches") => Ok(operator::switches(core)),
+        (Put, "/operator/switches") => operator::update_switch(core, p).await,
+        (Get, "/operator/metrics") => operator::metrics(core, p, flavor).await,
+        (_, path) if instance::knows(path) || service::knows(path) || operator::knows(path) => {
+            return method_not_allowed(request);
+        }
+        _ => return not_found(request),
+    };
+    render(result, flavor)
+}

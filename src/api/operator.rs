@@ -1,0 +1,142 @@
+//! Operator and console endpoints: switches, metrics, health probes, cluster nodes, server
+//! state.
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use bytes::Bytes;
+use serde_json::json;
+
+use crate::api::form;
+use crate::api::instance::unexpected;
+use crate::api::render::{Flavor, Reply};
+use crate::http::codec::Method;
+use crate::http::conn::Request;
+use crate::http::params::Params;
+use crate::http::response::Response;
+use crate::naming::error::NamingResult;
+use crate::naming::op::{Counts, NamingOp, NamingReply};
+use crate::shard::CoreHandle;
+
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+
+const PATHS: [&str; 2] = ["/operator/switches", "/operator/metrics"];
+
+pub fn knows(path: &str) -> bool {
+    PATHS.contains(&path)
+}
+
+pub fn wall_clock_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
+pub fn switches(core: &CoreHandle) -> Reply {
+    let body = core.with_switches(serde_json::to_vec).unwrap_or_default();
+    Reply::Json(Bytes::from(body))
+}
+
+/// Applies the change on every core, so that each core's copy stays the same.
+pub async fn update_switch(core: &CoreHandle, params: &Params) -> NamingResult<Reply> {
+    let entry = form::required(params, "entry")?.to_string();
+    let value = form::required(params, "value")?.to_string();
+    for reply in core.execute_everywhere(NamingOp::SetSwitch { entry, value }).await {
+        match reply {
+            NamingReply::Done => {}
+            NamingReply::Error(error) => return Err(error),
+            other => return Err(unexpected(&other)),
+        }
+    }
+    Ok(Reply::Ok)
+}
+
+/// `{"status":"UP"}` by default (`onlyStatus=true`), plus counts with `onlyStatus=false`.
+pub async fn metrics(core: &CoreHandle, params: &Params, flavor: Flavor) -> NamingResult<Reply> {
+    let only_status = form::flag(params, "onlyStatus", flavor == Flavor::V1);
+    if only_status {
+        return Ok(Reply::Json(Bytes::from_static(b"{\"status\":\"UP\"}")));
+    }
+    let mut counts = Counts::default();
+    for reply in core.execute_everywhere(NamingOp::Counts).await {
+        match reply {
+            NamingReply::Counts(part) => counts.add(part),
+            NamingReply::Error(error) => return Err(error),
+            other => return Err(unexpected(&other)),
+        }
+    }
+    let body = json!({
+        "status": "UP",
+        "serviceCount": counts.services,
+        "instanceCount": counts.instances,
+        "subscribeCount": counts.subscribers,
+        "responsibleInstanceCount": counts.instances,
+        "clientCount": counts.ephemeral_clients + counts.persistent_clients,
+        "connectionBasedClientCount": 0,
+        "ephemeralIpPortClientCount": counts.ephemeral_clients,
+        "persistentIpPortClientCount": counts.persistent_clients,
+        "responsibleClientCount": counts.ephemeral_clients + counts.persistent_clients,
+        "cpu": 0.0,
+        "load": load_average(),
+        "mem": 0.0,
+    });
+    Ok(Reply::Json(Bytes::from(body.to_string())))
+}
+
+fn load_average() -> f64 {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .and_then(|s| s.split_whitespace().next()?.parse().ok())
+        .unwrap_or(0.0)
+}
+
+/// Console, core and health paths outside `/ns`. `None`: not one of ours.
+pub fn console(core: &CoreHandle, request: &Request, path: &str) -> Option<Response> {
+    let get = matches!(request.head.method, Method::Get | Method::Head);
+    let response = match path {
+        "/nacos/v1/console/health/liveness" | "/nacos/v1/console/health/readiness" if get => {
+            Response::text(200, "OK")
+        }
+        "/nacos/v1/core/cluster/nodes" | "/nacos/v1/core/cluster/nodes/self" if get => {
+            cluster_nodes(core, request, path.ends_with("/self"))
+        }
+        "/nacos/v1/console/server/state" if get => server_state(request),
+        _ => return None,
+    };
+    Some(response)
+}
+
+fn this_node(request: &Request) -> serde_json::Value {
+    let (ip, port) = match request.local_addr {
+        Some(addr) => (addr.ip().to_string(), addr.port()),
+        None => ("127.0.0.1".to_string(), 8848),
+    };
+    json!({
+        "ip": ip,
+        "port": port,
+        "state": "UP",
+        "address": format!("{ip}:{port}"),
+        "failAccessCnt": 0,
+        "extendInfo": {"lastRefreshTime": wall_clock_ms(), "version": VERSION},
+        "abilities": {"namingAbility": {"supportJraft": false}},
+    })
+}
+
+fn cluster_nodes(_core: &CoreHandle, request: &Request, only_self: bool) -> Response {
+    let node = this_node(request);
+    let data = if only_self { node } else { json!([node]) };
+    let body = json!({"code": 200, "message": null, "data": data});
+    Response::json(200, body.to_string())
+}
+
+fn server_state(request: &Request) -> Response {
+    let port = request.local_addr.map_or(8848, |a| a.port());
+    let body = json!({
+        "version": VERSION,
+        "standalone_mode": "standalone",
+        "startup_mode": "standalone",
+        "function_mode": "naming",
+        "server_port": port.to_string(),
+        "auth_enabled": "false",
+    });
+    Response::json(200, body.to_string())
+}

@@ -1,0 +1,104 @@
+//! Command-line flags and `NACORE_*` environment variables, resolved into one `Config`.
+
+use std::net::IpAddr;
+use std::path::PathBuf;
+
+use clap::Parser;
+
+/// nacore: a Nacos-compatible service registry, thread-per-core on io_uring.
+#[derive(Debug, Clone, Parser)]
+#[command(name = "nacore", version, about)]
+pub struct Cli {
+    /// HTTP port for the Nacos OpenAPI (v1/v2).
+    #[arg(long, env = "NACORE_HTTP_PORT", default_value_t = 8848)]
+    pub http_port: u16,
+
+    /// gRPC port for Nacos 2.x clients (default: HTTP port + 1000).
+    #[arg(long, env = "NACORE_GRPC_PORT")]
+    pub grpc_port: Option<u16>,
+
+    /// Directory for durable data.
+    #[arg(long, env = "NACORE_DATA_DIR", default_value = "./nacore-data")]
+    pub data_dir: PathBuf,
+
+    /// Number of cores (one pinned executor each; default: every CPU this process may use).
+    #[arg(long, env = "NACORE_CORES")]
+    pub cores: Option<usize>,
+
+    /// Address to listen on.
+    #[arg(long, env = "NACORE_BIND", default_value = "0.0.0.0")]
+    pub bind: IpAddr,
+
+    /// Log level or tracing filter (error, warn, info, debug, trace).
+    #[arg(long, env = "NACORE_LOG_LEVEL", default_value = "info")]
+    pub log_level: String,
+}
+
+/// The resolved configuration every part of the server reads. Plain data, `Clone + Send`, so
+/// each core gets its own copy.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub http_port: u16,
+    pub grpc_port: u16,
+    pub data_dir: PathBuf,
+    /// CPU ids the executors are pinned to, one executor per entry.
+    pub cpus: Vec<usize>,
+    pub bind: IpAddr,
+    pub log_level: String,
+}
+
+impl Config {
+    pub fn from_cli(cli: Cli) -> Result<Config, String> {
+        let grpc_port = match cli.grpc_port {
+            Some(port) => port,
+            None => cli.http_port.checked_add(1000).ok_or_else(|| {
+                format!("--http-port {} leaves no room for gRPC at +1000", cli.http_port)
+            })?,
+        };
+        if grpc_port == cli.http_port {
+            return Err("--grpc-port must differ from --http-port".to_string());
+        }
+        let allowed = allowed_cpus();
+        let cores = cli.cores.unwrap_or(allowed.len());
+        if cores == 0 || cores > 1024 {
+            return Err(format!("--cores must be 1..=1024, got {cores}"));
+        }
+        // More executors than CPUs is allowed (useful in tests); they share CPUs round-robin.
+        let cpus = (0..cores).map(|i| allowed[i % allowed.len()]).collect();
+        Ok(Config {
+            http_port: cli.http_port,
+            grpc_port,
+            data_dir: cli.data_dir,
+            cpus,
+            bind: cli.bind,
+            log_level: cli.log_level,
+        })
+    }
+
+    pub fn cores(&self) -> usize {
+        self.cpus.len()
+    }
+}
+
+/// The CPUs this process may run on (its affinity mask), never empty.
+pub fn allowed_cpus() -> Vec<usize> {
+    // SAFETY: cpu_set_t is plain data; sched_getaffinity fills it for pid 0 (this thread).
+    let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
+    let size = std::mem::size_of::<libc::cpu_set_t>();
+    let rc = unsafe { libc::sched_getaffinity(0, size, &mut set) };
+    let mut cpus = Vec::new();
+    if rc == 0 {
+        for cpu in 0..libc::CPU_SETSIZE as usize {
+            // SAFETY: cpu < CPU_SETSIZE, the set was initialised above.
+            if unsafe { libc::CPU_ISSET(cpu, &set) } {
+                cpus.push(cpu);
+            }
+        }
+    }
+    if cpus.is_empty() {
+        let n = std::thread::available_parallelism().map_or(1, |n| n.get());
+        cpus = (0..n).collect();
+    }
+    debug_assert!(!cpus.is_empty());
+    cpus
+}

@@ -1,0 +1,251 @@
+//! HTTP/1.1 request heads: parsed with httparse from the connection buffer, with no I/O. A
+//! partial head is `Ok(None)`; every limit violation is an `HttpError` carrying the status
+//! the client gets (431 for heads, 413 for bodies, 400/501 for malformed requests).
+
+use crate::limits::{REQUEST_BODY_BYTES_MAX, REQUEST_HEADERS_COUNT_MAX, REQUEST_HEAD_BYTES_MAX};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Method {
+    Get,
+    Post,
+    Put,
+    Delete,
+    Patch,
+    Head,
+    Options,
+    Other,
+}
+
+impl Method {
+    fn parse(raw: &str) -> Method {
+        match raw {
+            "GET" => Method::Get,
+            "POST" => Method::Post,
+            "PUT" => Method::Put,
+            "DELETE" => Method::Delete,
+            "PATCH" => Method::Patch,
+            "HEAD" => Method::Head,
+            "OPTIONS" => Method::Options,
+            _ => Method::Other,
+        }
+    }
+}
+
+/// The parts of a request head the server acts on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RequestHead {
+    pub method: Method,
+    /// Raw path, still percent-encoded, without the query.
+    pub path: String,
+    /// Raw query string, without `?`.
+    pub query: String,
+    pub head_bytes: usize,
+    pub body_bytes: usize,
+    pub keep_alive: bool,
+    pub expect_continue: bool,
+    /// The body is `application/x-www-form-urlencoded` (or untyped, which Go clients send).
+    pub form_body: bool,
+    pub user_agent: String,
+}
+
+/// A request the server refuses before routing; the connection is closed after the answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HttpError {
+    pub status: u16,
+    pub message: String,
+}
+
+impl HttpError {
+    fn new(status: u16, message: impl Into<String>) -> HttpError {
+        HttpError {
+            status,
+            message: message.into(),
+        }
+    }
+}
+
+/// Parses the head at the start of `buf`. `Ok(None)`: incomplete, read more.
+pub fn parse_head(buf: &[u8]) -> Result<Option<RequestHead>, HttpError> {
+    let mut headers = [httparse::EMPTY_HEADER; REQUEST_HEADERS_COUNT_MAX];
+    let mut request = httparse::Request::new(&mut headers);
+    let head_bytes = match request.parse(buf) {
+        Ok(httparse::Status::Complete(n)) => n,
+        Ok(httparse::Status::Partial) => {
+            if buf.len() > REQUEST_HEAD_BYTES_MAX {
+                return Err(head_too_large());
+            }
+            return Ok(None);
+        }
+        Err(httparse::Error::TooManyHeaders) => {
+            return Err(HttpError::new(
+                431,
+                format!("too many request headers (max {REQUEST_HEADERS_COUNT_MAX})"),
+            ));
+        }
+        Err(e) => return Err(HttpError::new(400, format!("malformed HTTP request: {e}"))),
+    };
+    if head_bytes > REQUEST_HEAD_BYTES_MAX {
+        return Err(head_too_large());
+    }
+    head_from(&request, head_bytes).map(Some)
+}
+
+fn head_too_large() -> HttpError {
+    HttpError::new(
+        431,
+        format!("request header fields too large (max {REQUEST_HEAD_BYTES_MAX} bytes)"),
+    )
+}
+
+fn head_from(request: &httparse::Request, head_bytes: usize) -> Result<RequestHead, HttpError> {
+    let (Some(method), Some(target), Some(version)) =
+        (request.method, request.path, request.version)
+    else {
+        return Err(HttpError::new(400, "malformed HTTP request line"));
+    };
+    let (path, query) = target.split_once('?').unwrap_or((target, ""));
+    let mut head = RequestHead {
+        method: Method::parse(method),
+        path: path.to_string(),
+        query: query.to_string(),
+        head_bytes,
+        body_bytes: 0,
+        // HTTP/1.1 defaults to keep-alive, HTTP/1.0 to close (RFC 9112 §9.3).
+        keep_alive: version == 1,
+        expect_continue: false,
+        form_body: true,
+        user_agent: String::new(),
+    };
+    let mut content_length: Option<usize> = None;
+    for header in request.headers.iter() {
+        let value = std::str::from_utf8(header.value).unwrap_or("").trim();
+        apply_header(&mut head, &mut content_length, header.name, value)?;
+    }
+    head.body_bytes = content_length.unwrap_or(0);
+    if head.body_bytes > REQUEST_BODY_BYTES_MAX {
+        return Err(HttpError::new(
+            413,
+            format!("request body too large (max {REQUEST_BODY_BYTES_MAX} bytes)"),
+        ));
+    }
+    Ok(head)
+}
+
+fn apply_header(
+    head: &mut RequestHead,
+    content_length: &mut Option<usize>,
+    name: &str,
+    value: &str,
+) -> Result<(), HttpError> {
+    if name.eq_ignore_ascii_case("content-length") {
+        let length: usize = value
+            .parse()
+            .map_err(|_| HttpError::new(400, format!("invalid Content-Length: {value}")))?;
+        // Differing duplicates are a request-smuggling vector (RFC 9112 §6.3).
+        if content_length.is_some_and(|previous| previous != length) {
+            return Err(HttpError::new(400, "conflicting Content-Length headers"));
+        }
+        *content_length = Some(length);
+    } else if name.eq_ignore_ascii_case("transfer-encoding") {
+        if !value.eq_ignore_ascii_case("identity") {
+            return Err(HttpError::new(
+                501,
+                format!("Transfer-Encoding {value} is not supported; send Content-Length"),
+            ));
+        }
+    } else if name.eq_ignore_ascii_case("connection") {
+        let tokens = value.split(',').map(str::trim);
+        for token in tokens {
+            if token.eq_ignore_ascii_case("close") {
+                head.keep_alive = false;
+            } else if token.eq_ignore_ascii_case("keep-alive") {
+                head.keep_alive = true;
+            }
+        }
+    } else if name.eq_ignore_ascii_case("expect") {
+        head.expect_continue = value.eq_ignore_ascii_case("100-continue");
+    } else if name.eq_ignore_ascii_case("content-type") {
+        let mime = value.split(';').next().unwrap_or("").trim();
+        head.form_body = mime.is_empty()
+            || mime.eq_ignore_ascii_case("application/x-www-form-urlencoded");
+    } else if name.eq_ignore_ascii_case("user-agent") {
+        head.user_agent = value.to_string();
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A complete head parses; a partial one asks for more bytes.
+    #[test]
+    fn complete_and_partial() {
+        let raw = b"POST /nacos/v1/ns/instance?ip=1 HTTP/1.1\r\nContent-Length: 3\r\n\
+                    Content-Type: application/x-www-form-urlencoded\r\nUser-Agent: x\r\n\r\nabc";
+        let head = parse_head(raw).unwrap().unwrap();
+        assert_eq!(head.method, Method::Post);
+        assert_eq!(head.path, "/nacos/v1/ns/instance");
+        assert_eq!(head.query, "ip=1");
+        assert_eq!(head.body_bytes, 3);
+        assert_eq!(head.head_bytes, raw.len() - 3);
+        assert!(head.keep_alive && head.form_body);
+        assert_eq!(parse_head(&raw[..20]).unwrap(), None);
+    }
+
+    /// HTTP/1.0 closes by default; Connection headers override.
+    #[test]
+    fn keep_alive_rules() {
+        let h = parse_head(b"GET / HTTP/1.0\r\n\r\n").unwrap().unwrap();
+        assert!(!h.keep_alive);
+        let h = parse_head(b"GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n").unwrap().unwrap();
+        assert!(h.keep_alive);
+        let h = parse_head(b"GET / HTTP/1.1\r\nConnection: close\r\n\r\n").unwrap().unwrap();
+        assert!(!h.keep_alive);
+    }
+
+    /// Limits: head size 431 (at max ok, max + 1 refused), header count 431, body 413,
+    /// chunked 501, bad Content-Length 400.
+    #[test]
+    fn limits() {
+        let filler = |n: usize| {
+            let mut v = b"GET / HTTP/1.1\r\nX: ".to_vec();
+            v.resize(n - 4, b'a');
+            v.extend_from_slice(b"\r\n\r\n");
+            v
+        };
+        assert!(parse_head(&filler(REQUEST_HEAD_BYTES_MAX)).unwrap().is_some());
+        assert_eq!(parse_head(&filler(REQUEST_HEAD_BYTES_MAX + 1)).unwrap_err().status, 431);
+        let mut partial = b"GET / HTTP/1.1\r\nX: ".to_vec();
+        partial.resize(REQUEST_HEAD_BYTES_MAX + 1, b'a');
+        assert_eq!(parse_head(&partial).unwrap_err().status, 431);
+        let mut many = b"GET / HTTP/1.1\r\n".to_vec();
+        for i in 0..=REQUEST_HEADERS_COUNT_MAX {
+            many.extend_from_slice(format!("H{i}: v\r\n").as_bytes());
+        }
+        many.extend_from_slice(b"\r\n");
+        assert_eq!(parse_head(&many).unwrap_err().status, 431);
+        let big = format!("POST / HTTP/1.1\r\nContent-Length: {}\r\n\r\n", REQUEST_BODY_BYTES_MAX + 1);
+        assert_eq!(parse_head(big.as_bytes()).unwrap_err().status, 413);
+        let ok = format!("POST / HTTP/1.1\r\nContent-Length: {REQUEST_BODY_BYTES_MAX}\r\n\r\n");
+        assert!(parse_head(ok.as_bytes()).unwrap().is_some());
+        let chunked = b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n";
+        assert_eq!(parse_head(chunked).unwrap_err().status, 501);
+        let bad = b"POST / HTTP/1.1\r\nContent-Length: x\r\n\r\n";
+        assert_eq!(parse_head(bad).unwrap_err().status, 400);
+        let dup = b"POST / HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n";
+        assert_eq!(parse_head(dup).unwrap_err().status, 400);
+        assert_eq!(parse_head(b"\x00\x01garbage\r\n\r\n").unwrap_err().status, 400);
+    }
+
+    /// JSON bodies are not form bodies; untyped bodies are (Go clients omit the type).
+    #[test]
+    fn form_detection() {
+        let h = parse_head(b"PUT / HTTP/1.1\r\nContent-Type: application/json\r\n\r\n")
+            .unwrap()
+            .unwrap();
+        assert!(!h.form_body);
+        let h = parse_head(b"PUT / HTTP/1.1\r\n\r\n").unwrap().unwrap();
+        assert!(h.form_body);
+    }
+}

@@ -1,0 +1,187 @@
+//! One HTTP/1.1 connection: read, parse, route, answer, in order. Pipelined requests are
+//! answered in the order they came, and their responses are flushed together once no further
+//! complete request is buffered. Slow or idle clients are dropped after explicit timeouts.
+
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use futures_lite::{AsyncReadExt, AsyncWriteExt};
+use glommio::net::TcpStream;
+
+use crate::api;
+use crate::http::codec::{parse_head, Method, RequestHead};
+use crate::http::params::Params;
+use crate::http::response::Response;
+use crate::limits::{
+    CONNECTION_IDLE_TIMEOUT_MS, CONNECTION_READ_BUFFER_BYTES, CONNECTION_WRITE_BUFFER_BYTES_MAX,
+    REQUEST_BODY_BYTES_MAX, REQUEST_BODY_TIMEOUT_MS, REQUEST_HEAD_BYTES_MAX,
+    REQUEST_HEAD_TIMEOUT_MS, RESPONSE_WRITE_TIMEOUT_MS,
+};
+use crate::shard::CoreHandle;
+
+/// A parsed request as the router sees it.
+pub struct Request {
+    pub head: RequestHead,
+    pub params: Params,
+    /// The address the client reached us on: this node's address as the client sees it.
+    pub local_addr: Option<SocketAddr>,
+}
+
+/// Why a connection ended early; only logged (the fields are read through `Debug`).
+#[derive(Debug)]
+#[allow(dead_code)]
+enum Closed {
+    Eof,
+    Timeout,
+    Io(std::io::Error),
+}
+
+struct Connection {
+    stream: TcpStream,
+    buf: Vec<u8>,
+    /// Bytes of `buf` already consumed by answered requests.
+    start: usize,
+    out: Vec<u8>,
+    /// When the first byte of the request in progress arrived.
+    request_started: Option<Instant>,
+    continue_sent: bool,
+}
+
+pub async fn serve(stream: TcpStream, core: CoreHandle) {
+    let local_addr = stream.local_addr().ok();
+    // Small responses must not wait for Nagle's algorithm.
+    let _ = stream.set_nodelay(true);
+    let _ = stream.set_write_timeout(Some(Duration::from_millis(RESPONSE_WRITE_TIMEOUT_MS)));
+    let mut conn = Connection {
+        stream,
+        buf: Vec::with_capacity(CONNECTION_READ_BUFFER_BYTES),
+        start: 0,
+        out: Vec::new(),
+        request_started: None,
+        continue_sent: false,
+    };
+    match conn.run(&core, local_addr).await {
+        Ok(()) | Err(Closed::Eof) => {}
+        Err(reason) => tracing::debug!(?reason, "connection closed"),
+    }
+}
+
+impl Connection {
+    async fn run(&mut self, core: &CoreHandle, local_addr: Option<SocketAddr>) -> Result<(), Closed> {
+        loop {
+            let head = match parse_head(&self.buf[self.start..]) {
+                Ok(Some(head)) => head,
+                Ok(None) => {
+                    self.read_more(false).await?;
+                    continue;
+                }
+                Err(error) => {
+                    let response = Response::text(error.status, error.message);
+                    response.write_to(&mut self.out, false, false);
+                    return self.flush().await;
+                }
+            };
+            let total = head.head_bytes + head.body_bytes;
+            if self.buf.len() - self.start < total {
+                self.await_body(&head).await?;
+                continue;
+            }
+            let keep_alive = head.keep_alive;
+            let request = self.take_request(head, total, local_addr);
+            let response = api::route(core, &request).await;
+            let head_only = request.head.method == Method::Head;
+            response.write_to(&mut self.out, keep_alive, head_only);
+            if !keep_alive {
+                return self.flush().await;
+            }
+            if self.out.len() >= CONNECTION_WRITE_BUFFER_BYTES_MAX {
+                self.flush().await?;
+            }
+        }
+    }
+
+    fn take_request(&mut self, head: RequestHead, total: usize, local: Option<SocketAddr>) -> Request {
+        let body = &self.buf[self.start + head.head_bytes..self.start + total];
+        let params = Params::parse(&head.query, head.form_body.then_some(body));
+        self.start += total;
+        // Pipelined bytes already buffered belong to a request that has started now.
+        self.request_started = (self.start < self.buf.len()).then(Instant::now);
+        self.continue_sent = false;
+        debug_assert!(self.start <= self.buf.len());
+        Request {
+            head,
+            params,
+            local_addr: local,
+        }
+    }
+
+    /// The head is in, the body is not: say `100 Continue` if asked, then read.
+    async fn await_body(&mut self, head: &RequestHead) -> Result<(), Closed> {
+        debug_assert!(head.body_bytes <= REQUEST_BODY_BYTES_MAX);
+        if head.expect_continue && !self.continue_sent {
+            self.continue_sent = true;
+            self.out.extend_from_slice(b"HTTP/1.1 100 Continue\r\n\r\n");
+            self.flush().await?;
+        }
+        self.read_more(true).await
+    }
+
+    /// Reads more bytes, first sending whatever responses are ready (the client may be
+    /// waiting for them before it sends more).
+    async fn read_more(&mut self, in_body: bool) -> Result<(), Closed> {
+        if !self.out.is_empty() {
+            self.flush().await?;
+        }
+        if self.start > 0 {
+            self.buf.drain(..self.start);
+            self.start = 0;
+        }
+        let timeout = self.read_timeout(in_body).ok_or(Closed::Timeout)?;
+        self.stream
+            .set_read_timeout(Some(timeout))
+            .map_err(|e| Closed::Io(e.into()))?;
+        let filled = self.buf.len();
+        let want = CONNECTION_READ_BUFFER_BYTES.max(self.buf.capacity() - filled);
+        debug_assert!(filled <= REQUEST_HEAD_BYTES_MAX + REQUEST_BODY_BYTES_MAX);
+        self.buf.resize(filled + want, 0);
+        let read = self.stream.read(&mut self.buf[filled..]).await;
+        let n = match read {
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::TimedOut => {
+                self.buf.truncate(filled);
+                return Err(Closed::Timeout);
+            }
+            Err(e) => return Err(Closed::Io(e)),
+        };
+        self.buf.truncate(filled + n);
+        if n == 0 {
+            return Err(Closed::Eof);
+        }
+        if self.request_started.is_none() {
+            self.request_started = Some(Instant::now());
+        }
+        Ok(())
+    }
+
+    /// How long the next read may wait: idle between requests, or what is left of the
+    /// head/body budget of the request in progress. `None` when that budget is spent.
+    fn read_timeout(&self, in_body: bool) -> Option<Duration> {
+        let Some(started) = self.request_started else {
+            return Some(Duration::from_millis(CONNECTION_IDLE_TIMEOUT_MS));
+        };
+        let budget_ms = if in_body {
+            REQUEST_HEAD_TIMEOUT_MS + REQUEST_BODY_TIMEOUT_MS
+        } else {
+            REQUEST_HEAD_TIMEOUT_MS
+        };
+        let left = Duration::from_millis(budget_ms).checked_sub(started.elapsed())?;
+        (!left.is_zero()).then_some(left)
+    }
+
+    async fn flush(&mut self) -> Result<(), Closed> {
+        let result = self.stream.write_all(&self.out).await;
+        self.out.clear();
+        result.map_err(Closed::Io)?;
+        self.stream.flush().await.map_err(Closed::Io)
+    }
+}

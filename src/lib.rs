@@ -1,0 +1,20 @@
+//! nacore: a Nacos-compatible service registry, thread-per-core on io_uring (glommio).
+//!
+//! # Layout
+//! - `config`: flags and `NACORE_*` variables → `Config`.
+//! - `limits`: every explicit limit, with its unit.
+//! - `server`: executors, mesh, listeners.
+//! - `shard`: ownership hash and cross-core op routing.
+//! - `http`: HTTP/1.1 codec, parameters, connection loop.
+//! - `api`: the Nacos endpoints (v1, v2, console) → `NamingOp`s.
+//! - `naming`: services, instances, selection, encodings, the per-core registry.
+//! - `health`: the timing wheel behind heartbeat expiry.
+
+pub mod api;
+pub mod config;
+pub mod health;
+pub mod http;
+pub mod limits;
+pub mod naming;
+pub mod server;
+pub mod shard;

@@ -1,0 +1,84 @@
+//! Every explicit limit of the server, in one place, each with its unit last.
+//!
+//! A limit is a promise to operators: a hostile or broken client can make nacore do at most this
+//! much work or hold at most this much memory. Relationships between limits are checked at
+//! compile time at the bottom of the file.
+
+/// Largest request head (request line + headers) we buffer before answering 431. Nacos clients
+/// send well under 2 KiB; 16 KiB leaves room for long access tokens.
+pub const REQUEST_HEAD_BYTES_MAX: usize = 16 * 1024;
+
+/// Most headers in one request; more is answered with 431.
+pub const REQUEST_HEADERS_COUNT_MAX: usize = 64;
+
+/// Largest request body; more is answered with 413. Naming bodies are form fields of a few KiB;
+/// 4 MiB covers batch metadata updates with thousands of instances.
+pub const REQUEST_BODY_BYTES_MAX: usize = 4 * 1024 * 1024;
+
+/// Read buffer allocated per connection up front; it grows up to head + body limits on demand.
+pub const CONNECTION_READ_BUFFER_BYTES: usize = 8 * 1024;
+
+/// Responses are flushed once this many bytes are queued for a pipelining client, so that a
+/// client that pipelines without reading cannot make us buffer without bound.
+pub const CONNECTION_WRITE_BUFFER_BYTES_MAX: usize = 256 * 1024;
+
+/// A keep-alive connection with no request in flight is closed after this long.
+pub const CONNECTION_IDLE_TIMEOUT_MS: u64 = 60_000;
+
+/// A request whose head has started must be complete within this long (slowloris guard).
+pub const REQUEST_HEAD_TIMEOUT_MS: u64 = 10_000;
+
+/// A request body must arrive within this long after its head.
+pub const REQUEST_BODY_TIMEOUT_MS: u64 = 30_000;
+
+/// A response must be written within this long, or the connection is dropped.
+pub const RESPONSE_WRITE_TIMEOUT_MS: u64 = 30_000;
+
+/// Open client connections per core; accept waits while a core is at the limit.
+pub const CONNECTIONS_PER_CORE_MAX: usize = 16_384;
+
+/// Capacity of each cross-core channel in the mesh (messages). Senders wait when it is full.
+pub const MESH_CHANNEL_CAPACITY: usize = 1024;
+
+/// Instances one service may hold; registering more is refused with 400.
+pub const INSTANCES_PER_SERVICE_MAX: usize = 100_000;
+
+/// Cached encoded `hosts` variants per service (one per distinct clusters/healthyOnly query).
+pub const LIST_CACHE_ENTRIES_PER_SERVICE_MAX: usize = 8;
+
+/// Parameter lengths, from Nacos `ParamCheckRule` (nacos-protocol.md §0.2).
+pub const NAMESPACE_CHARS_MAX: usize = 64;
+pub const SERVICE_NAME_CHARS_MAX: usize = 512;
+pub const GROUP_CHARS_MAX: usize = 128;
+pub const CLUSTER_CHARS_MAX: usize = 64;
+pub const IP_CHARS_MAX: usize = 128;
+/// Sum of key and value lengths of one instance's or service's metadata.
+pub const METADATA_CHARS_MAX: usize = 1024;
+
+/// Heartbeat defaults, from Nacos `PreservedMetadataKeys` / `SwitchDomain`.
+pub const BEAT_INTERVAL_DEFAULT_MS: u64 = 5_000;
+pub const BEAT_TIMEOUT_DEFAULT_MS: u64 = 15_000;
+pub const IP_DELETE_TIMEOUT_DEFAULT_MS: u64 = 30_000;
+
+/// How often each core advances its timing wheel. Expiry fires at most this late.
+pub const WHEEL_TICK_MS: u64 = 20;
+
+/// A service with no instances is removed after this long (Nacos
+/// `nacos.naming.clean.empty-service.expired-time`).
+pub const EMPTY_SERVICE_EXPIRY_MS: u64 = 60_000;
+
+/// A v1 poller registered with `udpPort` is forgotten this long after its last poll
+/// (Nacos `nacos.naming.client.expired.time`).
+pub const UDP_SUBSCRIBER_EXPIRY_MS: u64 = 180_000;
+
+/// UDP subscribers one service may hold; older ones are evicted first.
+pub const UDP_SUBSCRIBERS_PER_SERVICE_MAX: usize = 4_096;
+
+/// `pageSize` cap of the v2 service list (Nacos caps it at 500).
+pub const SERVICE_LIST_V2_PAGE_SIZE_MAX: usize = 500;
+
+const _: () = assert!(REQUEST_HEAD_BYTES_MAX >= CONNECTION_READ_BUFFER_BYTES);
+const _: () = assert!(BEAT_INTERVAL_DEFAULT_MS <= BEAT_TIMEOUT_DEFAULT_MS);
+const _: () = assert!(BEAT_TIMEOUT_DEFAULT_MS <= IP_DELETE_TIMEOUT_DEFAULT_MS);
+const _: () = assert!(WHEEL_TICK_MS * 10 <= BEAT_INTERVAL_DEFAULT_MS);
+const _: () = assert!(REQUEST_HEAD_TIMEOUT_MS <= CONNECTION_IDLE_TIMEOUT_MS);

@@ -1,0 +1,182 @@
+//! JSON encodings of naming data shared by every protocol: the `Instance` of Nacos
+//! (`api/naming/pojo/Instance`, with its computed heartbeat getters) and the `ServiceInfo`
+//! envelope around a cached `hosts` array (nacos-protocol.md §0.3, §0.4).
+
+use serde::Serialize;
+
+use crate::naming::instance::{Instance, Metadata, META_ID_GENERATOR};
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct InstanceJson<'a> {
+    instance_id: String,
+    ip: &'a str,
+    port: u16,
+    weight: f64,
+    healthy: bool,
+    enabled: bool,
+    ephemeral: bool,
+    cluster_name: &'a str,
+    service_name: &'a str,
+    metadata: &'a Metadata,
+    instance_heart_beat_interval: u64,
+    instance_heart_beat_time_out: u64,
+    ip_delete_timeout: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    instance_id_generator: Option<&'a str>,
+}
+
+/// Encodes `hosts` as a JSON array. `shown_healthy` is the value selection decided to show.
+pub fn encode_hosts<'a>(
+    hosts: impl Iterator<Item = (&'a Instance, bool)>,
+    grouped_service: &str,
+) -> Vec<u8> {
+    let items: Vec<InstanceJson> = hosts
+        .map(|(instance, shown_healthy)| instance_json(instance, shown_healthy, grouped_service))
+        .collect();
+    // Serialising plain structs of strings, numbers and string maps cannot fail.
+    serde_json::to_vec(&items).unwrap_or_else(|_| b"[]".to_vec())
+}
+
+fn instance_json<'a>(
+    instance: &'a Instance,
+    shown_healthy: bool,
+    grouped_service: &'a str,
+) -> InstanceJson<'a> {
+    // Jackson's getter yields "simple" for empty metadata and null (omitted) otherwise.
+    let generator = match instance.metadata.get(META_ID_GENERATOR) {
+        Some(value) => Some(value.as_str()),
+        None if instance.metadata.is_empty() => Some("simple"),
+        None => None,
+    };
+    InstanceJson {
+        instance_id: instance.instance_id(grouped_service),
+        ip: &instance.ip,
+        port: instance.port,
+        weight: instance.weight,
+        healthy: shown_healthy,
+        enabled: instance.enabled,
+        ephemeral: instance.ephemeral,
+        cluster_name: &instance.cluster,
+        service_name: grouped_service,
+        metadata: &instance.metadata,
+        instance_heart_beat_interval: instance.timing.interval_ms,
+        instance_heart_beat_time_out: instance.timing.timeout_ms,
+        ip_delete_timeout: instance.timing.delete_timeout_ms,
+        instance_id_generator: generator,
+    }
+}
+
+/// The fields of a `ServiceInfo` around its `hosts`.
+pub struct ServiceInfoHead<'a> {
+    /// Grouped for HTTP (`group@@name`), plain for gRPC.
+    pub name: &'a str,
+    /// `None` omits `groupName` (UDP push does).
+    pub group: Option<&'a str>,
+    pub clusters: &'a str,
+    pub cache_millis: u64,
+    pub last_ref_time_ms: u64,
+    pub reach_protection: bool,
+}
+
+/// Assembles a `ServiceInfo` JSON object around an already encoded `hosts` array, so cached
+/// hosts are never re-encoded and `lastRefTime` is always fresh.
+pub fn encode_service_info(head: &ServiceInfoHead, hosts_json: &[u8]) -> Vec<u8> {
+    debug_assert!(hosts_json.first() == Some(&b'[') && hosts_json.last() == Some(&b']'));
+    let mut out = Vec::with_capacity(hosts_json.len() + 256);
+    out.extend_from_slice(b"{\"name\":");
+    push_json_str(&mut out, head.name);
+    if let Some(group) = head.group {
+        out.extend_from_slice(b",\"groupName\":");
+        push_json_str(&mut out, group);
+    }
+    out.extend_from_slice(b",\"clusters\":");
+    push_json_str(&mut out, head.clusters);
+    out.extend_from_slice(format!(",\"cacheMillis\":{},\"hosts\":", head.cache_millis).as_bytes());
+    out.extend_from_slice(hosts_json);
+    let reach = head.reach_protection;
+    let tail = format!(
+        ",\"lastRefTime\":{},\"checksum\":\"\",\"allIPs\":false,\"allIps\":false,\
+         \"reachProtectionThreshold\":{reach},\"valid\":true}}",
+        head.last_ref_time_ms
+    );
+    out.extend_from_slice(tail.as_bytes());
+    out
+}
+
+/// Appends `s` as a JSON string literal.
+pub fn push_json_str(out: &mut Vec<u8>, s: &str) {
+    // serde_json escapes exactly as JSON requires; a &str always serialises.
+    match serde_json::to_vec(s) {
+        Ok(encoded) => out.extend_from_slice(&encoded),
+        Err(_) => out.extend_from_slice(b"\"\""),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::naming::instance::BeatTiming;
+
+    fn instance(metadata: Metadata) -> Instance {
+        Instance {
+            ip: "10.0.0.1".into(),
+            port: 8080,
+            cluster: "DEFAULT".into(),
+            weight: 1.0,
+            healthy: true,
+            enabled: true,
+            ephemeral: true,
+            metadata,
+            timing: BeatTiming::DEFAULT,
+            last_beat_ms: 0,
+            timer_epoch: 0,
+        }
+    }
+
+    /// Instances carry the Nacos id, the computed heartbeat fields and the id generator.
+    #[test]
+    fn instance_fields() {
+        let i = instance(Metadata::new());
+        let json = encode_hosts([(&i, true)].into_iter(), "DEFAULT_GROUP@@orders");
+        let v: serde_json::Value = serde_json::from_slice(&json).unwrap();
+        let h = &v[0];
+        assert_eq!(h["instanceId"], "10.0.0.1#8080#DEFAULT#DEFAULT_GROUP@@orders");
+        assert_eq!(h["serviceName"], "DEFAULT_GROUP@@orders");
+        assert_eq!(h["weight"], 1.0);
+        assert_eq!(h["instanceHeartBeatInterval"], 5000);
+        assert_eq!(h["instanceHeartBeatTimeOut"], 15000);
+        assert_eq!(h["ipDeleteTimeout"], 30000);
+        assert_eq!(h["instanceIdGenerator"], "simple");
+        let mut m = Metadata::new();
+        m.insert("k".into(), "v".into());
+        let i = instance(m);
+        let json = encode_hosts([(&i, false)].into_iter(), "G@@s");
+        let v: serde_json::Value = serde_json::from_slice(&json).unwrap();
+        assert!(v[0].get("instanceIdGenerator").is_none());
+        assert_eq!(v[0]["healthy"], false);
+    }
+
+    /// The envelope is valid JSON with escaped strings and the given hosts.
+    #[test]
+    fn service_info_envelope() {
+        let head = ServiceInfoHead {
+            name: "G@@a\"b",
+            group: Some("G"),
+            clusters: "A,B",
+            cache_millis: 10_000,
+            last_ref_time_ms: 42,
+            reach_protection: true,
+        };
+        let out = encode_service_info(&head, b"[]");
+        let v: serde_json::Value = serde_json::from_slice(&out).unwrap();
+        assert_eq!(v["name"], "G@@a\"b");
+        assert_eq!(v["groupName"], "G");
+        assert_eq!(v["clusters"], "A,B");
+        assert_eq!(v["cacheMillis"], 10_000);
+        assert_eq!(v["lastRefTime"], 42);
+        assert_eq!(v["reachProtectionThreshold"], true);
+        assert_eq!(v["valid"], true);
+        assert_eq!(v["hosts"], serde_json::json!([]));
+    }
+}

@@ -1,0 +1,223 @@
+//! `NamingOp`: every naming operation as a typed, protocol-neutral message, and `NamingReply`,
+//! its answer. The edges (api/) build ops from HTTP or gRPC requests; the shard layer carries
+//! each op to the owner core of its service, where `Registry::apply` runs it.
+
+use bytes::Bytes;
+
+use crate::naming::error::NamingError;
+use crate::naming::instance::{InstanceSpec, Metadata};
+use crate::naming::key::ServiceKey;
+use crate::naming::service::Selector;
+
+#[derive(Debug, Clone)]
+pub enum NamingOp {
+    Register {
+        key: ServiceKey,
+        spec: InstanceSpec,
+    },
+    Deregister {
+        key: ServiceKey,
+        ip: String,
+        port: u16,
+    },
+    /// `PUT /instance` (replace the overlay) or `PATCH /instance` (merge into it).
+    UpdateInstance {
+        key: ServiceKey,
+        update: InstanceUpdate,
+    },
+    GetInstance {
+        key: ServiceKey,
+        ip: String,
+        port: u16,
+        cluster: String,
+    },
+    List {
+        key: ServiceKey,
+        clusters: String,
+        healthy_only: bool,
+        /// A v1 poller asking for UDP pushes.
+        udp_subscriber: Option<UdpSubscription>,
+    },
+    Beat {
+        key: ServiceKey,
+        beat: BeatRequest,
+    },
+    Statuses {
+        key: ServiceKey,
+    },
+    CreateService {
+        spec: ServiceSpec,
+    },
+    UpdateService {
+        spec: ServiceSpec,
+    },
+    DeleteService {
+        key: ServiceKey,
+    },
+    GetService {
+        key: ServiceKey,
+    },
+    Subscribers {
+        key: ServiceKey,
+    },
+    /// Fan-out: every core answers for the services it owns.
+    ServiceNames {
+        namespace: String,
+        group: Option<String>,
+    },
+    /// Fan-out: counts for `operator/metrics`.
+    Counts,
+    /// Fan-out: change one switch on every core.
+    SetSwitch {
+        entry: String,
+        value: String,
+    },
+}
+
+impl NamingOp {
+    /// The service whose owner core must run this op; `None` for fan-out ops.
+    pub fn service_key(&self) -> Option<&ServiceKey> {
+        match self {
+            NamingOp::Register { key, .. }
+            | NamingOp::Deregister { key, .. }
+            | NamingOp::UpdateInstance { key, .. }
+            | NamingOp::GetInstance { key, .. }
+            | NamingOp::List { key, .. }
+            | NamingOp::Beat { key, .. }
+            | NamingOp::Statuses { key }
+            | NamingOp::DeleteService { key }
+            | NamingOp::GetService { key }
+            | NamingOp::Subscribers { key } => Some(key),
+            NamingOp::CreateService { spec } | NamingOp::UpdateService { spec } => Some(&spec.key),
+            NamingOp::ServiceNames { .. } | NamingOp::Counts | NamingOp::SetSwitch { .. } => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct InstanceUpdate {
+    pub ip: String,
+    pub port: u16,
+    pub cluster: String,
+    pub ephemeral: bool,
+    pub weight: Option<f64>,
+    pub enabled: Option<bool>,
+    pub metadata: Option<Metadata>,
+    /// PATCH: keep what is not given and merge metadata; PUT: replace with defaults.
+    pub patch: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UdpSubscription {
+    pub ip: String,
+    pub udp_port: u16,
+    pub agent: String,
+    pub app: String,
+}
+
+/// A heartbeat: the light form carries only the address; the full form carries the beat JSON,
+/// from which a missing instance is registered again.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BeatRequest {
+    pub ip: String,
+    pub port: u16,
+    pub cluster: String,
+    /// Present when the client sent `beat` JSON: what to register if the instance is unknown.
+    pub reregister: Option<InstanceSpec>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ServiceSpec {
+    pub key: ServiceKey,
+    pub protect_threshold: f32,
+    pub metadata: Metadata,
+    pub selector: Selector,
+    pub ephemeral: bool,
+}
+
+/// One instance as `GET /instance` shows it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct InstanceView {
+    pub grouped_service: String,
+    pub ip: String,
+    pub port: u16,
+    pub cluster: String,
+    pub weight: f64,
+    pub healthy: bool,
+    pub enabled: bool,
+    pub ephemeral: bool,
+    pub metadata: Metadata,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ServiceView {
+    pub key: ServiceKey,
+    pub protect_threshold: f32,
+    pub metadata: Metadata,
+    pub selector: Selector,
+    pub ephemeral: bool,
+    pub clusters: Vec<String>,
+    pub instance_count: usize,
+    pub healthy_count: usize,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SubscriberView {
+    pub ip: String,
+    pub udp_port: u16,
+    pub agent: String,
+    pub app: String,
+    pub namespace: String,
+    pub grouped_service: String,
+    pub clusters: String,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Counts {
+    pub services: usize,
+    pub instances: usize,
+    pub healthy_instances: usize,
+    pub subscribers: usize,
+    pub ephemeral_clients: usize,
+    pub persistent_clients: usize,
+}
+
+impl Counts {
+    pub fn add(&mut self, other: Counts) {
+        self.services += other.services;
+        self.instances += other.instances;
+        self.healthy_instances += other.healthy_instances;
+        self.subscribers += other.subscribers;
+        self.ephemeral_clients += other.ephemeral_clients;
+        self.persistent_clients += other.persistent_clients;
+    }
+}
+
+#[derive(Debug, Clone)]
+pub enum NamingReply {
+    Done,
+    Error(NamingError),
+    Instance(InstanceView),
+    Hosts {
+        hosts_json: Bytes,
+        reach_protection: bool,
+    },
+    /// `found` is false when the instance was unknown and no beat JSON came to register it.
+    /// `beat_interval_ms` is the instance's own interval; `None` means the switch applies.
+    Beat {
+        found: bool,
+        beat_interval_ms: Option<u64>,
+    },
+    Statuses(Vec<String>),
+    Service(ServiceView),
+    Subscribers(Vec<SubscriberView>),
+    /// (group, service) pairs.
+    ServiceNames(Vec<(String, String)>),
+    Counts(Counts),
+}
+
+impl From<NamingError> for NamingReply {
+    fn from(error: NamingError) -> Self {
+        NamingReply::Error(error)
+    }
+}

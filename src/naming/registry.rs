@@ -1,0 +1,661 @@
+//! `Registry`: the naming state one core owns (its services and their instances), the timers
+//! that expire ephemeral instances, and `apply`, which runs a `NamingOp` against it.
+//!
+//! Every method takes `now_ms` (monotonic) from the caller, so the registry has no clock of its
+//! own and tests can drive time exactly.
+
+use bytes::Bytes;
+use hashbrown::HashMap;
+
+use crate::health::wheel::TimingWheel;
+use crate::limits::{EMPTY_SERVICE_EXPIRY_MS, INSTANCES_PER_SERVICE_MAX, UDP_SUBSCRIBER_EXPIRY_MS};
+use crate::naming::encode::encode_hosts;
+use crate::naming::error::{ErrorKind, NamingError, NamingResult};
+use crate::naming::instance::{BeatTiming, Instance, InstanceSpec, META_BEAT_INTERVAL};
+use crate::naming::key::ServiceKey;
+use crate::naming::op::{
+    BeatRequest, Counts, InstanceUpdate, InstanceView, NamingOp, NamingReply, ServiceSpec,
+    ServiceView, SubscriberView, UdpSubscription,
+};
+use crate::naming::select::select;
+use crate::naming::service::{InstanceOverlay, Service, UdpSubscriber};
+use crate::naming::switches::Switches;
+
+/// What a wheel entry points at. Slots are reused, so each carries the uid or epoch it was
+/// armed for; a mismatch means the entry is stale and is dropped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Timer {
+    Beat {
+        service_slot: u32,
+        instance_slot: u32,
+        epoch: u64,
+    },
+    EmptyService {
+        service_slot: u32,
+        uid: u64,
+    },
+}
+
+pub struct Registry {
+    services: Vec<Option<Service>>,
+    free_slots: Vec<u32>,
+    index: HashMap<ServiceKey, u32>,
+    wheel: TimingWheel<Timer>,
+    fired: Vec<(u64, Timer)>,
+    /// Source of service uids and instance timer epochs, unique on this core.
+    next_uid: u64,
+    /// This core's copy of the runtime switches.
+    pub switches: Switches,
+}
+
+impl Registry {
+    pub fn new(now_ms: u64) -> Registry {
+        Registry {
+            services: Vec::new(),
+            free_slots: Vec::new(),
+            index: HashMap::new(),
+            wheel: TimingWheel::new(now_ms),
+            fired: Vec::new(),
+            next_uid: 1,
+            switches: Switches::default(),
+        }
+    }
+
+    pub fn apply(&mut self, op: NamingOp, now_ms: u64) -> NamingReply {
+        let result = match op {
+            NamingOp::Register { key, spec } => self.register(&key, spec, now_ms).map(done),
+            NamingOp::Deregister { key, ip, port } => {
+                self.deregister(&key, &ip, port, now_ms);
+                Ok(NamingReply::Done)
+            }
+            NamingOp::UpdateInstance { key, update } => {
+                self.update_instance(&key, update).map(done)
+            }
+            NamingOp::GetInstance {
+                key,
+                ip,
+                port,
+                cluster,
+            } => self.get_instance(&key, &ip, port, &cluster).map(NamingReply::Instance),
+            NamingOp::List {
+                key,
+                clusters,
+                healthy_only,
+                udp_subscriber,
+            } => Ok(self.list(&key, &clusters, healthy_only, udp_subscriber, now_ms)),
+            NamingOp::Beat { key, beat } => self.beat(&key, beat, now_ms),
+            NamingOp::Statuses { key } => Ok(NamingReply::Statuses(self.statuses(&key))),
+            NamingOp::CreateService { spec } => self.create_service(spec, now_ms).map(done),
+            NamingOp::UpdateService { spec } => self.update_service(spec).map(done),
+            NamingOp::DeleteService { key } => self.delete_service(&key).map(done),
+            NamingOp::GetService { key } => self.get_service(&key).map(NamingReply::Service),
+            NamingOp::Subscribers { key } => Ok(self.subscribers(&key, now_ms)),
+            NamingOp::ServiceNames { namespace, group } => {
+                Ok(self.service_names(&namespace, group.as_deref()))
+            }
+            NamingOp::Counts => Ok(NamingReply::Counts(self.counts(now_ms))),
+            NamingOp::SetSwitch { entry, value } => self.switches.update(&entry, &value).map(done),
+        };
+        result.unwrap_or_else(NamingReply::Error)
+    }
+
+    fn service(&self, key: &ServiceKey) -> Option<&Service> {
+        let slot = *self.index.get(key)?;
+        self.services[slot as usize].as_ref()
+    }
+
+    fn service_slot(&self, key: &ServiceKey) -> Option<u32> {
+        self.index.get(key).copied()
+    }
+
+    fn service_at(&mut self, slot: u32) -> &mut Service {
+        match self.services[slot as usize].as_mut() {
+            Some(service) => service,
+            None => unreachable!("index points at an empty service slot {slot}"),
+        }
+    }
+
+    fn take_uid(&mut self) -> u64 {
+        self.next_uid += 1;
+        self.next_uid
+    }
+
+    /// Finds or creates the service; a new one takes the kind of its first instance.
+    fn ensure_service(&mut self, key: &ServiceKey, ephemeral: bool, now_ms: u64) -> u32 {
+        if let Some(slot) = self.service_slot(key) {
+            return slot;
+        }
+        let uid = self.take_uid();
+        let service = Service::new(key.clone(), uid, ephemeral, now_ms);
+        let slot = match self.free_slots.pop() {
+            Some(slot) => {
+                debug_assert!(self.services[slot as usize].is_none());
+                self.services[slot as usize] = Some(service);
+                slot
+            }
+            None => {
+                self.services.push(Some(service));
+                (self.services.len() - 1) as u32
+            }
+        };
+        self.index.insert(key.clone(), slot);
+        slot
+    }
+
+    fn remove_service(&mut self, slot: u32) {
+        if let Some(service) = self.services[slot as usize].take() {
+            let removed = self.index.remove(&service.key);
+            debug_assert_eq!(removed, Some(slot));
+            self.free_slots.push(slot);
+        }
+    }
+
+    pub fn register(&mut self, key: &ServiceKey, spec: InstanceSpec, now_ms: u64) -> NamingResult<()> {
+        let timing = spec.validate()?;
+        if let Some(service) = self.service(key) {
+            check_kind(service, spec.ephemeral)?;
+            let is_new = service.slot_of(&spec.ip, spec.port).is_none();
+            if is_new && service.len() >= INSTANCES_PER_SERVICE_MAX {
+                return Err(NamingError::new(
+                    ErrorKind::LimitReached,
+                    format!("service {} already holds {INSTANCES_PER_SERVICE_MAX} instances",
+                        key.grouped_name()),
+                ));
+            }
+        }
+        let slot = self.ensure_service(key, spec.ephemeral, now_ms);
+        let epoch = self.take_uid();
+        let service = self.service_at(slot);
+        let overlay = service
+            .overlays
+            .get(&((spec.ip.as_str().into(), spec.port), spec.cluster.as_str().into()))
+            .cloned();
+        let mut instance = Instance::from_spec(spec, timing, now_ms, epoch);
+        if let Some(overlay) = overlay {
+            apply_overlay(&mut instance, &overlay);
+        }
+        let ephemeral = instance.ephemeral;
+        let deadline_ms = instance.next_beat_deadline_ms();
+        let instance_slot = service.upsert(instance);
+        if ephemeral {
+            self.arm_beat_timer(slot, instance_slot, epoch, deadline_ms);
+        }
+        Ok(())
+    }
+
+    fn arm_beat_timer(&mut self, service_slot: u32, instance_slot: u32, epoch: u64, at_ms: u64) {
+        let timer = Timer::Beat {
+            service_slot,
+            instance_slot,
+            epoch,
+        };
+        self.wheel.insert(at_ms, timer);
+    }
+
+    /// An unknown service or instance is not an error (Nacos answers `ok`).
+    pub fn deregister(&mut self, key: &ServiceKey, ip: &str, port: u16, now_ms: u64) {
+        let Some(slot) = self.service_slot(key) else {
+            return;
+        };
+        let service = self.service_at(slot);
+        if let Some(instance_slot) = service.slot_of(ip, port) {
+            service.remove(instance_slot, now_ms);
+            self.after_removal(slot, now_ms);
+        }
+    }
+
+    /// Arms the empty-service cleaner when the last instance is gone.
+    fn after_removal(&mut self, slot: u32, now_ms: u64) {
+        let service = self.service_at(slot);
+        if service.is_empty() && !service.explicit {
+            let uid = service.uid;
+            let timer = Timer::EmptyService {
+                service_slot: slot,
+                uid,
+            };
+            self.wheel.insert(now_ms + EMPTY_SERVICE_EXPIRY_MS, timer);
+        }
+    }
+
+    pub fn update_instance(&mut self, key: &ServiceKey, update: InstanceUpdate) -> NamingResult<()> {
+        let Some(slot) = self.service_slot(key) else {
+            return Err(NamingError::new(
+                ErrorKind::ServiceNotFound,
+                format!("service not found, namespace: {}, service: {}",
+                    key.namespace, key.grouped_name()),
+            ));
+        };
+        let service = self.service_at(slot);
+        let current = service
+            .slot_of(&update.ip, update.port)
+            .and_then(|s| service.instance(s))
+            .filter(|i| *i.cluster == *update.cluster);
+        let overlay = if update.patch {
+            let Some(current) = current else {
+                return Err(no_instance_error(key, &update.cluster));
+            };
+            let mut metadata = current.metadata.clone();
+            metadata.extend(update.metadata.unwrap_or_default());
+            InstanceOverlay {
+                weight: update.weight.unwrap_or(current.weight),
+                enabled: update.enabled.unwrap_or(current.enabled),
+                metadata,
+            }
+        } else {
+            InstanceOverlay {
+                weight: update.weight.unwrap_or(1.0),
+                enabled: update.enabled.unwrap_or(true),
+                metadata: update.metadata.unwrap_or_default(),
+            }
+        };
+        crate::naming::instance::check_weight(overlay.weight)?;
+        crate::naming::instance::check_metadata_size(&overlay.metadata)?;
+        let addr = (update.ip.as_str().into(), update.port);
+        if let Some(instance_slot) = service.slot_of(&update.ip, update.port) {
+            if let Some(instance) = service.instance_mut(instance_slot) {
+                if *instance.cluster == *update.cluster {
+                    apply_overlay(instance, &overlay);
+                }
+            }
+            service.touch();
+        }
+        service.overlays.insert((addr, update.cluster.into()), overlay);
+        Ok(())
+    }
+
+    pub fn get_instance(
+        &self,
+        key: &ServiceKey,
+        ip: &str,
+        port: u16,
+        cluster: &str,
+    ) -> NamingResult<InstanceView> {
+        let service = self.service(key).ok_or_else(|| no_instance_error(key, cluster))?;
+        let in_cluster: Vec<&Instance> =
+            service.instances().filter(|i| *i.cluster == *cluster).collect();
+        if in_cluster.is_empty() {
+            return Err(no_instance_error(key, cluster));
+        }
+        let found = in_cluster.into_iter().find(|i| *i.ip == *ip && i.port == port);
+        let instance = found.ok_or_else(|| {
+            NamingError::new(ErrorKind::InstanceNotFound, "no matched ip found!")
+        })?;
+        Ok(InstanceView {
+            grouped_service: key.grouped_name(),
+            ip: instance.ip.to_string(),
+            port: instance.port,
+            cluster: instance.cluster.to_string(),
+            weight: instance.weight,
+            healthy: instance.healthy,
+            enabled: instance.enabled,
+            ephemeral: instance.ephemeral,
+            metadata: instance.metadata.clone(),
+        })
+    }
+
+    /// The selected `hosts` of a service, encoded once per revision and query shape.
+    pub fn list(
+        &mut self,
+        key: &ServiceKey,
+        clusters: &str,
+        healthy_only: bool,
+        udp: Option<UdpSubscription>,
+        now_ms: u64,
+    ) -> NamingReply {
+        let Some(slot) = self.service_slot(key) else {
+            return NamingReply::Hosts {
+                hosts_json: Bytes::from_static(b"[]"),
+                reach_protection: false,
+            };
+        };
+        let service = self.service_at(slot);
+        if let Some(udp) = udp {
+            service.record_udp_subscriber(UdpSubscriber {
+                ip: udp.ip,
+                udp_port: udp.udp_port,
+                clusters: clusters.to_string(),
+                agent: udp.agent,
+                app: udp.app,
+                last_poll_ms: now_ms,
+            });
+        }
+        if let Some((hosts_json, reach_protection)) = service.cached_hosts(clusters, healthy_only) {
+            return NamingReply::Hosts {
+                hosts_json,
+                reach_protection,
+            };
+        }
+        let grouped = key.grouped_name();
+        let selected = select(
+            service.instances(),
+            clusters,
+            healthy_only,
+            service.protect_threshold,
+        );
+        let hosts_json = Bytes::from(encode_hosts(selected.hosts.into_iter(), &grouped));
+        let reach_protection = selected.reach_protection;
+        service.cache_hosts(clusters, healthy_only, hosts_json.clone(), reach_protection);
+        NamingReply::Hosts {
+            hosts_json,
+            reach_protection,
+        }
+    }
+
+    /// A beat refreshes the instance of `ip:port`; a beat that carries its JSON registers the
+    /// instance again when it is gone (Nacos `InstanceOperatorClientImpl.handleBeat`).
+    pub fn beat(&mut self, key: &ServiceKey, beat: BeatRequest, now_ms: u64) -> NamingResult<NamingReply> {
+        let found = self.service_slot(key).and_then(|slot| {
+            let service = self.services[slot as usize].as_ref()?;
+            let instance_slot = service.slot_of(&beat.ip, beat.port)?;
+            let ephemeral = service.instance(instance_slot)?.ephemeral;
+            ephemeral.then_some((slot, instance_slot))
+        });
+        match (found, beat.reregister) {
+            (Some((slot, instance_slot)), _) => Ok(self.refresh(slot, instance_slot, now_ms)),
+            (None, Some(spec)) => {
+                let interval_ms = spec
+                    .metadata
+                    .contains_key(META_BEAT_INTERVAL)
+                    .then(|| BeatTiming::from_metadata(&spec.metadata).map(|t| t.interval_ms))
+                    .transpose()?;
+                self.register(key, spec, now_ms)?;
+                Ok(NamingReply::Beat {
+                    found: true,
+                    beat_interval_ms: interval_ms,
+                })
+            }
+            (None, None) => Ok(NamingReply::Beat {
+                found: false,
+                beat_interval_ms: None,
+            }),
+        }
+    }
+
+    fn refresh(&mut self, slot: u32, instance_slot: u32, now_ms: u64) -> NamingReply {
+        let epoch = self.take_uid();
+        let service = self.service_at(slot);
+        let Some(instance) = service.instance_mut(instance_slot) else {
+            unreachable!("beat found an instance slot that is empty");
+        };
+        instance.last_beat_ms = now_ms;
+        let interval_ms = explicit_interval_ms(instance);
+        let revived = !instance.healthy;
+        if revived {
+            // The pending timer points at the delete deadline; arm a fresh one for the
+            // unhealthy deadline so a revived instance that stops beating is caught on time.
+            instance.healthy = true;
+            instance.timer_epoch = epoch;
+            let deadline_ms = instance.next_beat_deadline_ms();
+            service.touch();
+            self.arm_beat_timer(slot, instance_slot, epoch, deadline_ms);
+        }
+        NamingReply::Beat {
+            found: true,
+            beat_interval_ms: interval_ms,
+        }
+    }
+
+    pub fn statuses(&self, key: &ServiceKey) -> Vec<String> {
+        let Some(service) = self.service(key) else {
+            return Vec::new();
+        };
+        service
+            .instances()
+            .map(|i| format!("{}:{}_{}", i.ip, i.port, i.healthy))
+            .collect()
+    }
+
+    pub fn create_service(&mut self, spec: ServiceSpec, now_ms: u64) -> NamingResult<()> {
+        if self.service(&spec.key).is_some() {
+            return Err(NamingError::new(
+                ErrorKind::ServiceExists,
+                format!("specified service {} already exists!", spec.key.grouped_name()),
+            ));
+        }
+        let slot = self.ensure_service(&spec.key, spec.ephemeral, now_ms);
+        let service = self.service_at(slot);
+        service.explicit = true;
+        set_service_fields(service, spec);
+        Ok(())
+    }
+
+    pub fn update_service(&mut self, spec: ServiceSpec) -> NamingResult<()> {
+        let Some(slot) = self.service_slot(&spec.key) else {
+            return Err(service_not_found(&spec.key));
+        };
+        let service = self.service_at(slot);
+        service.explicit = true;
+        set_service_fields(service, spec);
+        Ok(())
+    }
+
+    pub fn delete_service(&mut self, key: &ServiceKey) -> NamingResult<()> {
+        let Some(slot) = self.service_slot(key) else {
+            return Err(service_not_found(key));
+        };
+        if !self.service_at(slot).is_empty() {
+            return Err(NamingError::new(
+                ErrorKind::ServiceNotEmpty,
+                format!("Service {} is not empty, can't be delete. Please unregister instance first",
+                    key.grouped_name()),
+            ));
+        }
+        self.remove_service(slot);
+        Ok(())
+    }
+
+    pub fn get_service(&self, key: &ServiceKey) -> NamingResult<ServiceView> {
+        let service = self.service(key).ok_or_else(|| {
+            NamingError::new(
+                ErrorKind::ServiceNotFound,
+                format!("service not found, namespace: {}, serviceName: {}",
+                    key.namespace, key.grouped_name()),
+            )
+        })?;
+        Ok(ServiceView {
+            key: key.clone(),
+            protect_threshold: service.protect_threshold,
+            metadata: service.metadata.clone(),
+            selector: service.selector.clone(),
+            ephemeral: service.ephemeral,
+            clusters: service.cluster_names(),
+            instance_count: service.len(),
+            healthy_count: service.instances().filter(|i| i.healthy).count(),
+        })
+    }
+
+    fn subscribers(&mut self, key: &ServiceKey, now_ms: u64) -> NamingReply {
+        let Some(slot) = self.service_slot(key) else {
+            return NamingReply::Subscribers(Vec::new());
+        };
+        let service = self.service_at(slot);
+        service.expire_udp_subscribers(now_ms, UDP_SUBSCRIBER_EXPIRY_MS);
+        let views = service
+            .udp_subscribers
+            .iter()
+            .map(|s| SubscriberView {
+                ip: s.ip.clone(),
+                udp_port: s.udp_port,
+                agent: s.agent.clone(),
+                app: s.app.clone(),
+                namespace: key.namespace.clone(),
+                grouped_service: key.grouped_name(),
+                clusters: s.clusters.clone(),
+            })
+            .collect();
+        NamingReply::Subscribers(views)
+    }
+
+    fn service_names(&self, namespace: &str, group: Option<&str>) -> NamingReply {
+        let names = self
+            .index
+            .keys()
+            .filter(|k| k.namespace == namespace && group.is_none_or(|g| k.group == g))
+            .map(|k| (k.group.clone(), k.service.clone()))
+            .collect();
+        NamingReply::ServiceNames(names)
+    }
+
+    pub fn counts(&mut self, now_ms: u64) -> Counts {
+        let mut counts = Counts::default();
+        for service in self.services.iter_mut().flatten() {
+            service.expire_udp_subscribers(now_ms, UDP_SUBSCRIBER_EXPIRY_MS);
+            counts.services += 1;
+            counts.instances += service.len();
+            counts.healthy_instances += service.instances().filter(|i| i.healthy).count();
+            counts.subscribers += service.udp_subscribers.len();
+            if service.ephemeral {
+                counts.ephemeral_clients += service.len();
+            } else {
+                counts.persistent_clients += service.len();
+            }
+        }
+        counts
+    }
+
+    /// Moves time forward: instances past their heartbeat timeout turn unhealthy, those past
+    /// the delete timeout are removed, and empty services past their grace are dropped.
+    /// Returns how many services changed.
+    pub fn advance(&mut self, now_ms: u64) -> usize {
+        let mut fired = std::mem::take(&mut self.fired);
+        debug_assert!(fired.is_empty());
+        self.wheel.advance_to(now_ms, &mut fired);
+        let mut changed = 0;
+        for (_, timer) in fired.drain(..) {
+            changed += usize::from(self.on_timer(timer, now_ms));
+        }
+        self.fired = fired;
+        changed
+    }
+
+    fn on_timer(&mut self, timer: Timer, now_ms: u64) -> bool {
+        match timer {
+            Timer::Beat {
+                service_slot,
+                instance_slot,
+                epoch,
+            } => self.on_beat_timer(service_slot, instance_slot, epoch, now_ms),
+            Timer::EmptyService { service_slot, uid } => {
+                self.on_empty_timer(service_slot, uid, now_ms)
+            }
+        }
+    }
+
+    fn on_beat_timer(&mut self, slot: u32, instance_slot: u32, epoch: u64, now_ms: u64) -> bool {
+        let Some(Some(service)) = self.services.get_mut(slot as usize) else {
+            return false;
+        };
+        let Some(instance) = service.instance_mut(instance_slot) else {
+            return false;
+        };
+        if instance.timer_epoch != epoch {
+            return false;
+        }
+        let silent_ms = now_ms.saturating_sub(instance.last_beat_ms);
+        if silent_ms > instance.timing.delete_timeout_ms {
+            service.remove(instance_slot, now_ms);
+            self.after_removal(slot, now_ms);
+            return true;
+        }
+        let turned_unhealthy = silent_ms > instance.timing.timeout_ms && instance.healthy;
+        if turned_unhealthy {
+            instance.healthy = false;
+        }
+        let deadline_ms = instance.next_beat_deadline_ms();
+        debug_assert!(deadline_ms > now_ms);
+        if turned_unhealthy {
+            service.touch();
+        }
+        self.arm_beat_timer(slot, instance_slot, epoch, deadline_ms);
+        turned_unhealthy
+    }
+
+    fn on_empty_timer(&mut self, slot: u32, uid: u64, now_ms: u64) -> bool {
+        let Some(Some(service)) = self.services.get(slot as usize) else {
+            return false;
+        };
+        if service.uid != uid || service.explicit {
+            return false;
+        }
+        match service.empty_since_ms {
+            Some(since_ms) if now_ms.saturating_sub(since_ms) >= EMPTY_SERVICE_EXPIRY_MS => {
+                self.remove_service(slot);
+                true
+            }
+            Some(since_ms) => {
+                let timer = Timer::EmptyService {
+                    service_slot: slot,
+                    uid,
+                };
+                self.wheel.insert(since_ms + EMPTY_SERVICE_EXPIRY_MS, timer);
+                false
+            }
+            None => false,
+        }
+    }
+
+    pub fn service_count(&self) -> usize {
+        self.index.len()
+    }
+
+    pub fn pending_timers(&self) -> usize {
+        self.wheel.len()
+    }
+}
+
+/// The instance's own beat interval, if its metadata sets one; else the switch applies.
+fn explicit_interval_ms(instance: &Instance) -> Option<u64> {
+    instance
+        .metadata
+        .contains_key(META_BEAT_INTERVAL)
+        .then_some(instance.timing.interval_ms)
+}
+
+fn done(_: ()) -> NamingReply {
+    NamingReply::Done
+}
+
+fn check_kind(service: &Service, ephemeral: bool) -> NamingResult<()> {
+    if service.ephemeral == ephemeral {
+        return Ok(());
+    }
+    let (is, cannot) = if service.ephemeral {
+        ("ephemeral", "persistent")
+    } else {
+        ("persistent", "ephemeral")
+    };
+    Err(NamingError::new(
+        ErrorKind::KindConflict,
+        format!("Current service {} is {is} service, can't register {cannot} instance.",
+            service.key.grouped_name()),
+    ))
+}
+
+fn apply_overlay(instance: &mut Instance, overlay: &InstanceOverlay) {
+    instance.weight = overlay.weight;
+    instance.enabled = overlay.enabled;
+    for (k, v) in &overlay.metadata {
+        instance.metadata.insert(k.clone(), v.clone());
+    }
+}
+
+fn set_service_fields(service: &mut Service, spec: ServiceSpec) {
+    service.protect_threshold = spec.protect_threshold;
+    service.metadata = spec.metadata;
+    service.selector = spec.selector;
+    service.touch();
+}
+
+fn service_not_found(key: &ServiceKey) -> NamingError {
+    NamingError::new(
+        ErrorKind::ServiceNotFound,
+        format!("service {} not found!", key.grouped_name()),
+    )
+}
+
+fn no_instance_error(key: &ServiceKey, cluster: &str) -> NamingError {
+    NamingError::new(
+        ErrorKind::InstanceNotFound,
+        format!("no ips found for cluster {cluster} in service {}", key.grouped_name()),
+    )
+}

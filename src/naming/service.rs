@@ -1,0 +1,221 @@
+//! `Service`: the instances of one (namespace, group, service), its metadata, its v1 pollers,
+//! and the cache of its encoded `hosts` lists. Lives on the service's owner core.
+
+use bytes::Bytes;
+use hashbrown::HashMap;
+
+use crate::limits::{LIST_CACHE_ENTRIES_PER_SERVICE_MAX, UDP_SUBSCRIBERS_PER_SERVICE_MAX};
+use crate::naming::instance::{Instance, Metadata};
+use crate::naming::key::ServiceKey;
+
+/// The service selector as given by the client (`{"type":"label","expression":"..."}`).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Selector {
+    /// `none` or `label`.
+    pub kind: String,
+    pub expression: String,
+}
+
+/// The per-instance overlay of `PUT/PATCH /instance` (Nacos `InstanceMetadata`): merged over
+/// the registered instance whenever it (re)registers.
+#[derive(Debug, Clone, PartialEq)]
+pub struct InstanceOverlay {
+    pub weight: f64,
+    pub enabled: bool,
+    pub metadata: Metadata,
+}
+
+/// A v1 client that polls `instance/list` with a `udpPort` (Nacos `Subscriber`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UdpSubscriber {
+    pub ip: String,
+    pub udp_port: u16,
+    pub clusters: String,
+    pub agent: String,
+    pub app: String,
+    pub last_poll_ms: u64,
+}
+
+#[derive(Debug, Clone)]
+struct CachedHosts {
+    clusters: String,
+    healthy_only: bool,
+    hosts_json: Bytes,
+    reach_protection: bool,
+}
+
+/// Address of an HTTP-registered instance: Nacos's `ip:port` client holds one instance per
+/// service, so (ip, port) identifies it within the service.
+pub type InstanceAddr = (Box<str>, u16);
+
+#[derive(Debug)]
+pub struct Service {
+    pub key: ServiceKey,
+    /// Unique per core, so that timers of a deleted service never touch a new one in its slot.
+    pub uid: u64,
+    pub ephemeral: bool,
+    pub protect_threshold: f32,
+    pub metadata: Metadata,
+    pub selector: Selector,
+    /// Created through the service API: kept when empty.
+    pub explicit: bool,
+    /// Bumped on every change a reader could see; cached lists older than it are gone.
+    pub revision: u64,
+    /// Monotonic ms since the service became empty, if it is.
+    pub empty_since_ms: Option<u64>,
+    pub udp_subscribers: Vec<UdpSubscriber>,
+    pub overlays: HashMap<(InstanceAddr, Box<str>), InstanceOverlay>,
+    slots: Vec<Option<Instance>>,
+    free_slots: Vec<u32>,
+    index: HashMap<InstanceAddr, u32>,
+    list_cache: Vec<CachedHosts>,
+}
+
+impl Service {
+    pub fn new(key: ServiceKey, uid: u64, ephemeral: bool, now_ms: u64) -> Service {
+        Service {
+            key,
+            uid,
+            ephemeral,
+            protect_threshold: 0.0,
+            metadata: Metadata::new(),
+            selector: Selector {
+                kind: "none".to_string(),
+                expression: String::new(),
+            },
+            explicit: false,
+            revision: 1,
+            empty_since_ms: Some(now_ms),
+            udp_subscribers: Vec::new(),
+            overlays: HashMap::new(),
+            slots: Vec::new(),
+            free_slots: Vec::new(),
+            index: HashMap::new(),
+            list_cache: Vec::new(),
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.index.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.index.is_empty()
+    }
+
+    /// Every change a reader can observe goes through here.
+    pub fn touch(&mut self) {
+        self.revision += 1;
+        self.list_cache.clear();
+    }
+
+    pub fn slot_of(&self, ip: &str, port: u16) -> Option<u32> {
+        self.index.get(&(Box::<str>::from(ip), port)).copied()
+    }
+
+    pub fn instance(&self, slot: u32) -> Option<&Instance> {
+        self.slots.get(slot as usize).and_then(Option::as_ref)
+    }
+
+    pub fn instance_mut(&mut self, slot: u32) -> Option<&mut Instance> {
+        self.slots.get_mut(slot as usize).and_then(Option::as_mut)
+    }
+
+    pub fn instances(&self) -> impl Iterator<Item = &Instance> {
+        self.slots.iter().flatten()
+    }
+
+    /// Stores `instance`, replacing the one with the same address. Returns its slot.
+    pub fn upsert(&mut self, instance: Instance) -> u32 {
+        let addr: InstanceAddr = (instance.ip.clone(), instance.port);
+        let slot = match self.index.get(&addr) {
+            Some(&slot) => slot,
+            None => {
+                let slot = self.free_slots.pop().unwrap_or_else(|| {
+                    self.slots.push(None);
+                    (self.slots.len() - 1) as u32
+                });
+                self.index.insert(addr, slot);
+                slot
+            }
+        };
+        debug_assert!(self.slots[slot as usize].is_none() || self.slot_matches(slot, &instance));
+        self.slots[slot as usize] = Some(instance);
+        self.empty_since_ms = None;
+        self.touch();
+        slot
+    }
+
+    fn slot_matches(&self, slot: u32, instance: &Instance) -> bool {
+        self.instance(slot)
+            .is_some_and(|old| old.ip == instance.ip && old.port == instance.port)
+    }
+
+    pub fn remove(&mut self, slot: u32, now_ms: u64) -> Option<Instance> {
+        let instance = self.slots.get_mut(slot as usize)?.take()?;
+        let removed = self.index.remove(&(instance.ip.clone(), instance.port));
+        debug_assert_eq!(removed, Some(slot));
+        self.free_slots.push(slot);
+        if self.index.is_empty() {
+            self.empty_since_ms = Some(now_ms);
+        }
+        self.touch();
+        Some(instance)
+    }
+
+    pub fn cached_hosts(&self, clusters: &str, healthy_only: bool) -> Option<(Bytes, bool)> {
+        self.list_cache
+            .iter()
+            .find(|c| c.healthy_only == healthy_only && c.clusters == clusters)
+            .map(|c| (c.hosts_json.clone(), c.reach_protection))
+    }
+
+    pub fn cache_hosts(&mut self, clusters: &str, healthy_only: bool, json: Bytes, reach: bool) {
+        if self.list_cache.len() >= LIST_CACHE_ENTRIES_PER_SERVICE_MAX {
+            self.list_cache.remove(0);
+        }
+        self.list_cache.push(CachedHosts {
+            clusters: clusters.to_string(),
+            healthy_only,
+            hosts_json: json,
+            reach_protection: reach,
+        });
+        debug_assert!(self.list_cache.len() <= LIST_CACHE_ENTRIES_PER_SERVICE_MAX);
+    }
+
+    /// Records or refreshes a v1 UDP poller; the oldest is evicted at the limit.
+    pub fn record_udp_subscriber(&mut self, subscriber: UdpSubscriber) {
+        let existing = self
+            .udp_subscribers
+            .iter_mut()
+            .find(|s| s.ip == subscriber.ip && s.udp_port == subscriber.udp_port);
+        match existing {
+            Some(found) => *found = subscriber,
+            None => {
+                if self.udp_subscribers.len() >= UDP_SUBSCRIBERS_PER_SERVICE_MAX {
+                    let oldest = (0..self.udp_subscribers.len())
+                        .min_by_key(|&i| self.udp_subscribers[i].last_poll_ms);
+                    if let Some(i) = oldest {
+                        self.udp_subscribers.swap_remove(i);
+                    }
+                }
+                self.udp_subscribers.push(subscriber);
+            }
+        }
+        debug_assert!(self.udp_subscribers.len() <= UDP_SUBSCRIBERS_PER_SERVICE_MAX);
+    }
+
+    /// Forgets pollers that have not polled within `expiry_ms`.
+    pub fn expire_udp_subscribers(&mut self, now_ms: u64, expiry_ms: u64) {
+        self.udp_subscribers
+            .retain(|s| now_ms.saturating_sub(s.last_poll_ms) <= expiry_ms);
+    }
+
+    /// Cluster names in use, sorted, for the service detail view.
+    pub fn cluster_names(&self) -> Vec<String> {
+        let mut names: Vec<String> = self.instances().map(|i| i.cluster.to_string()).collect();
+        names.sort();
+        names.dedup();
+        names
+    }
+}

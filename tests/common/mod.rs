@@ -1,0 +1,492 @@
+//! Shared helpers for integration tests that drive the real `nacore` binary.
+//!
+//! std only. Not every test file uses every helper, hence the `dead_code` allowances.
+#![allow(dead_code)]
+
+use std::io::{self, Read, Write};
+use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Output, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::OnceLock;
+use std::thread;
+use std::time::{Duration, Instant};
+
+/// How long a server gets to answer readiness with 200.
+const READY_TIMEOUT: Duration = Duration::from_secs(20);
+/// Per-request socket timeout of [`http`].
+const HTTP_TIMEOUT: Duration = Duration::from_secs(10);
+/// Hard limit for one client script run.
+const CLIENT_TIMEOUT: Duration = Duration::from_secs(90);
+/// Attempts at starting a server when the picked ports turn out to be taken.
+const START_ATTEMPTS: usize = 3;
+
+static DATA_DIR_COUNTER: AtomicUsize = AtomicUsize::new(0);
+
+/// Repository root (the crate's manifest dir).
+pub fn repo_root() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn target_dir() -> PathBuf {
+    repo_root().join("target")
+}
+
+/// A running `nacore` child process with its own ports and data directory.
+/// Dropping it kills the process; the data dir (with `server.log`) is removed unless
+/// the current thread is panicking, so failed tests leave their logs behind.
+pub struct Server {
+    pub http_port: u16,
+    pub grpc_port: u16,
+    child: Child,
+    data_dir: PathBuf,
+}
+
+impl Server {
+    /// Start a server with the default arguments.
+    pub fn start() -> Server {
+        Server::start_with(&[])
+    }
+
+    /// Start a server with extra CLI arguments. `--cores` and `--log-level` given in
+    /// `args` replace the defaults (`--cores 2 --log-level warn`).
+    pub fn start_with(args: &[&str]) -> Server {
+        let mut last_log = String::new();
+        for attempt in 1..=START_ATTEMPTS {
+            match Server::try_start(args) {
+                Ok(server) => return server,
+                Err(StartError::PortsTaken(log)) => {
+                    eprintln!("nacore could not bind its ports (attempt {attempt}), retrying with new ones");
+                    last_log = log;
+                }
+                Err(StartError::Fatal(msg)) => panic!("{msg}"),
+            }
+        }
+        panic!("nacore failed to bind free ports {START_ATTEMPTS} times; last server log:\n{last_log}");
+    }
+
+    fn try_start(args: &[&str]) -> Result<Server, StartError> {
+        let (http_port, grpc_port) = pick_two_free_ports();
+        let data_dir = fresh_data_dir();
+        let log_path = data_dir.join("server.log");
+        let log = std::fs::File::create(&log_path)
+            .unwrap_or_else(|e| panic!("cannot create {}: {e}", log_path.display()));
+        let log_err = log.try_clone().expect("clone log file handle");
+
+        let has = |flag: &str| {
+            args.iter()
+                .any(|a| *a == flag || a.starts_with(&format!("{flag}=")))
+        };
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_nacore"));
+        cmd.arg("--http-port")
+            .arg(http_port.to_string())
+            .arg("--grpc-port")
+            .arg(grpc_port.to_string())
+            .arg("--data-dir")
+            .arg(&data_dir)
+            .arg("--bind")
+            .arg("127.0.0.1");
+        if !has("--cores") {
+            cmd.args(["--cores", "2"]);
+        }
+        if !has("--log-level") {
+            cmd.args(["--log-level", "warn"]);
+        }
+        cmd.args(args)
+            .current_dir(&data_dir)
+            .stdin(Stdio::null())
+            .stdout(Stdio::from(log))
+            .stderr(Stdio::from(log_err));
+        let cmdline = format!("{cmd:?}");
+        let child = cmd
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot spawn {}: {e}", env!("CARGO_BIN_EXE_nacore")));
+
+        let mut server = Server {
+            http_port,
+            grpc_port,
+            child,
+            data_dir,
+        };
+
+        let deadline = Instant::now() + READY_TIMEOUT;
+        loop {
+            if let Some(status) = server.child.try_wait().expect("try_wait on nacore") {
+                let log = server.log();
+                let taken = log.contains("Address already in use")
+                    || log.contains("AddrInUse")
+                    || log.contains("os error 98");
+                // Nothing to kill; just clean up the directory.
+                let _ = std::fs::remove_dir_all(&server.data_dir);
+                std::mem::forget(server);
+                return Err(if taken {
+                    StartError::PortsTaken(log)
+                } else {
+                    StartError::Fatal(format!(
+                        "nacore exited before becoming ready ({status}); command: {cmdline}\n\
+                         server log:\n{}",
+                        if log.is_empty() { "<empty>" } else { &log }
+                    ))
+                });
+            }
+            let last = match try_http(
+                http_port,
+                "GET",
+                "/nacos/v1/console/health/readiness",
+                None,
+            ) {
+                Ok((200, _)) => return Ok(server),
+                Ok((code, body)) => format!("HTTP {code}: {body}"),
+                Err(e) => format!("{e}"),
+            };
+            if Instant::now() >= deadline {
+                let msg = format!(
+                    "nacore not ready after {:?}; last readiness result: {last}; command: \
+                     {cmdline}\nserver log:\n{}",
+                    READY_TIMEOUT,
+                    server.log()
+                );
+                drop(server);
+                return Err(StartError::Fatal(msg));
+            }
+            thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// "127.0.0.1:<http_port>"
+    pub fn addr(&self) -> String {
+        format!("127.0.0.1:{}", self.http_port)
+    }
+
+    pub fn data_dir(&self) -> &Path {
+        &self.data_dir
+    }
+
+    /// Everything the server wrote to stdout/stderr so far.
+    pub fn log(&self) -> String {
+        let path = self.data_dir.join("server.log");
+        match std::fs::read(&path) {
+            Ok(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
+            Err(e) => format!("<cannot read {}: {e}>", path.display()),
+        }
+    }
+
+    /// Shorthand for [`http`] against this server.
+    pub fn http(&self, method: &str, path_and_query: &str, form_body: Option<&str>) -> (u16, String) {
+        http(self.http_port, method, path_and_query, form_body)
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        if !thread::panicking() {
+            let _ = std::fs::remove_dir_all(&self.data_dir);
+        } else {
+            eprintln!("nacore data dir kept for inspection: {}", self.data_dir.display());
+        }
+    }
+}
+
+enum StartError {
+    PortsTaken(String),
+    Fatal(String),
+}
+
+/// Two distinct free ports on 127.0.0.1 (both listeners are held until both are known).
+fn pick_two_free_ports() -> (u16, u16) {
+    let a = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
+    let b = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
+    let pa = a.local_addr().expect("local_addr").port();
+    let pb = b.local_addr().expect("local_addr").port();
+    (pa, pb)
+}
+
+/// A fresh, empty `target/test-data/<pid>-<counter>` directory.
+fn fresh_data_dir() -> PathBuf {
+    let n = DATA_DIR_COUNTER.fetch_add(1, Ordering::SeqCst);
+    let dir = target_dir()
+        .join("test-data")
+        .join(format!("{}-{}", std::process::id(), n));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("cannot create {}: {e}", dir.display()));
+    dir
+}
+
+// --------------------------------------------------------------------------- raw HTTP
+
+/// One HTTP/1.1 request over a fresh connection (`Connection: close`). `form_body` is sent
+/// as `application/x-www-form-urlencoded`. Returns (status, body). Panics on I/O errors.
+pub fn http(port: u16, method: &str, path_and_query: &str, form_body: Option<&str>) -> (u16, String) {
+    try_http(port, method, path_and_query, form_body)
+        .unwrap_or_else(|e| panic!("HTTP {method} 127.0.0.1:{port}{path_and_query} failed: {e}"))
+}
+
+/// Like [`http`] but returns I/O and protocol errors instead of panicking.
+pub fn try_http(
+    port: u16,
+    method: &str,
+    path_and_query: &str,
+    form_body: Option<&str>,
+) -> io::Result<(u16, String)> {
+    let addr = SocketAddr::from(([127, 0, 0, 1], port));
+    let mut stream = TcpStream::connect_timeout(&addr, HTTP_TIMEOUT)?;
+    stream.set_read_timeout(Some(HTTP_TIMEOUT))?;
+    stream.set_write_timeout(Some(HTTP_TIMEOUT))?;
+    let _ = stream.set_nodelay(true);
+
+    let mut req = format!(
+        "{method} {path_and_query} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n\
+         User-Agent: nacore-tests\r\nAccept: */*\r\n"
+    );
+    match form_body {
+        Some(body) => {
+            req.push_str("Content-Type: application/x-www-form-urlencoded\r\n");
+            req.push_str(&format!("Content-Length: {}\r\n\r\n", body.len()));
+            req.push_str(body);
+        }
+        None => {
+            if !matches!(method, "GET" | "HEAD") {
+                req.push_str("Content-Length: 0\r\n");
+            }
+            req.push_str("\r\n");
+        }
+    }
+    stream.write_all(req.as_bytes())?;
+    stream.flush()?;
+
+    // Read the head.
+    let mut buf: Vec<u8> = Vec::with_capacity(4096);
+    let mut chunk = [0u8; 8192];
+    let head_end = loop {
+        if let Some(pos) = find(&buf, b"\r\n\r\n") {
+            break pos;
+        }
+        let n = stream.read(&mut chunk)?;
+        if n == 0 {
+            return Err(proto(format!(
+                "connection closed before end of response head (got {:?})",
+                String::from_utf8_lossy(&buf)
+            )));
+        }
+        buf.extend_from_slice(&chunk[..n]);
+    };
+    let head = String::from_utf8_lossy(&buf[..head_end]).into_owned();
+    let mut rest = buf[head_end + 4..].to_vec();
+
+    let mut lines = head.split("\r\n");
+    let status_line = lines.next().unwrap_or("");
+    let mut parts = status_line.splitn(3, ' ');
+    let version = parts.next().unwrap_or("");
+    if !version.starts_with("HTTP/1.") {
+        return Err(proto(format!("bad status line {status_line:?}")));
+    }
+    let status: u16 = parts
+        .next()
+        .and_then(|s| s.parse().ok())
+        .ok_or_else(|| proto(format!("bad status line {status_line:?}")))?;
+
+    let mut content_length: Option<usize> = None;
+    let mut chunked = false;
+    for line in lines {
+        let Some((name, value)) = line.split_once(':') else {
+            continue;
+        };
+        let value = value.trim();
+        if name.eq_ignore_ascii_case("content-length") {
+            content_length = Some(
+                value
+                    .parse()
+                    .map_err(|_| proto(format!("bad Content-Length {value:?}")))?,
+            );
+        } else if name.eq_ignore_ascii_case("transfer-encoding")
+            && value.to_ascii_lowercase().contains("chunked")
+        {
+            chunked = true;
+        }
+    }
+
+    let body: Vec<u8> = if method == "HEAD" || status == 204 || status == 304 || (100..200).contains(&status) {
+        Vec::new()
+    } else if chunked {
+        // Read to EOF (Connection: close), then decode.
+        stream.read_to_end(&mut rest)?;
+        decode_chunked(&rest)?
+    } else if let Some(len) = content_length {
+        while rest.len() < len {
+            let n = stream.read(&mut chunk)?;
+            if n == 0 {
+                return Err(proto(format!(
+                    "connection closed after {} of {len} body bytes",
+                    rest.len()
+                )));
+            }
+            rest.extend_from_slice(&chunk[..n]);
+        }
+        rest.truncate(len);
+        rest
+    } else {
+        stream.read_to_end(&mut rest)?;
+        rest
+    };
+    let _ = stream.shutdown(Shutdown::Both);
+    Ok((status, String::from_utf8_lossy(&body).into_owned()))
+}
+
+fn proto(msg: String) -> io::Error {
+    io::Error::new(io::ErrorKind::InvalidData, msg)
+}
+
+fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    hay.windows(needle.len()).position(|w| w == needle)
+}
+
+fn decode_chunked(mut data: &[u8]) -> io::Result<Vec<u8>> {
+    let mut out = Vec::new();
+    loop {
+        let line_end = find(data, b"\r\n").ok_or_else(|| proto("truncated chunk size".into()))?;
+        let size_str = String::from_utf8_lossy(&data[..line_end]);
+        let size_str = size_str.split(';').next().unwrap_or("").trim();
+        let size = usize::from_str_radix(size_str, 16)
+            .map_err(|_| proto(format!("bad chunk size {size_str:?}")))?;
+        data = &data[line_end + 2..];
+        if size == 0 {
+            return Ok(out);
+        }
+        if data.len() < size + 2 {
+            return Err(proto("truncated chunk".into()));
+        }
+        out.extend_from_slice(&data[..size]);
+        data = &data[size + 2..];
+    }
+}
+
+// --------------------------------------------------------------------------- real clients
+
+/// Install the real Nacos clients (scripts/setup-clients.sh) once per test process.
+pub fn ensure_clients() {
+    static RESULT: OnceLock<Result<(), String>> = OnceLock::new();
+    let result = RESULT.get_or_init(|| {
+        let script = repo_root().join("scripts").join("setup-clients.sh");
+        match Command::new("bash")
+            .arg(&script)
+            .current_dir(repo_root())
+            .stdin(Stdio::null())
+            .output()
+        {
+            Ok(out) if out.status.success() => Ok(()),
+            Ok(out) => Err(format!(
+                "{} failed ({}):\n--- stdout ---\n{}\n--- stderr ---\n{}",
+                script.display(),
+                out.status,
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            )),
+            Err(e) => Err(format!("cannot run {}: {e}", script.display())),
+        }
+    });
+    if let Err(msg) = result {
+        panic!("{msg}");
+    }
+}
+
+/// Run `tests/clients/<script>` with the venv's Python (kills it after 90 s).
+pub fn run_python(script: &str, args: &[&str]) -> Output {
+    ensure_clients();
+    let python = target_dir().join("clients").join("venv").join("bin").join("python");
+    let mut cmd = Command::new(python);
+    cmd.arg(repo_root().join("tests").join("clients").join(script))
+        .args(args)
+        .env("PYTHONUNBUFFERED", "1")
+        .env("PYTHONDONTWRITEBYTECODE", "1");
+    run_with_timeout(cmd, CLIENT_TIMEOUT)
+}
+
+/// Run `node tests/clients/<script>` with NODE_PATH set to the installed clients (kills it after 90 s).
+pub fn run_node(script: &str, args: &[&str]) -> Output {
+    ensure_clients();
+    let mut cmd = Command::new("node");
+    cmd.arg(repo_root().join("tests").join("clients").join(script))
+        .args(args)
+        .env(
+            "NODE_PATH",
+            target_dir().join("clients").join("node").join("node_modules"),
+        );
+    run_with_timeout(cmd, CLIENT_TIMEOUT)
+}
+
+/// Run a command with captured output; kill it (and its whole process group, so no
+/// grandchild keeps the pipes open) if it outlives `timeout` (a note is appended to its
+/// stderr in that case).
+pub fn run_with_timeout(mut cmd: Command, timeout: Duration) -> Output {
+    use std::os::unix::process::CommandExt;
+    let desc = format!("{cmd:?}");
+    let mut child = cmd
+        .process_group(0)
+        .current_dir(repo_root())
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot spawn {desc}: {e}"));
+    let mut out_pipe = child.stdout.take().expect("stdout pipe");
+    let mut err_pipe = child.stderr.take().expect("stderr pipe");
+    let out_reader = thread::spawn(move || {
+        let mut v = Vec::new();
+        let _ = out_pipe.read_to_end(&mut v);
+        v
+    });
+    let err_reader = thread::spawn(move || {
+        let mut v = Vec::new();
+        let _ = err_pipe.read_to_end(&mut v);
+        v
+    });
+
+    let deadline = Instant::now() + timeout;
+    let mut timed_out = false;
+    let status: ExitStatus = loop {
+        match child.try_wait() {
+            Ok(Some(status)) => break status,
+            Ok(None) => {}
+            Err(e) => panic!("try_wait on {desc}: {e}"),
+        }
+        if Instant::now() >= deadline {
+            timed_out = true;
+            let _ = Command::new("kill")
+                .args(["-KILL", "--", &format!("-{}", child.id())])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status();
+            let _ = child.kill();
+            break child.wait().unwrap_or_else(|e| panic!("wait on {desc}: {e}"));
+        }
+        thread::sleep(Duration::from_millis(50));
+    };
+    let stdout = out_reader.join().unwrap_or_default();
+    let mut stderr = err_reader.join().unwrap_or_default();
+    if timed_out {
+        stderr.extend_from_slice(format!("\n[killed after {timeout:?} timeout: {desc}]\n").as_bytes());
+    }
+    Output {
+        status,
+        stdout,
+        stderr,
+    }
+}
+
+/// Panic with the client's output and the server log unless the client exited 0 and
+/// printed `marker` on stdout.
+pub fn assert_client_ok(what: &str, out: &Output, marker: &str, server: &Server) {
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    if !out.status.success() || !stdout.lines().any(|l| l.trim() == marker) {
+        panic!(
+            "{what} failed ({}; expected {marker:?} on stdout)\n--- client stdout ---\n{stdout}\n\
+             --- client stderr ---\n{stderr}\n--- server log ({}) ---\n{}",
+            out.status,
+            server.data_dir().join("server.log").display(),
+            server.log()
+        );
+    }
+}
