@@ -659,3 +659,196 @@ fn no_instance_error(key: &ServiceKey, cluster: &str) -> NamingError {
         format!("no ips found for cluster {cluster} in service {}", key.grouped_name()),
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::naming::instance::parse_metadata;
+    use crate::naming::op::ServiceSpec;
+
+    fn key(service: &str) -> ServiceKey {
+        ServiceKey::parse(None, None, service).unwrap()
+    }
+
+    fn spec(ip: &str, port: u16, metadata: &str) -> InstanceSpec {
+        InstanceSpec {
+            ip: ip.to_string(),
+            port,
+            cluster: "DEFAULT".to_string(),
+            weight: 1.0,
+            healthy: true,
+            enabled: true,
+            ephemeral: true,
+            metadata: parse_metadata(metadata).unwrap(),
+        }
+    }
+
+    fn health(registry: &Registry, key: &ServiceKey) -> Vec<(u16, bool)> {
+        let Some(service) = registry.service(key) else {
+            return Vec::new();
+        };
+        let mut out: Vec<(u16, bool)> = service.instances().map(|i| (i.port, i.healthy)).collect();
+        out.sort();
+        out
+    }
+
+    fn beat(registry: &mut Registry, key: &ServiceKey, port: u16, now_ms: u64) -> NamingReply {
+        let request = BeatRequest {
+            ip: "10.0.0.1".to_string(),
+            port,
+            cluster: "DEFAULT".to_string(),
+            reregister: None,
+        };
+        registry.beat(key, request, now_ms).unwrap()
+    }
+
+    /// Unhealthy strictly after the beat timeout and removed strictly after the delete
+    /// timeout, to the millisecond (Nacos compares with `>`).
+    #[test]
+    fn expiry_at_exact_boundaries() {
+        let mut r = Registry::new(1_000);
+        let k = key("orders");
+        r.register(&k, spec("10.0.0.1", 1, ""), 1_000).unwrap();
+        r.advance(1_000 + 15_000);
+        assert_eq!(health(&r, &k), vec![(1, true)], "at exactly 15 s it is still healthy");
+        r.advance(1_000 + 15_001);
+        assert_eq!(health(&r, &k), vec![(1, false)], "1 ms later it is unhealthy");
+        r.advance(1_000 + 30_000);
+        assert_eq!(health(&r, &k), vec![(1, false)], "at exactly 30 s it is still there");
+        r.advance(1_000 + 30_001);
+        assert!(health(&r, &k).is_empty(), "1 ms later it is gone");
+    }
+
+    /// `preserved.*` metadata overrides both timeouts.
+    #[test]
+    fn preserved_metadata_timeouts() {
+        let mut r = Registry::new(0);
+        let k = key("orders");
+        let meta = r#"{"preserved.heart.beat.timeout":"3000","preserved.ip.delete.timeout":"6000","preserved.heart.beat.interval":"1000"}"#;
+        r.register(&k, spec("10.0.0.1", 1, meta), 0).unwrap();
+        r.advance(3_000);
+        assert_eq!(health(&r, &k), vec![(1, true)]);
+        r.advance(3_001);
+        assert_eq!(health(&r, &k), vec![(1, false)]);
+        r.advance(6_001);
+        assert!(health(&r, &k).is_empty());
+    }
+
+    /// Beats keep an instance healthy; a beat on an unhealthy instance revives it, and a
+    /// revived instance that stops beating turns unhealthy again on time.
+    #[test]
+    fn beats_keep_and_revive() {
+        let mut r = Registry::new(0);
+        let k = key("orders");
+        r.register(&k, spec("10.0.0.1", 1, ""), 0).unwrap();
+        for t in (5_000..=60_000).step_by(5_000) {
+            beat(&mut r, &k, 1, t);
+            r.advance(t + 1);
+        }
+        assert_eq!(health(&r, &k), vec![(1, true)]);
+        r.advance(60_000 + 15_001);
+        assert_eq!(health(&r, &k), vec![(1, false)]);
+        let reply = beat(&mut r, &k, 1, 80_000);
+        assert!(matches!(reply, NamingReply::Beat { found: true, .. }));
+        assert_eq!(health(&r, &k), vec![(1, true)]);
+        r.advance(80_000 + 15_001);
+        assert_eq!(health(&r, &k), vec![(1, false)], "revived instance expires again");
+    }
+
+    /// A light beat for an unknown instance is not found; a beat with JSON re-registers.
+    #[test]
+    fn beat_unknown_and_reregister() {
+        let mut r = Registry::new(0);
+        let k = key("orders");
+        assert!(matches!(beat(&mut r, &k, 9, 0), NamingReply::Beat { found: false, .. }));
+        let request = BeatRequest {
+            ip: "10.0.0.1".into(),
+            port: 9,
+            cluster: "DEFAULT".into(),
+            reregister: Some(spec("10.0.0.1", 9, "")),
+        };
+        let reply = r.beat(&k, request, 0).unwrap();
+        assert!(matches!(reply, NamingReply::Beat { found: true, beat_interval_ms: None }));
+        assert_eq!(health(&r, &k), vec![(9, true)]);
+    }
+
+    /// Many instances with staggered beats: only the silent ones expire, each exactly once.
+    #[test]
+    fn many_instances() {
+        let mut r = Registry::new(0);
+        let k = key("big");
+        let n: u16 = 20_000;
+        for port in 0..n {
+            r.register(&k, spec("10.0.0.1", port, ""), u64::from(port % 1000)).unwrap();
+        }
+        // Even ports keep beating, odd ports fall silent.
+        for round in 1..=7u64 {
+            let t = round * 5_000;
+            for port in (0..n).step_by(2) {
+                beat(&mut r, &k, port, t);
+            }
+            r.advance(t);
+        }
+        r.advance(35_000 + 1_000);
+        let h = health(&r, &k);
+        assert_eq!(h.len(), usize::from(n / 2));
+        assert!(h.iter().all(|(port, healthy)| port % 2 == 0 && *healthy));
+    }
+
+    /// A service emptied by expiry is removed after its grace; a created one is kept.
+    #[test]
+    fn empty_services_are_cleaned() {
+        let mut r = Registry::new(0);
+        let k = key("temp");
+        r.register(&k, spec("10.0.0.1", 1, ""), 0).unwrap();
+        r.deregister(&k, "10.0.0.1", 1, 1_000);
+        r.advance(1_000 + EMPTY_SERVICE_EXPIRY_MS - 1);
+        assert_eq!(r.service_count(), 1);
+        r.advance(1_000 + EMPTY_SERVICE_EXPIRY_MS);
+        assert_eq!(r.service_count(), 0);
+        let spec = ServiceSpec {
+            key: key("kept"),
+            protect_threshold: 0.0,
+            metadata: Default::default(),
+            selector: Default::default(),
+            ephemeral: false,
+        };
+        r.create_service(spec, 0).unwrap();
+        r.advance(10 * EMPTY_SERVICE_EXPIRY_MS);
+        assert_eq!(r.service_count(), 1);
+    }
+
+    /// A service is ephemeral or persistent, never both.
+    #[test]
+    fn kind_conflict() {
+        let mut r = Registry::new(0);
+        let k = key("orders");
+        r.register(&k, spec("10.0.0.1", 1, ""), 0).unwrap();
+        let mut persistent = spec("10.0.0.1", 2, "");
+        persistent.ephemeral = false;
+        let err = r.register(&k, persistent, 0).unwrap_err();
+        assert_eq!(err.kind, ErrorKind::KindConflict);
+        assert!(err.message.contains("is ephemeral service"));
+        assert_eq!(health(&r, &k), vec![(1, true)], "nothing stored on error");
+    }
+
+    /// The list cache is invalidated by every visible change.
+    #[test]
+    fn list_cache_follows_changes() {
+        let mut r = Registry::new(0);
+        let k = key("orders");
+        r.register(&k, spec("10.0.0.1", 1, ""), 0).unwrap();
+        let hosts = |r: &mut Registry| match r.list(&k, "", false, None, 0) {
+            NamingReply::Hosts { hosts_json, .. } => hosts_json,
+            other => panic!("{other:?}"),
+        };
+        let first = hosts(&mut r);
+        assert_eq!(first, hosts(&mut r));
+        r.register(&k, spec("10.0.0.1", 2, ""), 10_000).unwrap();
+        let second = hosts(&mut r);
+        assert_ne!(first, second);
+        r.advance(15_001);
+        let third = hosts(&mut r);
+        assert_ne!(second, third, "expiry changes what readers see");
+    }
+}
