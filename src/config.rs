@@ -52,7 +52,10 @@ impl Config {
         let grpc_port = match cli.grpc_port {
             Some(port) => port,
             None => cli.http_port.checked_add(1000).ok_or_else(|| {
-                format!("--http-port {} leaves no room for gRPC at +1000", cli.http_port)
+                format!(
+                    "--http-port {} leaves no room for gRPC at +1000",
+                    cli.http_port
+                )
             })?,
         };
         if grpc_port == cli.http_port {

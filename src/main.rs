@@ -26,7 +26,10 @@ fn main() {
         }
     };
     if let Err(error) = std::fs::create_dir_all(&config.data_dir) {
-        eprintln!("nacore: cannot create data dir {}: {error}", config.data_dir.display());
+        eprintln!(
+            "nacore: cannot create data dir {}: {error}",
+            config.data_dir.display()
+        );
         std::process::exit(1);
     }
     if let Err(error) = nacore::server::start(&config) {
@@ -34,8 +37,16 @@ fn main() {
         eprintln!("nacore: {error}");
         std::process::exit(1);
     }
-    tracing::info!("HTTP listening on {}:{} (Nacos v1/v2 OpenAPI)", config.bind, config.http_port);
-    tracing::info!("gRPC port {}:{} reserved (served from the gRPC issue on)", config.bind, config.grpc_port);
+    tracing::info!(
+        "HTTP listening on {}:{} (Nacos v1/v2 OpenAPI)",
+        config.bind,
+        config.http_port
+    );
+    tracing::info!(
+        "gRPC port {}:{} reserved (served from the gRPC issue on)",
+        config.bind,
+        config.grpc_port
+    );
     tracing::info!(cores = config.cores(), cpus = ?config.cpus, data_dir = %config.data_dir.display(), "nacore ready");
     if let Some(signal) = signals.forever().next() {
         tracing::info!(signal, "stopping");

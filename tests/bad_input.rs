@@ -12,7 +12,9 @@ use common::Server;
 /// Sends raw bytes on a fresh connection and reads until the server closes or 5 s pass.
 fn raw(server: &Server, bytes: &[u8]) -> String {
     let mut stream = TcpStream::connect(("127.0.0.1", server.http_port)).unwrap();
-    stream.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
     stream.write_all(bytes).unwrap();
     let mut out = Vec::new();
     let _ = stream.read_to_end(&mut out);
@@ -20,9 +22,16 @@ fn raw(server: &Server, bytes: &[u8]) -> String {
 }
 
 fn assert_empty(server: &Server, service: &str) {
-    let (status, body) = server.http("GET", &format!("/nacos/v1/ns/instance/list?serviceName={service}"), None);
+    let (status, body) = server.http(
+        "GET",
+        &format!("/nacos/v1/ns/instance/list?serviceName={service}"),
+        None,
+    );
     assert_eq!(status, 200);
-    assert!(body.contains("\"hosts\":[]"), "something was stored for {service}: {body}");
+    assert!(
+        body.contains("\"hosts\":[]"),
+        "something was stored for {service}: {body}"
+    );
 }
 
 /// Every invalid parameter class is a 400 with the Nacos message, and nothing is stored.
@@ -50,18 +59,38 @@ fn invalid_params_are_400_and_store_nothing() {
     for (query, message) in cases {
         let (status, body) = server.http("POST", &format!("/nacos/v1/ns/instance?{query}"), None);
         assert_eq!(status, 400, "{query} → {body}");
-        assert!(body.contains(message), "{query}: expected '{message}' in '{body}'");
+        assert!(
+            body.contains(message),
+            "{query}: expected '{message}' in '{body}'"
+        );
     }
     assert_empty(&server, "bad");
     let long_metadata = format!("%7B%22k%22%3A%22{}%22%7D", "v".repeat(1100));
-    let (status, body) = server.http("POST", &format!("/nacos/v1/ns/instance?serviceName=bad&ip=10.0.0.1&port=1&metadata={long_metadata}"), None);
+    let (status, body) = server.http(
+        "POST",
+        &format!(
+            "/nacos/v1/ns/instance?serviceName=bad&ip=10.0.0.1&port=1&metadata={long_metadata}"
+        ),
+        None,
+    );
     assert_eq!(status, 400, "{body}");
     assert_empty(&server, "bad");
-    let (status, body) = server.http("PUT", "/nacos/v1/ns/instance/beat?serviceName=bad&beat=%7Bnot-json", None);
+    let (status, body) = server.http(
+        "PUT",
+        "/nacos/v1/ns/instance/beat?serviceName=bad&beat=%7Bnot-json",
+        None,
+    );
     assert_eq!(status, 400, "{body}");
     let (status, body) = server.http("GET", "/nacos/v1/ns/service/list?pageNo=1", None);
-    assert_eq!((status, body.as_str()), (400, "Param 'pageSize' is required."));
-    let (status, _) = server.http("GET", "/nacos/v1/ns/service/list?pageNo=0&pageSize=10", None);
+    assert_eq!(
+        (status, body.as_str()),
+        (400, "Param 'pageSize' is required.")
+    );
+    let (status, _) = server.http(
+        "GET",
+        "/nacos/v1/ns/service/list?pageNo=0&pageSize=10",
+        None,
+    );
     assert_eq!(status, 400);
 }
 
@@ -73,7 +102,10 @@ fn unknown_endpoints() {
     assert_eq!(status, 404);
     assert!(body.contains("\"status\":404"), "{body}");
     assert_eq!(server.http("GET", "/elsewhere", None).0, 404);
-    assert_eq!(server.http("DELETE", "/nacos/v1/ns/instance/list", None).0, 405);
+    assert_eq!(
+        server.http("DELETE", "/nacos/v1/ns/instance/list", None).0,
+        405
+    );
 }
 
 /// Oversized heads get 431, oversized bodies 413, chunked bodies 501, garbage 400; each
@@ -84,7 +116,10 @@ fn limits_and_garbage() {
     let mut keep = TcpStream::connect(("127.0.0.1", server.http_port)).unwrap();
     keep.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
 
-    let big_header = format!("GET /nacos/v1/ns/operator/metrics HTTP/1.1\r\nX-Big: {}\r\n\r\n", "a".repeat(20_000));
+    let big_header = format!(
+        "GET /nacos/v1/ns/operator/metrics HTTP/1.1\r\nX-Big: {}\r\n\r\n",
+        "a".repeat(20_000)
+    );
     assert!(raw(&server, big_header.as_bytes()).starts_with("HTTP/1.1 431 "));
     let mut many = String::from("GET / HTTP/1.1\r\n");
     for i in 0..100 {
@@ -92,19 +127,28 @@ fn limits_and_garbage() {
     }
     many.push_str("\r\n");
     assert!(raw(&server, many.as_bytes()).starts_with("HTTP/1.1 431 "));
-    let big_body = "POST /nacos/v1/ns/instance HTTP/1.1\r\nContent-Length: 999999999\r\n\r\nserviceName=x";
+    let big_body =
+        "POST /nacos/v1/ns/instance HTTP/1.1\r\nContent-Length: 999999999\r\n\r\nserviceName=x";
     assert!(raw(&server, big_body.as_bytes()).starts_with("HTTP/1.1 413 "));
     let chunked = "POST /nacos/v1/ns/instance HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n";
     assert!(raw(&server, chunked.as_bytes()).starts_with("HTTP/1.1 501 "));
-    assert!(raw(&server, b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03garbage\r\n\r\n").starts_with("HTTP/1.1 400 "));
+    assert!(raw(
+        &server,
+        b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03garbage\r\n\r\n"
+    )
+    .starts_with("HTTP/1.1 400 "));
     assert!(raw(&server, b"GET / HTTP/1.1\r\nBad Header Line\r\n\r\n").starts_with("HTTP/1.1 400 "));
 
     // The connection opened before all that still works.
-    keep.write_all(b"GET /nacos/v1/ns/operator/metrics HTTP/1.1\r\n\r\n").unwrap();
+    keep.write_all(b"GET /nacos/v1/ns/operator/metrics HTTP/1.1\r\n\r\n")
+        .unwrap();
     let mut buf = [0u8; 1024];
     let n = keep.read(&mut buf).unwrap();
     let text = String::from_utf8_lossy(&buf[..n]);
-    assert!(text.starts_with("HTTP/1.1 200 ") && text.ends_with("{\"status\":\"UP\"}"), "{text}");
+    assert!(
+        text.starts_with("HTTP/1.1 200 ") && text.ends_with("{\"status\":\"UP\"}"),
+        "{text}"
+    );
 }
 
 /// Keep-alive with pipelining: three requests in one write are answered in order.
@@ -131,7 +175,9 @@ fn split_body_and_expect_continue() {
     let body = "serviceName=split&ip=10.0.0.1&port=1";
     let head = format!("POST /nacos/v1/ns/instance HTTP/1.1\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\nExpect: 100-continue\r\nConnection: close\r\n\r\n", body.len());
     let mut stream = TcpStream::connect(("127.0.0.1", server.http_port)).unwrap();
-    stream.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
     stream.write_all(head.as_bytes()).unwrap();
     let mut buf = [0u8; 256];
     let n = stream.read(&mut buf).unwrap();
@@ -152,13 +198,24 @@ fn split_body_and_expect_continue() {
 fn slow_header_client_is_dropped() {
     let server = Server::start();
     let mut slow = TcpStream::connect(("127.0.0.1", server.http_port)).unwrap();
-    slow.write_all(b"GET /nacos/v1/ns/operator/metrics HTTP/1.1\r\nX-Slow: ").unwrap();
-    slow.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    slow.write_all(b"GET /nacos/v1/ns/operator/metrics HTTP/1.1\r\nX-Slow: ")
+        .unwrap();
+    slow.set_read_timeout(Some(Duration::from_secs(20)))
+        .unwrap();
     let started = Instant::now();
-    assert_eq!(server.http("GET", "/nacos/v1/ns/operator/metrics", None).0, 200);
+    assert_eq!(
+        server.http("GET", "/nacos/v1/ns/operator/metrics", None).0,
+        200
+    );
     let mut buf = [0u8; 64];
     let closed = matches!(slow.read(&mut buf), Ok(0) | Err(_));
-    assert!(closed, "the slow client got an answer instead of being dropped");
+    assert!(
+        closed,
+        "the slow client got an answer instead of being dropped"
+    );
     let waited = started.elapsed();
-    assert!(waited >= Duration::from_secs(9) && waited < Duration::from_secs(15), "dropped after {waited:?}");
+    assert!(
+        waited >= Duration::from_secs(9) && waited < Duration::from_secs(15),
+        "dropped after {waited:?}"
+    );
 }

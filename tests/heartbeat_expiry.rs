@@ -12,7 +12,11 @@ use serde_json::Value;
 const META: &str = "%7B%22preserved.heart.beat.timeout%22%3A%221000%22%2C%22preserved.ip.delete.timeout%22%3A%222500%22%2C%22preserved.heart.beat.interval%22%3A%22500%22%7D";
 
 fn hosts(server: &Server, service: &str) -> Vec<(u64, bool)> {
-    let (status, body) = server.http("GET", &format!("/nacos/v1/ns/instance/list?serviceName={service}"), None);
+    let (status, body) = server.http(
+        "GET",
+        &format!("/nacos/v1/ns/instance/list?serviceName={service}"),
+        None,
+    );
     assert_eq!(status, 200, "{body}");
     let info: Value = serde_json::from_str(&body).unwrap();
     let mut out: Vec<(u64, bool)> = info["hosts"]
@@ -27,7 +31,12 @@ fn hosts(server: &Server, service: &str) -> Vec<(u64, bool)> {
 
 fn register(server: &Server, service: &str, port: u16) -> Instant {
     let q = format!("serviceName={service}&ip=10.0.0.1&port={port}&metadata={META}");
-    assert_eq!(server.http("POST", &format!("/nacos/v1/ns/instance?{q}"), None).0, 200);
+    assert_eq!(
+        server
+            .http("POST", &format!("/nacos/v1/ns/instance?{q}"), None)
+            .0,
+        200
+    );
     Instant::now()
 }
 
@@ -41,7 +50,13 @@ fn beat(server: &Server, service: &str, port: u16) {
 
 /// Polls `check` every 50 ms until it holds, beating `beating` meanwhile; panics after
 /// `limit`. Returns the time it took.
-fn wait_until(server: &Server, service: &str, beating: Option<u16>, limit: Duration, check: impl Fn(&[(u64, bool)]) -> bool) -> Duration {
+fn wait_until(
+    server: &Server,
+    service: &str,
+    beating: Option<u16>,
+    limit: Duration,
+    check: impl Fn(&[(u64, bool)]) -> bool,
+) -> Duration {
     let start = Instant::now();
     loop {
         if let Some(port) = beating {
@@ -51,7 +66,10 @@ fn wait_until(server: &Server, service: &str, beating: Option<u16>, limit: Durat
         if check(&now) {
             return start.elapsed();
         }
-        assert!(start.elapsed() < limit, "condition not reached within {limit:?}; hosts: {now:?}");
+        assert!(
+            start.elapsed() < limit,
+            "condition not reached within {limit:?}; hosts: {now:?}"
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
 }
@@ -65,12 +83,22 @@ fn silent_instance_turns_unhealthy_then_is_removed() {
     let registered = register(&server, "hb", 1);
     register(&server, "hb", 2);
     assert_eq!(hosts(&server, "hb"), vec![(1, true), (2, true)]);
-    wait_until(&server, "hb", Some(1), Duration::from_secs(5), |h| h == [(1, true), (2, false)]);
+    wait_until(&server, "hb", Some(1), Duration::from_secs(5), |h| {
+        h == [(1, true), (2, false)]
+    });
     let unhealthy_after = registered.elapsed();
-    assert!(unhealthy_after >= Duration::from_millis(1000), "unhealthy too early: {unhealthy_after:?}");
-    wait_until(&server, "hb", Some(1), Duration::from_secs(5), |h| h == [(1, true)]);
+    assert!(
+        unhealthy_after >= Duration::from_millis(1000),
+        "unhealthy too early: {unhealthy_after:?}"
+    );
+    wait_until(&server, "hb", Some(1), Duration::from_secs(5), |h| {
+        h == [(1, true)]
+    });
     let removed_after = registered.elapsed();
-    assert!(removed_after >= Duration::from_millis(2500), "removed too early: {removed_after:?}");
+    assert!(
+        removed_after >= Duration::from_millis(2500),
+        "removed too early: {removed_after:?}"
+    );
 }
 
 /// A beat on an unhealthy instance makes it healthy again.
@@ -79,7 +107,9 @@ fn beat_revives_unhealthy_instance() {
     let server = Server::start();
     register(&server, "rv", 1);
     register(&server, "rv", 2);
-    wait_until(&server, "rv", Some(1), Duration::from_secs(5), |h| h == [(1, true), (2, false)]);
+    wait_until(&server, "rv", Some(1), Duration::from_secs(5), |h| {
+        h == [(1, true), (2, false)]
+    });
     beat(&server, "rv", 2);
     assert_eq!(hosts(&server, "rv"), vec![(1, true), (2, true)]);
 }
@@ -89,8 +119,17 @@ fn beat_revives_unhealthy_instance() {
 fn lone_silent_instance_is_removed() {
     let server = Server::start();
     register(&server, "lone", 7);
-    wait_until(&server, "lone", None, Duration::from_secs(6), |h| h.is_empty());
-    let (status, body) = server.http("PUT", "/nacos/v1/ns/instance/beat?serviceName=lone&ip=10.0.0.1&port=7", None);
+    wait_until(&server, "lone", None, Duration::from_secs(6), |h| {
+        h.is_empty()
+    });
+    let (status, body) = server.http(
+        "PUT",
+        "/nacos/v1/ns/instance/beat?serviceName=lone&ip=10.0.0.1&port=7",
+        None,
+    );
     assert_eq!(status, 200);
-    assert!(body.contains("\"code\":20404"), "a removed instance is unknown to light beats: {body}");
+    assert!(
+        body.contains("\"code\":20404"),
+        "a removed instance is unknown to light beats: {body}"
+    );
 }

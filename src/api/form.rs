@@ -91,7 +91,11 @@ pub fn instance_spec(params: &Params, default_ephemeral: bool) -> NamingResult<I
     })
 }
 
-pub fn instance_update(params: &Params, patch: bool, default_ephemeral: bool) -> NamingResult<InstanceUpdate> {
+pub fn instance_update(
+    params: &Params,
+    patch: bool,
+    default_ephemeral: bool,
+) -> NamingResult<InstanceUpdate> {
     let (ip, port) = ip_port(params)?;
     let enabled = params
         .non_blank("enabled")
@@ -168,7 +172,11 @@ pub fn beat(params: &Params) -> NamingResult<BeatRequest> {
     })
 }
 
-pub fn service_spec(params: &Params, default_ephemeral: bool, threshold_required: bool) -> NamingResult<ServiceSpec> {
+pub fn service_spec(
+    params: &Params,
+    default_ephemeral: bool,
+    threshold_required: bool,
+) -> NamingResult<ServiceSpec> {
     let key = service_key(params)?;
     if threshold_required && params.non_blank("protectThreshold").is_none() {
         return Err(NamingError::missing("protectThreshold"));
@@ -197,14 +205,19 @@ pub fn selector(raw: Option<&str>) -> NamingResult<Selector> {
     let value: serde_json::Value = serde_json::from_str(raw)
         .map_err(|_| NamingError::invalid(format!("selector format invalid: {raw}")))?;
     let kind = value.get("type").and_then(|t| t.as_str()).unwrap_or("none");
-    let expression = value.get("expression").and_then(|e| e.as_str()).unwrap_or("");
+    let expression = value
+        .get("expression")
+        .and_then(|e| e.as_str())
+        .unwrap_or("");
     match kind {
         "none" => Ok(none),
         "label" => Ok(Selector {
             kind: "label".to_string(),
             expression: expression.to_string(),
         }),
-        other => Err(NamingError::invalid(format!("selector type {other} not supported"))),
+        other => Err(NamingError::invalid(format!(
+            "selector type {other} not supported"
+        ))),
     }
 }
 
@@ -235,7 +248,11 @@ mod tests {
         assert_eq!(spec.cluster, "DEFAULT");
         assert_eq!(spec.weight, 1.0);
         assert!(spec.healthy && spec.enabled && spec.ephemeral);
-        let spec = instance_spec(&p("ip=1.1.1.1&port=80&cluster=c1&enable=false&ephemeral=false"), true).unwrap();
+        let spec = instance_spec(
+            &p("ip=1.1.1.1&port=80&cluster=c1&enable=false&ephemeral=false"),
+            true,
+        )
+        .unwrap();
         assert_eq!(spec.cluster, "c1");
         assert!(!spec.enabled && !spec.ephemeral);
         assert!(instance_spec(&p("port=80"), true).is_err());
@@ -252,9 +269,17 @@ mod tests {
         assert!(b.reregister.is_none());
         assert!(beat(&p("serviceName=x")).is_err());
         let json = r#"{"ip":"2.2.2.2","port":81,"cluster":"","weight":2,"metadata":{"a":"b"},"scheduled":true}"#;
-        let query = format!("clusterName=c2&beat={}", json.replace('"', "%22").replace('{', "%7B").replace('}', "%7D"));
+        let query = format!(
+            "clusterName=c2&beat={}",
+            json.replace('"', "%22")
+                .replace('{', "%7B")
+                .replace('}', "%7D")
+        );
         let b = beat(&p(&query)).unwrap();
-        assert_eq!((b.ip.as_str(), b.port, b.cluster.as_str()), ("2.2.2.2", 81, "c2"));
+        assert_eq!(
+            (b.ip.as_str(), b.port, b.cluster.as_str()),
+            ("2.2.2.2", 81, "c2")
+        );
         let spec = b.reregister.unwrap();
         assert_eq!(spec.weight, 2.0);
         assert_eq!(spec.metadata.get("a").unwrap(), "b");
@@ -265,7 +290,10 @@ mod tests {
     #[test]
     fn selectors() {
         assert_eq!(selector(None).unwrap().kind, "none");
-        let s = selector(Some(r#"{"type":"label","expression":"CONSUMER.label.a = PROVIDER.label.a"}"#)).unwrap();
+        let s = selector(Some(
+            r#"{"type":"label","expression":"CONSUMER.label.a = PROVIDER.label.a"}"#,
+        ))
+        .unwrap();
         assert_eq!(s.kind, "label");
         assert!(selector(Some("{")).is_err());
         assert!(selector(Some(r#"{"type":"weird"}"#)).is_err());

@@ -137,7 +137,13 @@ pub async fn list(core: &CoreHandle, request: &Request, flavor: Flavor) -> Namin
     Ok(Reply::Json(Bytes::from(body)))
 }
 
-fn service_info(core: &CoreHandle, key: &ServiceKey, clusters: &str, hosts: &[u8], reach: bool) -> Vec<u8> {
+fn service_info(
+    core: &CoreHandle,
+    key: &ServiceKey,
+    clusters: &str,
+    hosts: &[u8],
+    reach: bool,
+) -> Vec<u8> {
     let grouped = key.grouped_name();
     let head = ServiceInfoHead {
         name: &grouped,

@@ -40,7 +40,10 @@ pub fn switches(core: &CoreHandle) -> Reply {
 pub async fn update_switch(core: &CoreHandle, params: &Params) -> NamingResult<Reply> {
     let entry = form::required(params, "entry")?.to_string();
     let value = form::required(params, "value")?.to_string();
-    for reply in core.execute_everywhere(NamingOp::SetSwitch { entry, value }).await {
+    for reply in core
+        .execute_everywhere(NamingOp::SetSwitch { entry, value })
+        .await
+    {
         match reply {
             NamingReply::Done => {}
             NamingReply::Error(error) => return Err(error),

@@ -94,7 +94,9 @@ pub fn v2_error(error: &NamingError) -> Response {
 
 /// The parameter name of a v1 "Param 'x' is required." message.
 fn missing_param(message: &str) -> Option<&str> {
-    message.strip_prefix("Param '")?.strip_suffix("' is required.")
+    message
+        .strip_prefix("Param '")?
+        .strip_suffix("' is required.")
 }
 
 pub fn not_found(request: &Request) -> Response {
@@ -129,18 +131,30 @@ mod tests {
         let v: serde_json::Value = serde_json::from_slice(&r.body).unwrap();
         assert_eq!(v["code"], 10000);
         assert_eq!(v["message"], "parameter missing");
-        assert_eq!(v["data"], "Required parameter 'ip' type String is not present");
+        assert_eq!(
+            v["data"],
+            "Required parameter 'ip' type String is not present"
+        );
         let r = render(Ok(Reply::Ok), Flavor::V2);
         let v: serde_json::Value = serde_json::from_slice(&r.body).unwrap();
-        assert_eq!(v, serde_json::json!({"code":0,"message":"success","data":"ok"}));
+        assert_eq!(
+            v,
+            serde_json::json!({"code":0,"message":"success","data":"ok"})
+        );
     }
 
     /// v1 errors are the plain message with the Nacos status.
     #[test]
     fn v1_error_shape() {
         let r = v1_error(&NamingError::missing("serviceName"));
-        assert_eq!((r.status, &r.body[..]), (400, &b"Param 'serviceName' is required."[..]));
-        let r = v1_error(&NamingError::new(ErrorKind::InstanceNotFound, "no matched ip found!"));
+        assert_eq!(
+            (r.status, &r.body[..]),
+            (400, &b"Param 'serviceName' is required."[..])
+        );
+        let r = v1_error(&NamingError::new(
+            ErrorKind::InstanceNotFound,
+            "no matched ip found!",
+        ));
         assert_eq!(r.status, 404);
     }
 }

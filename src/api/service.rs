@@ -9,11 +9,16 @@ use crate::api::render::{Flavor, Reply};
 use crate::http::params::Params;
 use crate::limits::SERVICE_LIST_V2_PAGE_SIZE_MAX;
 use crate::naming::error::NamingResult;
-use crate::naming::key::{normalize_namespace, check_group, DEFAULT_GROUP};
+use crate::naming::key::{check_group, normalize_namespace, DEFAULT_GROUP};
 use crate::naming::op::{NamingOp, NamingReply, ServiceView};
 use crate::shard::CoreHandle;
 
-const PATHS: [&str; 4] = ["/service", "/service/list", "/service/subscribers", "/service/names"];
+const PATHS: [&str; 4] = [
+    "/service",
+    "/service/list",
+    "/service/subscribers",
+    "/service/names",
+];
 
 pub fn knows(path: &str) -> bool {
     PATHS.contains(&path)
@@ -104,14 +109,21 @@ fn v2_detail(view: &ServiceView) -> serde_json::Value {
 /// `{count, services}`.
 pub async fn list(core: &CoreHandle, params: &Params, flavor: Flavor) -> NamingResult<Reply> {
     let (page_no, page_size) = match flavor {
-        Flavor::V1 => (form::page(params, "pageNo", None)?, form::page(params, "pageSize", None)?),
+        Flavor::V1 => (
+            form::page(params, "pageNo", None)?,
+            form::page(params, "pageSize", None)?,
+        ),
         Flavor::V2 => (
             form::page(params, "pageNo", Some(1))?,
             form::page(params, "pageSize", Some(20))?.min(SERVICE_LIST_V2_PAGE_SIZE_MAX),
         ),
     };
     let namespace = normalize_namespace(params.get("namespaceId"))?;
-    let group = params.non_blank("groupName").unwrap_or(DEFAULT_GROUP).trim().to_string();
+    let group = params
+        .non_blank("groupName")
+        .unwrap_or(DEFAULT_GROUP)
+        .trim()
+        .to_string();
     check_group(&group)?;
     let op = NamingOp::ServiceNames {
         namespace,

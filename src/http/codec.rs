@@ -166,8 +166,8 @@ fn apply_header(
         head.expect_continue = value.eq_ignore_ascii_case("100-continue");
     } else if name.eq_ignore_ascii_case("content-type") {
         let mime = value.split(';').next().unwrap_or("").trim();
-        head.form_body = mime.is_empty()
-            || mime.eq_ignore_ascii_case("application/x-www-form-urlencoded");
+        head.form_body =
+            mime.is_empty() || mime.eq_ignore_ascii_case("application/x-www-form-urlencoded");
     } else if name.eq_ignore_ascii_case("user-agent") {
         head.user_agent = value.to_string();
     }
@@ -198,9 +198,13 @@ mod tests {
     fn keep_alive_rules() {
         let h = parse_head(b"GET / HTTP/1.0\r\n\r\n").unwrap().unwrap();
         assert!(!h.keep_alive);
-        let h = parse_head(b"GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n").unwrap().unwrap();
+        let h = parse_head(b"GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n")
+            .unwrap()
+            .unwrap();
         assert!(h.keep_alive);
-        let h = parse_head(b"GET / HTTP/1.1\r\nConnection: close\r\n\r\n").unwrap().unwrap();
+        let h = parse_head(b"GET / HTTP/1.1\r\nConnection: close\r\n\r\n")
+            .unwrap()
+            .unwrap();
         assert!(!h.keep_alive);
     }
 
@@ -214,8 +218,15 @@ mod tests {
             v.extend_from_slice(b"\r\n\r\n");
             v
         };
-        assert!(parse_head(&filler(REQUEST_HEAD_BYTES_MAX)).unwrap().is_some());
-        assert_eq!(parse_head(&filler(REQUEST_HEAD_BYTES_MAX + 1)).unwrap_err().status, 431);
+        assert!(parse_head(&filler(REQUEST_HEAD_BYTES_MAX))
+            .unwrap()
+            .is_some());
+        assert_eq!(
+            parse_head(&filler(REQUEST_HEAD_BYTES_MAX + 1))
+                .unwrap_err()
+                .status,
+            431
+        );
         let mut partial = b"GET / HTTP/1.1\r\nX: ".to_vec();
         partial.resize(REQUEST_HEAD_BYTES_MAX + 1, b'a');
         assert_eq!(parse_head(&partial).unwrap_err().status, 431);
@@ -225,7 +236,10 @@ mod tests {
         }
         many.extend_from_slice(b"\r\n");
         assert_eq!(parse_head(&many).unwrap_err().status, 431);
-        let big = format!("POST / HTTP/1.1\r\nContent-Length: {}\r\n\r\n", REQUEST_BODY_BYTES_MAX + 1);
+        let big = format!(
+            "POST / HTTP/1.1\r\nContent-Length: {}\r\n\r\n",
+            REQUEST_BODY_BYTES_MAX + 1
+        );
         assert_eq!(parse_head(big.as_bytes()).unwrap_err().status, 413);
         let ok = format!("POST / HTTP/1.1\r\nContent-Length: {REQUEST_BODY_BYTES_MAX}\r\n\r\n");
         assert!(parse_head(ok.as_bytes()).unwrap().is_some());
@@ -235,7 +249,10 @@ mod tests {
         assert_eq!(parse_head(bad).unwrap_err().status, 400);
         let dup = b"POST / HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n";
         assert_eq!(parse_head(dup).unwrap_err().status, 400);
-        assert_eq!(parse_head(b"\x00\x01garbage\r\n\r\n").unwrap_err().status, 400);
+        assert_eq!(
+            parse_head(b"\x00\x01garbage\r\n\r\n").unwrap_err().status,
+            400
+        );
     }
 
     /// JSON bodies are not form bodies; untyped bodies are (Go clients omit the type).

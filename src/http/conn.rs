@@ -67,7 +67,11 @@ pub async fn serve(stream: TcpStream, core: CoreHandle) {
 }
 
 impl Connection {
-    async fn run(&mut self, core: &CoreHandle, local_addr: Option<SocketAddr>) -> Result<(), Closed> {
+    async fn run(
+        &mut self,
+        core: &CoreHandle,
+        local_addr: Option<SocketAddr>,
+    ) -> Result<(), Closed> {
         loop {
             let head = match parse_head(&self.buf[self.start..]) {
                 Ok(Some(head)) => head,
@@ -100,7 +104,12 @@ impl Connection {
         }
     }
 
-    fn take_request(&mut self, head: RequestHead, total: usize, local: Option<SocketAddr>) -> Request {
+    fn take_request(
+        &mut self,
+        head: RequestHead,
+        total: usize,
+        local: Option<SocketAddr>,
+    ) -> Request {
         let body = &self.buf[self.start + head.head_bytes..self.start + total];
         let params = Params::parse(&head.query, head.form_body.then_some(body));
         self.start += total;

@@ -141,7 +141,10 @@ mod tests {
         let json = encode_hosts([(&i, true)].into_iter(), "DEFAULT_GROUP@@orders");
         let v: serde_json::Value = serde_json::from_slice(&json).unwrap();
         let h = &v[0];
-        assert_eq!(h["instanceId"], "10.0.0.1#8080#DEFAULT#DEFAULT_GROUP@@orders");
+        assert_eq!(
+            h["instanceId"],
+            "10.0.0.1#8080#DEFAULT#DEFAULT_GROUP@@orders"
+        );
         assert_eq!(h["serviceName"], "DEFAULT_GROUP@@orders");
         assert_eq!(h["weight"], 1.0);
         assert_eq!(h["instanceHeartBeatInterval"], 5000);

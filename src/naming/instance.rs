@@ -141,7 +141,9 @@ pub fn parse_metadata(raw: &str) -> NamingResult<Metadata> {
 fn parse_metadata_json(raw: &str) -> NamingResult<Metadata> {
     let value: serde_json::Value =
         serde_json::from_str(raw).map_err(|_| metadata_format_error(raw))?;
-    let object = value.as_object().ok_or_else(|| metadata_format_error(raw))?;
+    let object = value
+        .as_object()
+        .ok_or_else(|| metadata_format_error(raw))?;
     Ok(object
         .iter()
         .map(|(k, v)| (k.clone(), json_value_text(v)))
@@ -216,7 +218,9 @@ impl Instance {
         } else {
             self.timing.delete_timeout_ms
         };
-        self.last_beat_ms.saturating_add(timeout_ms).saturating_add(1)
+        self.last_beat_ms
+            .saturating_add(timeout_ms)
+            .saturating_add(1)
     }
 }
 
@@ -243,13 +247,19 @@ mod tests {
     /// Heartbeat settings come from preserved metadata and must be ordered.
     #[test]
     fn beat_timing_from_metadata() {
-        assert_eq!(BeatTiming::from_metadata(&Metadata::new()).unwrap(), BeatTiming::DEFAULT);
+        assert_eq!(
+            BeatTiming::from_metadata(&Metadata::new()).unwrap(),
+            BeatTiming::DEFAULT
+        );
         let m = parse_metadata(
             r#"{"preserved.heart.beat.interval":"1000","preserved.heart.beat.timeout":"3000","preserved.ip.delete.timeout":"6000"}"#,
         )
         .unwrap();
         let t = BeatTiming::from_metadata(&m).unwrap();
-        assert_eq!((t.interval_ms, t.timeout_ms, t.delete_timeout_ms), (1000, 3000, 6000));
+        assert_eq!(
+            (t.interval_ms, t.timeout_ms, t.delete_timeout_ms),
+            (1000, 3000, 6000)
+        );
         let bad = parse_metadata("preserved.heart.beat.interval=20000").unwrap();
         assert!(BeatTiming::from_metadata(&bad).is_err());
         let nan = parse_metadata("preserved.heart.beat.timeout=abc").unwrap();

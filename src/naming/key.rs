@@ -22,7 +22,11 @@ pub struct ServiceKey {
 impl ServiceKey {
     /// Builds a key from raw request values: `namespace` is normalised, `service` may be grouped
     /// (`group@@name`, which wins over `group`), and every part is checked.
-    pub fn parse(namespace: Option<&str>, group: Option<&str>, service: &str) -> NamingResult<Self> {
+    pub fn parse(
+        namespace: Option<&str>,
+        group: Option<&str>,
+        service: &str,
+    ) -> NamingResult<Self> {
         let namespace = normalize_namespace(namespace)?;
         let (group, service) = split_grouped(group, service)?;
         check_group(&group)?;
@@ -48,7 +52,9 @@ pub fn normalize_namespace(namespace: Option<&str>) -> NamingResult<String> {
         return Ok(DEFAULT_NAMESPACE.to_string());
     }
     check_length("namespaceId", raw, NAMESPACE_CHARS_MAX)?;
-    let legal = raw.chars().all(|c| c.is_alphanumeric() || c == '_' || c == '-');
+    let legal = raw
+        .chars()
+        .all(|c| c.is_alphanumeric() || c == '_' || c == '-');
     if !legal {
         return Err(illegal_chars("namespaceId"));
     }
@@ -73,7 +79,10 @@ fn split_grouped(group: Option<&str>, service: &str) -> NamingResult<(String, St
         }
         None => {
             let group = group.map(str::trim).filter(|g| !g.is_empty());
-            Ok((group.unwrap_or(DEFAULT_GROUP).to_string(), service.to_string()))
+            Ok((
+                group.unwrap_or(DEFAULT_GROUP).to_string(),
+                service.to_string(),
+            ))
         }
     }
 }
@@ -110,7 +119,9 @@ pub fn check_service_name(service: &str) -> NamingResult<()> {
 pub fn check_cluster(cluster: &str) -> NamingResult<()> {
     let legal = !cluster.is_empty()
         && cluster.len() <= CLUSTER_CHARS_MAX
-        && cluster.chars().all(|c| c.is_ascii_alphanumeric() || c == '-');
+        && cluster
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-');
     if !legal {
         return Err(NamingError::new(
             ErrorKind::InvalidCluster,
@@ -128,7 +139,10 @@ pub fn check_ip(ip: &str) -> NamingResult<()> {
         return Err(NamingError::missing("ip"));
     }
     check_length("ip", ip, IP_CHARS_MAX)?;
-    if ip.chars().any(|c| c.is_whitespace() || c.is_control() || is_cjk(c)) {
+    if ip
+        .chars()
+        .any(|c| c.is_whitespace() || c.is_control() || is_cjk(c))
+    {
         return Err(illegal_chars("ip"));
     }
     Ok(())

@@ -76,7 +76,9 @@ impl Registry {
                 ip,
                 port,
                 cluster,
-            } => self.get_instance(&key, &ip, port, &cluster).map(NamingReply::Instance),
+            } => self
+                .get_instance(&key, &ip, port, &cluster)
+                .map(NamingReply::Instance),
             NamingOp::List {
                 key,
                 clusters,
@@ -150,7 +152,12 @@ impl Registry {
         }
     }
 
-    pub fn register(&mut self, key: &ServiceKey, spec: InstanceSpec, now_ms: u64) -> NamingResult<()> {
+    pub fn register(
+        &mut self,
+        key: &ServiceKey,
+        spec: InstanceSpec,
+        now_ms: u64,
+    ) -> NamingResult<()> {
         let timing = spec.validate()?;
         if let Some(service) = self.service(key) {
             check_kind(service, spec.ephemeral)?;
@@ -158,8 +165,10 @@ impl Registry {
             if is_new && service.len() >= INSTANCES_PER_SERVICE_MAX {
                 return Err(NamingError::new(
                     ErrorKind::LimitReached,
-                    format!("service {} already holds {INSTANCES_PER_SERVICE_MAX} instances",
-                        key.grouped_name()),
+                    format!(
+                        "service {} already holds {INSTANCES_PER_SERVICE_MAX} instances",
+                        key.grouped_name()
+                    ),
                 ));
             }
         }
@@ -168,7 +177,10 @@ impl Registry {
         let service = self.service_at(slot);
         let overlay = service
             .overlays
-            .get(&((spec.ip.as_str().into(), spec.port), spec.cluster.as_str().into()))
+            .get(&(
+                (spec.ip.as_str().into(), spec.port),
+                spec.cluster.as_str().into(),
+            ))
             .cloned();
         let mut instance = Instance::from_spec(spec, timing, now_ms, epoch);
         if let Some(overlay) = overlay {
@@ -217,12 +229,19 @@ impl Registry {
         }
     }
 
-    pub fn update_instance(&mut self, key: &ServiceKey, update: InstanceUpdate) -> NamingResult<()> {
+    pub fn update_instance(
+        &mut self,
+        key: &ServiceKey,
+        update: InstanceUpdate,
+    ) -> NamingResult<()> {
         let Some(slot) = self.service_slot(key) else {
             return Err(NamingError::new(
                 ErrorKind::ServiceNotFound,
-                format!("service not found, namespace: {}, service: {}",
-                    key.namespace, key.grouped_name()),
+                format!(
+                    "service not found, namespace: {}, service: {}",
+                    key.namespace,
+                    key.grouped_name()
+                ),
             ));
         };
         let service = self.service_at(slot);
@@ -259,7 +278,9 @@ impl Registry {
             }
             service.touch();
         }
-        service.overlays.insert((addr, update.cluster.into()), overlay);
+        service
+            .overlays
+            .insert((addr, update.cluster.into()), overlay);
         Ok(())
     }
 
@@ -270,16 +291,21 @@ impl Registry {
         port: u16,
         cluster: &str,
     ) -> NamingResult<InstanceView> {
-        let service = self.service(key).ok_or_else(|| no_instance_error(key, cluster))?;
-        let in_cluster: Vec<&Instance> =
-            service.instances().filter(|i| *i.cluster == *cluster).collect();
+        let service = self
+            .service(key)
+            .ok_or_else(|| no_instance_error(key, cluster))?;
+        let in_cluster: Vec<&Instance> = service
+            .instances()
+            .filter(|i| *i.cluster == *cluster)
+            .collect();
         if in_cluster.is_empty() {
             return Err(no_instance_error(key, cluster));
         }
-        let found = in_cluster.into_iter().find(|i| *i.ip == *ip && i.port == port);
-        let instance = found.ok_or_else(|| {
-            NamingError::new(ErrorKind::InstanceNotFound, "no matched ip found!")
-        })?;
+        let found = in_cluster
+            .into_iter()
+            .find(|i| *i.ip == *ip && i.port == port);
+        let instance = found
+            .ok_or_else(|| NamingError::new(ErrorKind::InstanceNotFound, "no matched ip found!"))?;
         Ok(InstanceView {
             grouped_service: key.grouped_name(),
             ip: instance.ip.to_string(),
@@ -343,7 +369,12 @@ impl Registry {
 
     /// A beat refreshes the instance of `ip:port`; a beat that carries its JSON registers the
     /// instance again when it is gone (Nacos `InstanceOperatorClientImpl.handleBeat`).
-    pub fn beat(&mut self, key: &ServiceKey, beat: BeatRequest, now_ms: u64) -> NamingResult<NamingReply> {
+    pub fn beat(
+        &mut self,
+        key: &ServiceKey,
+        beat: BeatRequest,
+        now_ms: u64,
+    ) -> NamingResult<NamingReply> {
         let found = self.service_slot(key).and_then(|slot| {
             let service = self.services[slot as usize].as_ref()?;
             let instance_slot = service.slot_of(&beat.ip, beat.port)?;
@@ -409,7 +440,10 @@ impl Registry {
         if self.service(&spec.key).is_some() {
             return Err(NamingError::new(
                 ErrorKind::ServiceExists,
-                format!("specified service {} already exists!", spec.key.grouped_name()),
+                format!(
+                    "specified service {} already exists!",
+                    spec.key.grouped_name()
+                ),
             ));
         }
         let slot = self.ensure_service(&spec.key, spec.ephemeral, now_ms);
@@ -436,8 +470,10 @@ impl Registry {
         if !self.service_at(slot).is_empty() {
             return Err(NamingError::new(
                 ErrorKind::ServiceNotEmpty,
-                format!("Service {} is not empty, can't be delete. Please unregister instance first",
-                    key.grouped_name()),
+                format!(
+                    "Service {} is not empty, can't be delete. Please unregister instance first",
+                    key.grouped_name()
+                ),
             ));
         }
         self.remove_service(slot);
@@ -448,8 +484,11 @@ impl Registry {
         let service = self.service(key).ok_or_else(|| {
             NamingError::new(
                 ErrorKind::ServiceNotFound,
-                format!("service not found, namespace: {}, serviceName: {}",
-                    key.namespace, key.grouped_name()),
+                format!(
+                    "service not found, namespace: {}, serviceName: {}",
+                    key.namespace,
+                    key.grouped_name()
+                ),
             )
         })?;
         Ok(ServiceView {
@@ -626,8 +665,10 @@ fn check_kind(service: &Service, ephemeral: bool) -> NamingResult<()> {
     };
     Err(NamingError::new(
         ErrorKind::KindConflict,
-        format!("Current service {} is {is} service, can't register {cannot} instance.",
-            service.key.grouped_name()),
+        format!(
+            "Current service {} is {is} service, can't register {cannot} instance.",
+            service.key.grouped_name()
+        ),
     ))
 }
 
@@ -656,7 +697,10 @@ fn service_not_found(key: &ServiceKey) -> NamingError {
 fn no_instance_error(key: &ServiceKey, cluster: &str) -> NamingError {
     NamingError::new(
         ErrorKind::InstanceNotFound,
-        format!("no ips found for cluster {cluster} in service {}", key.grouped_name()),
+        format!(
+            "no ips found for cluster {cluster} in service {}",
+            key.grouped_name()
+        ),
     )
 }
 
@@ -710,11 +754,23 @@ mod tests {
         let k = key("orders");
         r.register(&k, spec("10.0.0.1", 1, ""), 1_000).unwrap();
         r.advance(1_000 + 15_000);
-        assert_eq!(health(&r, &k), vec![(1, true)], "at exactly 15 s it is still healthy");
+        assert_eq!(
+            health(&r, &k),
+            vec![(1, true)],
+            "at exactly 15 s it is still healthy"
+        );
         r.advance(1_000 + 15_001);
-        assert_eq!(health(&r, &k), vec![(1, false)], "1 ms later it is unhealthy");
+        assert_eq!(
+            health(&r, &k),
+            vec![(1, false)],
+            "1 ms later it is unhealthy"
+        );
         r.advance(1_000 + 30_000);
-        assert_eq!(health(&r, &k), vec![(1, false)], "at exactly 30 s it is still there");
+        assert_eq!(
+            health(&r, &k),
+            vec![(1, false)],
+            "at exactly 30 s it is still there"
+        );
         r.advance(1_000 + 30_001);
         assert!(health(&r, &k).is_empty(), "1 ms later it is gone");
     }
@@ -752,7 +808,11 @@ mod tests {
         assert!(matches!(reply, NamingReply::Beat { found: true, .. }));
         assert_eq!(health(&r, &k), vec![(1, true)]);
         r.advance(80_000 + 15_001);
-        assert_eq!(health(&r, &k), vec![(1, false)], "revived instance expires again");
+        assert_eq!(
+            health(&r, &k),
+            vec![(1, false)],
+            "revived instance expires again"
+        );
     }
 
     /// A light beat for an unknown instance is not found; a beat with JSON re-registers.
@@ -760,7 +820,10 @@ mod tests {
     fn beat_unknown_and_reregister() {
         let mut r = Registry::new(0);
         let k = key("orders");
-        assert!(matches!(beat(&mut r, &k, 9, 0), NamingReply::Beat { found: false, .. }));
+        assert!(matches!(
+            beat(&mut r, &k, 9, 0),
+            NamingReply::Beat { found: false, .. }
+        ));
         let request = BeatRequest {
             ip: "10.0.0.1".into(),
             port: 9,
@@ -768,7 +831,13 @@ mod tests {
             reregister: Some(spec("10.0.0.1", 9, "")),
         };
         let reply = r.beat(&k, request, 0).unwrap();
-        assert!(matches!(reply, NamingReply::Beat { found: true, beat_interval_ms: None }));
+        assert!(matches!(
+            reply,
+            NamingReply::Beat {
+                found: true,
+                beat_interval_ms: None
+            }
+        ));
         assert_eq!(health(&r, &k), vec![(9, true)]);
     }
 
@@ -779,7 +848,8 @@ mod tests {
         let k = key("big");
         let n: u16 = 20_000;
         for port in 0..n {
-            r.register(&k, spec("10.0.0.1", port, ""), u64::from(port % 1000)).unwrap();
+            r.register(&k, spec("10.0.0.1", port, ""), u64::from(port % 1000))
+                .unwrap();
         }
         // Even ports keep beating, odd ports fall silent.
         for round in 1..=7u64 {

@@ -80,7 +80,11 @@ mod tests {
     /// The clusters filter keeps only listed clusters; disabled instances never show.
     #[test]
     fn clusters_and_enabled() {
-        let all = [inst(1, "A", true, true), inst(2, "B", true, true), inst(3, "A", true, false)];
+        let all = [
+            inst(1, "A", true, true),
+            inst(2, "B", true, true),
+            inst(3, "A", true, false),
+        ];
         let s = select(all.iter(), "A", false, 0.0);
         assert_eq!(ports(&s), vec![(1, true)]);
         let s = select(all.iter(), "A, B", false, 0.0);
@@ -109,7 +113,10 @@ mod tests {
         assert_eq!(ports(&s), vec![(1, true), (2, true)]);
         let none_healthy = [inst(1, "A", false, true)];
         let s = select(none_healthy.iter(), "", false, 0.0);
-        assert!(s.reach_protection, "0 healthy of 1 is <= a 0.0 threshold, as in Nacos");
+        assert!(
+            s.reach_protection,
+            "0 healthy of 1 is <= a 0.0 threshold, as in Nacos"
+        );
         let empty: [Instance; 0] = [];
         let s = select(empty.iter(), "", false, 0.0);
         assert!(!s.reach_protection && s.hosts.is_empty());

@@ -69,9 +69,21 @@ impl Default for Switches {
             enable_standalone: true,
             push_enabled: true,
             check_times: 3,
-            http_health_params: HealthParams { max: 5000, min: 500, factor: 0.85 },
-            tcp_health_params: HealthParams { max: 5000, min: 1000, factor: 0.75 },
-            mysql_health_params: HealthParams { max: 3000, min: 2000, factor: 0.65 },
+            http_health_params: HealthParams {
+                max: 5000,
+                min: 500,
+                factor: 0.85,
+            },
+            tcp_health_params: HealthParams {
+                max: 5000,
+                min: 1000,
+                factor: 0.75,
+            },
+            mysql_health_params: HealthParams {
+                max: 3000,
+                min: 2000,
+                factor: 0.65,
+            },
             incremental_list: Vec::new(),
             server_status_synchronization_period_millis: 2000,
             service_status_synchronization_period_millis: 5000,
@@ -123,7 +135,9 @@ impl Switches {
                 self.overridden_server_status = Some(value.to_string()).filter(|v| !v.is_empty())
             }
             _ => {
-                return Err(NamingError::invalid(format!("update entry not found: {entry}")));
+                return Err(NamingError::invalid(format!(
+                    "update entry not found: {entry}"
+                )));
             }
         }
         Ok(())

@@ -33,9 +33,18 @@ pub struct Core {
 }
 
 impl Core {
-    pub fn new(id: usize, cores: usize, senders: Option<Senders<Envelope>>, origin: Instant) -> Core {
+    pub fn new(
+        id: usize,
+        cores: usize,
+        senders: Option<Senders<Envelope>>,
+        origin: Instant,
+    ) -> Core {
         assert!(id < cores);
-        assert_eq!(senders.is_some(), cores > 1, "the mesh exists exactly when cores > 1");
+        assert_eq!(
+            senders.is_some(),
+            cores > 1,
+            "the mesh exists exactly when cores > 1"
+        );
         let now_ms = origin.elapsed().as_millis() as u64;
         Core {
             id,
@@ -53,7 +62,9 @@ impl Core {
 
     /// Runs `op` on this core's registry. Only for ops this core owns (or fan-out ops).
     pub fn apply_local(&self, op: NamingOp) -> NamingReply {
-        debug_assert!(op.service_key().is_none_or(|k| owner_core(k, self.cores) == self.id));
+        debug_assert!(op
+            .service_key()
+            .is_none_or(|k| owner_core(k, self.cores) == self.id));
         let now_ms = self.now_ms();
         self.registry.borrow_mut().apply(op, now_ms)
     }

@@ -62,7 +62,9 @@ impl Server {
                 Err(StartError::Fatal(msg)) => panic!("{msg}"),
             }
         }
-        panic!("nacore failed to bind free ports {START_ATTEMPTS} times; last server log:\n{last_log}");
+        panic!(
+            "nacore failed to bind free ports {START_ATTEMPTS} times; last server log:\n{last_log}"
+        );
     }
 
     fn try_start(args: &[&str]) -> Result<Server, StartError> {
@@ -129,12 +131,8 @@ impl Server {
                     ))
                 });
             }
-            let last = match try_http(
-                http_port,
-                "GET",
-                "/nacos/v1/console/health/readiness",
-                None,
-            ) {
+            let last = match try_http(http_port, "GET", "/nacos/v1/console/health/readiness", None)
+            {
                 Ok((200, _)) => return Ok(server),
                 Ok((code, body)) => format!("HTTP {code}: {body}"),
                 Err(e) => format!("{e}"),
@@ -172,7 +170,12 @@ impl Server {
     }
 
     /// Shorthand for [`http`] against this server.
-    pub fn http(&self, method: &str, path_and_query: &str, form_body: Option<&str>) -> (u16, String) {
+    pub fn http(
+        &self,
+        method: &str,
+        path_and_query: &str,
+        form_body: Option<&str>,
+    ) -> (u16, String) {
         http(self.http_port, method, path_and_query, form_body)
     }
 }
@@ -184,7 +187,10 @@ impl Drop for Server {
         if !thread::panicking() {
             let _ = std::fs::remove_dir_all(&self.data_dir);
         } else {
-            eprintln!("nacore data dir kept for inspection: {}", self.data_dir.display());
+            eprintln!(
+                "nacore data dir kept for inspection: {}",
+                self.data_dir.display()
+            );
         }
     }
 }
@@ -210,7 +216,8 @@ fn fresh_data_dir() -> PathBuf {
         .join("test-data")
         .join(format!("{}-{}", std::process::id(), n));
     let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("cannot create {}: {e}", dir.display()));
+    std::fs::create_dir_all(&dir)
+        .unwrap_or_else(|e| panic!("cannot create {}: {e}", dir.display()));
     dir
 }
 
@@ -218,7 +225,12 @@ fn fresh_data_dir() -> PathBuf {
 
 /// One HTTP/1.1 request over a fresh connection (`Connection: close`). `form_body` is sent
 /// as `application/x-www-form-urlencoded`. Returns (status, body). Panics on I/O errors.
-pub fn http(port: u16, method: &str, path_and_query: &str, form_body: Option<&str>) -> (u16, String) {
+pub fn http(
+    port: u16,
+    method: &str,
+    path_and_query: &str,
+    form_body: Option<&str>,
+) -> (u16, String) {
     try_http(port, method, path_and_query, form_body)
         .unwrap_or_else(|e| panic!("HTTP {method} 127.0.0.1:{port}{path_and_query} failed: {e}"))
 }
@@ -307,29 +319,30 @@ pub fn try_http(
         }
     }
 
-    let body: Vec<u8> = if method == "HEAD" || status == 204 || status == 304 || (100..200).contains(&status) {
-        Vec::new()
-    } else if chunked {
-        // Read to EOF (Connection: close), then decode.
-        stream.read_to_end(&mut rest)?;
-        decode_chunked(&rest)?
-    } else if let Some(len) = content_length {
-        while rest.len() < len {
-            let n = stream.read(&mut chunk)?;
-            if n == 0 {
-                return Err(proto(format!(
-                    "connection closed after {} of {len} body bytes",
-                    rest.len()
-                )));
+    let body: Vec<u8> =
+        if method == "HEAD" || status == 204 || status == 304 || (100..200).contains(&status) {
+            Vec::new()
+        } else if chunked {
+            // Read to EOF (Connection: close), then decode.
+            stream.read_to_end(&mut rest)?;
+            decode_chunked(&rest)?
+        } else if let Some(len) = content_length {
+            while rest.len() < len {
+                let n = stream.read(&mut chunk)?;
+                if n == 0 {
+                    return Err(proto(format!(
+                        "connection closed after {} of {len} body bytes",
+                        rest.len()
+                    )));
+                }
+                rest.extend_from_slice(&chunk[..n]);
             }
-            rest.extend_from_slice(&chunk[..n]);
-        }
-        rest.truncate(len);
-        rest
-    } else {
-        stream.read_to_end(&mut rest)?;
-        rest
-    };
+            rest.truncate(len);
+            rest
+        } else {
+            stream.read_to_end(&mut rest)?;
+            rest
+        };
     let _ = stream.shutdown(Shutdown::Both);
     Ok((status, String::from_utf8_lossy(&body).into_owned()))
 }
@@ -394,7 +407,11 @@ pub fn ensure_clients() {
 /// Run `tests/clients/<script>` with the venv's Python (kills it after 90 s).
 pub fn run_python(script: &str, args: &[&str]) -> Output {
     ensure_clients();
-    let python = target_dir().join("clients").join("venv").join("bin").join("python");
+    let python = target_dir()
+        .join("clients")
+        .join("venv")
+        .join("bin")
+        .join("python");
     let mut cmd = Command::new(python);
     cmd.arg(repo_root().join("tests").join("clients").join(script))
         .args(args)
@@ -411,7 +428,10 @@ pub fn run_node(script: &str, args: &[&str]) -> Output {
         .args(args)
         .env(
             "NODE_PATH",
-            target_dir().join("clients").join("node").join("node_modules"),
+            target_dir()
+                .join("clients")
+                .join("node")
+                .join("node_modules"),
         );
     run_with_timeout(cmd, CLIENT_TIMEOUT)
 }
@@ -459,14 +479,18 @@ pub fn run_with_timeout(mut cmd: Command, timeout: Duration) -> Output {
                 .stderr(Stdio::null())
                 .status();
             let _ = child.kill();
-            break child.wait().unwrap_or_else(|e| panic!("wait on {desc}: {e}"));
+            break child
+                .wait()
+                .unwrap_or_else(|e| panic!("wait on {desc}: {e}"));
         }
         thread::sleep(Duration::from_millis(50));
     };
     let stdout = out_reader.join().unwrap_or_default();
     let mut stderr = err_reader.join().unwrap_or_default();
     if timed_out {
-        stderr.extend_from_slice(format!("\n[killed after {timeout:?} timeout: {desc}]\n").as_bytes());
+        stderr.extend_from_slice(
+            format!("\n[killed after {timeout:?} timeout: {desc}]\n").as_bytes(),
+        );
     }
     Output {
         status,
