@@ -29,6 +29,10 @@ pub struct Cli {
     #[arg(long, env = "NACORE_BIND", default_value = "0.0.0.0")]
     pub bind: IpAddr,
 
+    /// Coalescing window of pushes to subscribers, in ms (Nacos waits 500; 0 pushes at once).
+    #[arg(long, env = "NACORE_PUSH_DELAY_MS", default_value_t = crate::limits::PUSH_DELAY_DEFAULT_MS)]
+    pub push_delay_ms: u64,
+
     /// Log level or tracing filter (error, warn, info, debug, trace).
     #[arg(long, env = "NACORE_LOG_LEVEL", default_value = "info")]
     pub log_level: String,
@@ -45,6 +49,7 @@ pub struct Config {
     pub cpus: Vec<usize>,
     pub bind: IpAddr,
     pub log_level: String,
+    pub push_delay_ms: u64,
 }
 
 impl Config {
@@ -63,6 +68,9 @@ impl Config {
         }
         let allowed = allowed_cpus();
         let cores = cli.cores.unwrap_or(allowed.len());
+        if cli.push_delay_ms > 10_000 {
+            return Err("--push-delay-ms must be at most 10000".to_string());
+        }
         if cores == 0 || cores > 1024 {
             return Err(format!("--cores must be 1..=1024, got {cores}"));
         }
@@ -75,6 +83,7 @@ impl Config {
             cpus,
             bind: cli.bind,
             log_level: cli.log_level,
+            push_delay_ms: cli.push_delay_ms,
         })
     }
 

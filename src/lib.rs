@@ -6,12 +6,14 @@
 //! - `server`: executors, mesh, listeners.
 //! - `shard`: ownership hash and cross-core op routing.
 //! - `http`: HTTP/1.1 codec, parameters, connection loop.
+//! - `grpc`: h2 server, gRPC framing, Nacos payloads, connections and their bi-streams.
 //! - `api`: the Nacos endpoints (v1, v2, console) → `NamingOp`s.
 //! - `naming`: services, instances, selection, encodings, the per-core registry.
 //! - `health`: the timing wheel behind heartbeat expiry.
 
 pub mod api;
 pub mod config;
+pub mod grpc;
 pub mod health;
 pub mod http;
 pub mod limits;

@@ -82,3 +82,35 @@ const _: () = assert!(BEAT_INTERVAL_DEFAULT_MS <= BEAT_TIMEOUT_DEFAULT_MS);
 const _: () = assert!(BEAT_TIMEOUT_DEFAULT_MS <= IP_DELETE_TIMEOUT_DEFAULT_MS);
 const _: () = assert!(WHEEL_TICK_MS * 10 <= BEAT_INTERVAL_DEFAULT_MS);
 const _: () = assert!(REQUEST_HEAD_TIMEOUT_MS <= CONNECTION_IDLE_TIMEOUT_MS);
+
+/// Largest gRPC message in either direction (Nacos: 10 MiB on both sides).
+pub const GRPC_MESSAGE_BYTES_MAX: usize = 10 * 1024 * 1024;
+
+/// Concurrent HTTP/2 streams per gRPC connection. Nacos clients use one bi-stream plus a few
+/// unary calls at a time.
+pub const GRPC_STREAMS_PER_CONNECTION_MAX: u32 = 128;
+
+/// A connection idle this long gets a `ClientDetectionRequest` (Nacos `KEEP_ALIVE_TIME`).
+pub const GRPC_IDLE_DETECTION_MS: u64 = 20_000;
+
+/// How long a client has to answer a `ClientDetectionRequest`, and a push, before it counts
+/// as failed (Nacos `pushTaskTimeout`).
+pub const GRPC_REPLY_TIMEOUT_MS: u64 = 5_000;
+
+/// A push that timed out is sent again after this long (Nacos `pushTaskRetryDelay`).
+pub const PUSH_RETRY_DELAY_MS: u64 = 1_000;
+
+/// Pushes queued for one connection; a client that lets more pile up is disconnected.
+pub const PUSH_QUEUE_PER_CONNECTION_MAX: usize = 1_024;
+
+/// A connection whose pushes cannot be written for this long is disconnected.
+pub const PUSH_WRITE_STALL_MS: u64 = 10_000;
+
+/// Services one gRPC connection may subscribe to or register in.
+pub const SERVICES_PER_CONNECTION_MAX: usize = 16_384;
+
+/// Default coalescing window of pushes (`--push-delay-ms`); Nacos waits 500 ms.
+pub const PUSH_DELAY_DEFAULT_MS: u64 = 2;
+
+/// gRPC connections per core; accept waits at the limit.
+pub const GRPC_CONNECTIONS_PER_CORE_MAX: usize = 65_536;

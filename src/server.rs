@@ -62,23 +62,32 @@ async fn run_core(
     origin: Instant,
 ) -> Result<usize, String> {
     let cores = config.cores();
+    let push_delay = Duration::from_millis(config.push_delay_ms);
     let core = if cores > 1 {
         let (senders, receivers) = mesh
             .join()
             .await
             .map_err(|_| "cannot join the core mesh".to_string())?;
         let id = senders.peer_id();
-        let core: CoreHandle = Rc::new(Core::new(id, cores, Some(senders), origin));
+        let core = Core::new(id, cores, Some(senders), origin, push_delay);
         spawn_mesh_servers(&core, receivers);
         core
     } else {
-        Rc::new(Core::new(0, 1, None, origin))
+        Core::new(0, 1, None, origin, push_delay)
     };
     spawn_timer_driver(&core, Duration::from_millis(WHEEL_TICK_MS));
     let http_addr = SocketAddr::new(config.bind, config.http_port);
     let listener = TcpListener::bind(http_addr)
         .map_err(|e| format!("cannot listen for HTTP on {http_addr}: {e}"))?;
+    let grpc_addr = SocketAddr::new(config.bind, config.grpc_port);
+    let grpc_listener = TcpListener::bind(grpc_addr)
+        .map_err(|e| format!("cannot listen for gRPC on {grpc_addr}: {e}"))?;
     let id = core.id;
+    glommio::spawn_local(crate::grpc::server::accept_loop(
+        grpc_listener,
+        core.clone(),
+    ))
+    .detach();
     glommio::spawn_local(accept_loop(listener, core)).detach();
     Ok(id)
 }

@@ -1,6 +1,8 @@
-//! nacore-loadgen: placeholder. The load generator arrives with the loadgen issue.
+//! `nacore-loadgen` binary: parse the flags, run the scenario, exit with its status.
+
+use clap::Parser;
 
 fn main() {
-    eprintln!("nacore-loadgen is not built yet; see the loadgen issue");
-    std::process::exit(2);
+    let cli = nacore_loadgen::cli::Cli::parse();
+    std::process::exit(nacore_loadgen::run(&cli));
 }

@@ -3,6 +3,7 @@
 //! `ok`, bare JSON, the message as error body) or v2 (the `{code,message,data}` wrapper).
 
 mod form;
+pub mod grpc;
 mod instance;
 mod operator;
 mod render;
@@ -13,6 +14,7 @@ use crate::http::conn::Request;
 use crate::http::response::Response;
 use crate::shard::CoreHandle;
 
+pub use operator::wall_clock_ms;
 pub use render::{Flavor, Reply};
 
 use render::{method_not_allowed, not_found, render};

@@ -131,6 +131,7 @@ mod tests {
             timing: BeatTiming::DEFAULT,
             last_beat_ms: 0,
             timer_epoch: 0,
+            owner: crate::naming::instance::Owner::Http,
         }
     }
 

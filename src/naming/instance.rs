@@ -166,6 +166,14 @@ fn metadata_format_error(raw: &str) -> NamingError {
     )
 }
 
+/// Who published an instance (Nacos "client"): an HTTP `ip:port` client holds one instance per
+/// service (its own address); a gRPC connection holds one instance, or one batch, per service.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Owner {
+    Http,
+    Connection(u64),
+}
+
 /// One stored instance. Owned by exactly one core: the owner core of its service.
 #[derive(Debug, Clone)]
 pub struct Instance {
@@ -182,6 +190,7 @@ pub struct Instance {
     pub last_beat_ms: u64,
     /// Unique per core; a timer that carries another epoch is stale and ignored.
     pub timer_epoch: u64,
+    pub owner: Owner,
 }
 
 impl Instance {
@@ -198,6 +207,7 @@ impl Instance {
             timing,
             last_beat_ms: now_ms,
             timer_epoch: epoch,
+            owner: Owner::Http,
         }
     }
 

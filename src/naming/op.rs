@@ -60,6 +60,38 @@ pub enum NamingOp {
     Subscribers {
         key: ServiceKey,
     },
+    /// gRPC `InstanceRequest`/`BatchInstanceRequest` register: the connection's instances in
+    /// the service become exactly `instances`.
+    RegisterConnection {
+        key: ServiceKey,
+        connection: u64,
+        instances: Vec<InstanceSpec>,
+    },
+    /// gRPC deregister: removes the connection's instances in the service (`only`: just these
+    /// addresses, for `batchDeregisterInstance`).
+    DeregisterConnection {
+        key: ServiceKey,
+        connection: u64,
+        only: Option<Vec<(String, u16)>>,
+    },
+    /// gRPC subscribe: records the subscriber and answers its current selection.
+    Subscribe {
+        key: ServiceKey,
+        connection: u64,
+        clusters: String,
+        ip: String,
+        agent: String,
+    },
+    Unsubscribe {
+        key: ServiceKey,
+        connection: u64,
+        clusters: String,
+    },
+    /// The connection is gone: drop its instances and its subscription in the service.
+    ReleaseConnection {
+        key: ServiceKey,
+        connection: u64,
+    },
     /// Fan-out: every core answers for the services it owns.
     ServiceNames {
         namespace: String,
@@ -87,7 +119,12 @@ impl NamingOp {
             | NamingOp::Statuses { key }
             | NamingOp::DeleteService { key }
             | NamingOp::GetService { key }
-            | NamingOp::Subscribers { key } => Some(key),
+            | NamingOp::Subscribers { key }
+            | NamingOp::RegisterConnection { key, .. }
+            | NamingOp::DeregisterConnection { key, .. }
+            | NamingOp::Subscribe { key, .. }
+            | NamingOp::Unsubscribe { key, .. }
+            | NamingOp::ReleaseConnection { key, .. } => Some(key),
             NamingOp::CreateService { spec } | NamingOp::UpdateService { spec } => Some(&spec.key),
             NamingOp::ServiceNames { .. } | NamingOp::Counts | NamingOp::SetSwitch { .. } => None,
         }
@@ -214,6 +251,15 @@ pub enum NamingReply {
     /// (group, service) pairs.
     ServiceNames(Vec<(String, String)>),
     Counts(Counts),
+}
+
+/// A push the owner core produced: the subscriber-specific `ServiceInfo` JSON (un-grouped
+/// name, as gRPC clients expect) for one connection.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PushOut {
+    pub connection: u64,
+    pub key: ServiceKey,
+    pub service_info_json: Bytes,
 }
 
 impl From<NamingError> for NamingReply {

@@ -9,16 +9,16 @@ use hashbrown::HashMap;
 
 use crate::health::wheel::TimingWheel;
 use crate::limits::{EMPTY_SERVICE_EXPIRY_MS, INSTANCES_PER_SERVICE_MAX, UDP_SUBSCRIBER_EXPIRY_MS};
-use crate::naming::encode::encode_hosts;
+use crate::naming::encode::{encode_hosts, encode_service_info, ServiceInfoHead};
 use crate::naming::error::{ErrorKind, NamingError, NamingResult};
-use crate::naming::instance::{BeatTiming, Instance, InstanceSpec, META_BEAT_INTERVAL};
+use crate::naming::instance::{BeatTiming, Instance, InstanceSpec, Owner, META_BEAT_INTERVAL};
 use crate::naming::key::ServiceKey;
 use crate::naming::op::{
-    BeatRequest, Counts, InstanceUpdate, InstanceView, NamingOp, NamingReply, ServiceSpec,
+    BeatRequest, Counts, InstanceUpdate, InstanceView, NamingOp, NamingReply, PushOut, ServiceSpec,
     ServiceView, SubscriberView, UdpSubscription,
 };
 use crate::naming::select::select;
-use crate::naming::service::{InstanceOverlay, Service, UdpSubscriber};
+use crate::naming::service::{GrpcSubscriber, InstanceOverlay, Service, UdpSubscriber};
 use crate::naming::switches::Switches;
 
 /// What a wheel entry points at. Slots are reused, so each carries the uid or epoch it was
@@ -46,6 +46,8 @@ pub struct Registry {
     next_uid: u64,
     /// This core's copy of the runtime switches.
     pub switches: Switches,
+    /// Slots of services changed since the last `take_pushes`, possibly repeated.
+    touched: Vec<u32>,
 }
 
 impl Registry {
@@ -58,6 +60,7 @@ impl Registry {
             fired: Vec::new(),
             next_uid: 1,
             switches: Switches::default(),
+            touched: Vec::new(),
         }
     }
 
@@ -97,6 +100,48 @@ impl Registry {
             }
             NamingOp::Counts => Ok(NamingReply::Counts(self.counts(now_ms))),
             NamingOp::SetSwitch { entry, value } => self.switches.update(&entry, &value).map(done),
+            NamingOp::RegisterConnection {
+                key,
+                connection,
+                instances,
+            } => self
+                .register_connection(&key, connection, instances, now_ms)
+                .map(done),
+            NamingOp::DeregisterConnection {
+                key,
+                connection,
+                only,
+            } => {
+                self.deregister_connection(&key, connection, only.as_deref(), now_ms);
+                Ok(NamingReply::Done)
+            }
+            NamingOp::Subscribe {
+                key,
+                connection,
+                clusters,
+                ip,
+                agent,
+            } => {
+                let subscriber = GrpcSubscriber {
+                    clusters: clusters.clone(),
+                    ip,
+                    agent,
+                };
+                Ok(self.subscribe(&key, connection, subscriber, now_ms))
+            }
+            NamingOp::Unsubscribe {
+                key,
+                connection,
+                clusters,
+            } => {
+                self.unsubscribe(&key, connection);
+                Ok(self.list(&key, &clusters, false, None, now_ms))
+            }
+            NamingOp::ReleaseConnection { key, connection } => {
+                self.unsubscribe(&key, connection);
+                self.deregister_connection(&key, connection, None, now_ms);
+                Ok(NamingReply::Done)
+            }
         };
         result.unwrap_or_else(NamingReply::Error)
     }
@@ -161,7 +206,7 @@ impl Registry {
         let timing = spec.validate()?;
         if let Some(service) = self.service(key) {
             check_kind(service, spec.ephemeral)?;
-            let is_new = service.slot_of(&spec.ip, spec.port).is_none();
+            let is_new = service.slot_of(Owner::Http, &spec.ip, spec.port).is_none();
             if is_new && service.len() >= INSTANCES_PER_SERVICE_MAX {
                 return Err(NamingError::new(
                     ErrorKind::LimitReached,
@@ -174,25 +219,127 @@ impl Registry {
         }
         let slot = self.ensure_service(key, spec.ephemeral, now_ms);
         let epoch = self.take_uid();
-        let service = self.service_at(slot);
-        let overlay = service
-            .overlays
-            .get(&(
-                (spec.ip.as_str().into(), spec.port),
-                spec.cluster.as_str().into(),
-            ))
-            .cloned();
-        let mut instance = Instance::from_spec(spec, timing, now_ms, epoch);
-        if let Some(overlay) = overlay {
-            apply_overlay(&mut instance, &overlay);
-        }
+        let instance = Instance::from_spec(spec, timing, now_ms, epoch);
         let ephemeral = instance.ephemeral;
         let deadline_ms = instance.next_beat_deadline_ms();
-        let instance_slot = service.upsert(instance);
+        let instance_slot = self.store(slot, Owner::Http, instance);
         if ephemeral {
             self.arm_beat_timer(slot, instance_slot, epoch, deadline_ms);
         }
         Ok(())
+    }
+
+    /// Stores an instance with its overlay applied and marks the service changed.
+    fn store(&mut self, slot: u32, owner: Owner, mut instance: Instance) -> u32 {
+        let service = self.service_at(slot);
+        let overlay_key = (instance.ip.clone(), instance.port, instance.cluster.clone());
+        if let Some(overlay) = service.overlays.get(&overlay_key) {
+            apply_overlay(&mut instance, overlay);
+        }
+        let instance_slot = service.upsert(owner, instance);
+        self.touched.push(slot);
+        instance_slot
+    }
+
+    /// Makes the connection's instances in the service exactly `specs` (Nacos: one instance,
+    /// or one batch, per connection and service). Connection-bound instances have no beat
+    /// timers: they live as long as the connection.
+    pub fn register_connection(
+        &mut self,
+        key: &ServiceKey,
+        connection: u64,
+        specs: Vec<InstanceSpec>,
+        now_ms: u64,
+    ) -> NamingResult<()> {
+        let mut validated = Vec::with_capacity(specs.len());
+        for spec in specs {
+            debug_assert!(spec.ephemeral, "connection-bound instances are ephemeral");
+            let timing = spec.validate()?;
+            validated.push((spec, timing));
+        }
+        if let Some(service) = self.service(key) {
+            check_kind(service, true)?;
+            let kept = service.len() - service.connection_slots(connection).len();
+            if kept + validated.len() > INSTANCES_PER_SERVICE_MAX {
+                return Err(NamingError::new(
+                    ErrorKind::LimitReached,
+                    format!(
+                        "service {} would exceed {INSTANCES_PER_SERVICE_MAX} instances",
+                        key.grouped_name()
+                    ),
+                ));
+            }
+        }
+        let slot = self.ensure_service(key, true, now_ms);
+        for old in self.service_at(slot).connection_slots(connection) {
+            self.service_at(slot).remove(old, now_ms);
+        }
+        for (spec, timing) in validated {
+            let epoch = self.take_uid();
+            let instance = Instance::from_spec(spec, timing, now_ms, epoch);
+            self.store(slot, Owner::Connection(connection), instance);
+        }
+        self.touched.push(slot);
+        self.after_removal(slot, now_ms);
+        Ok(())
+    }
+
+    pub fn deregister_connection(
+        &mut self,
+        key: &ServiceKey,
+        connection: u64,
+        only: Option<&[(String, u16)]>,
+        now_ms: u64,
+    ) {
+        let Some(slot) = self.service_slot(key) else {
+            return;
+        };
+        let service = self.service_at(slot);
+        let mut removed = false;
+        for instance_slot in service.connection_slots(connection) {
+            let chosen = match (only, service.instance(instance_slot)) {
+                (None, _) => true,
+                (Some(list), Some(i)) => list
+                    .iter()
+                    .any(|(ip, port)| *ip == *i.ip && *port == i.port),
+                (Some(_), None) => false,
+            };
+            if chosen {
+                service.remove(instance_slot, now_ms);
+                removed = true;
+            }
+        }
+        if removed {
+            self.touched.push(slot);
+            self.after_removal(slot, now_ms);
+        }
+    }
+
+    /// Records a gRPC subscriber and answers the service's current selection for it. A
+    /// subscription to a service that does not exist creates it empty, as Nacos does, so the
+    /// subscriber is pushed when instances arrive.
+    pub fn subscribe(
+        &mut self,
+        key: &ServiceKey,
+        connection: u64,
+        subscriber: GrpcSubscriber,
+        now_ms: u64,
+    ) -> NamingReply {
+        let slot = self.ensure_service(key, true, now_ms);
+        let clusters = subscriber.clusters.clone();
+        let service = self.service_at(slot);
+        service.grpc_subscribers.insert(connection, subscriber);
+        self.list(key, &clusters, false, None, now_ms)
+    }
+
+    pub fn unsubscribe(&mut self, key: &ServiceKey, connection: u64) {
+        if let Some(slot) = self.service_slot(key) {
+            let service = self.service_at(slot);
+            service.grpc_subscribers.remove(&connection);
+            if service.is_empty() && service.grpc_subscribers.is_empty() {
+                self.after_removal(slot, 0);
+            }
+        }
     }
 
     fn arm_beat_timer(&mut self, service_slot: u32, instance_slot: u32, epoch: u64, at_ms: u64) {
@@ -210,8 +357,9 @@ impl Registry {
             return;
         };
         let service = self.service_at(slot);
-        if let Some(instance_slot) = service.slot_of(ip, port) {
+        if let Some(instance_slot) = service.slot_of(Owner::Http, ip, port) {
             service.remove(instance_slot, now_ms);
+            self.touched.push(slot);
             self.after_removal(slot, now_ms);
         }
     }
@@ -219,7 +367,7 @@ impl Registry {
     /// Arms the empty-service cleaner when the last instance is gone.
     fn after_removal(&mut self, slot: u32, now_ms: u64) {
         let service = self.service_at(slot);
-        if service.is_empty() && !service.explicit {
+        if service.is_empty() && !service.explicit && service.empty_since_ms.is_some() {
             let uid = service.uid;
             let timer = Timer::EmptyService {
                 service_slot: slot,
@@ -245,10 +393,9 @@ impl Registry {
             ));
         };
         let service = self.service_at(slot);
-        let current = service
-            .slot_of(&update.ip, update.port)
-            .and_then(|s| service.instance(s))
-            .filter(|i| *i.cluster == *update.cluster);
+        let current = service.instances().find(|i| {
+            *i.ip == *update.ip && i.port == update.port && *i.cluster == *update.cluster
+        });
         let overlay = if update.patch {
             let Some(current) = current else {
                 return Err(no_instance_error(key, &update.cluster));
@@ -269,18 +416,28 @@ impl Registry {
         };
         crate::naming::instance::check_weight(overlay.weight)?;
         crate::naming::instance::check_metadata_size(&overlay.metadata)?;
-        let addr = (update.ip.as_str().into(), update.port);
-        if let Some(instance_slot) = service.slot_of(&update.ip, update.port) {
+        let matching: Vec<u32> = (0..service.slot_count())
+            .filter(|&s| {
+                service.instance(s).is_some_and(|i| {
+                    *i.ip == *update.ip && i.port == update.port && *i.cluster == *update.cluster
+                })
+            })
+            .collect();
+        for &instance_slot in &matching {
             if let Some(instance) = service.instance_mut(instance_slot) {
-                if *instance.cluster == *update.cluster {
-                    apply_overlay(instance, &overlay);
-                }
+                apply_overlay(instance, &overlay);
             }
-            service.touch();
         }
-        service
-            .overlays
-            .insert((addr, update.cluster.into()), overlay);
+        if !matching.is_empty() {
+            service.touch();
+            self.touched.push(slot);
+        }
+        let overlay_key = (
+            update.ip.into_boxed_str(),
+            update.port,
+            update.cluster.into_boxed_str(),
+        );
+        self.service_at(slot).overlays.insert(overlay_key, overlay);
         Ok(())
     }
 
@@ -377,7 +534,7 @@ impl Registry {
     ) -> NamingResult<NamingReply> {
         let found = self.service_slot(key).and_then(|slot| {
             let service = self.services[slot as usize].as_ref()?;
-            let instance_slot = service.slot_of(&beat.ip, beat.port)?;
+            let instance_slot = service.slot_of(Owner::Http, &beat.ip, beat.port)?;
             let ephemeral = service.instance(instance_slot)?.ephemeral;
             ephemeral.then_some((slot, instance_slot))
         });
@@ -418,6 +575,7 @@ impl Registry {
             instance.timer_epoch = epoch;
             let deadline_ms = instance.next_beat_deadline_ms();
             service.touch();
+            self.touched.push(slot);
             self.arm_beat_timer(slot, instance_slot, epoch, deadline_ms);
         }
         NamingReply::Beat {
@@ -460,6 +618,7 @@ impl Registry {
         let service = self.service_at(slot);
         service.explicit = true;
         set_service_fields(service, spec);
+        self.touched.push(slot);
         Ok(())
     }
 
@@ -593,6 +752,7 @@ impl Registry {
         let silent_ms = now_ms.saturating_sub(instance.last_beat_ms);
         if silent_ms > instance.timing.delete_timeout_ms {
             service.remove(instance_slot, now_ms);
+            self.touched.push(slot);
             self.after_removal(slot, now_ms);
             return true;
         }
@@ -604,6 +764,7 @@ impl Registry {
         debug_assert!(deadline_ms > now_ms);
         if turned_unhealthy {
             service.touch();
+            self.touched.push(slot);
         }
         self.arm_beat_timer(slot, instance_slot, epoch, deadline_ms);
         turned_unhealthy
@@ -613,7 +774,7 @@ impl Registry {
         let Some(Some(service)) = self.services.get(slot as usize) else {
             return false;
         };
-        if service.uid != uid || service.explicit {
+        if service.uid != uid || service.explicit || !service.grpc_subscribers.is_empty() {
             return false;
         }
         match service.empty_since_ms {
@@ -631,6 +792,83 @@ impl Registry {
             }
             None => false,
         }
+    }
+
+    /// Whether changes wait to be pushed.
+    pub fn has_pending_pushes(&self) -> bool {
+        !self.touched.is_empty()
+    }
+
+    /// The pushes that the changes since the last call owe to gRPC subscribers: one per
+    /// (changed service, subscriber), each with that subscriber's selection. Subscribers with
+    /// the same clusters share one encoding.
+    pub fn take_pushes(&mut self, now_ms: u64, wall_ms: u64) -> Vec<PushOut> {
+        let mut slots = std::mem::take(&mut self.touched);
+        slots.sort_unstable();
+        slots.dedup();
+        let cache_millis = self.switches.default_push_cache_millis;
+        let mut pushes = Vec::new();
+        for slot in slots {
+            let Some(Some(service)) = self.services.get(slot as usize) else {
+                continue;
+            };
+            if service.grpc_subscribers.is_empty() {
+                continue;
+            }
+            let key = service.key.clone();
+            let mut subscribers: Vec<(u64, String)> = service
+                .grpc_subscribers
+                .iter()
+                .map(|(&c, s)| (c, s.clusters.clone()))
+                .collect();
+            subscribers.sort_by(|a, b| a.1.cmp(&b.1));
+            let mut encoded: Option<(String, Bytes)> = None;
+            for (connection, clusters) in subscribers {
+                let json = match &encoded {
+                    Some((c, json)) if *c == clusters => json.clone(),
+                    _ => {
+                        let json =
+                            self.grpc_service_info(&key, &clusters, cache_millis, now_ms, wall_ms);
+                        encoded = Some((clusters.clone(), json.clone()));
+                        json
+                    }
+                };
+                pushes.push(PushOut {
+                    connection,
+                    key: key.clone(),
+                    service_info_json: json,
+                });
+            }
+        }
+        pushes
+    }
+
+    /// `ServiceInfo` JSON as gRPC carries it: un-grouped name, `groupName`, enabled-only
+    /// selection with the protect threshold, `healthyOnly=false`.
+    pub fn grpc_service_info(
+        &mut self,
+        key: &ServiceKey,
+        clusters: &str,
+        cache_millis: u64,
+        now_ms: u64,
+        wall_ms: u64,
+    ) -> Bytes {
+        let NamingReply::Hosts {
+            hosts_json,
+            reach_protection,
+        } = self.list(key, clusters, false, None, now_ms)
+        else {
+            unreachable!("list always answers hosts");
+        };
+        let head = ServiceInfoHead {
+            name: &key.service,
+            group: Some(&key.group),
+            clusters,
+            cache_millis,
+            last_ref_time_ms: wall_ms,
+            reach_protection,
+        };
+        Bytes::from(encode_service_info(&head, &hosts_json))
     }
 
     pub fn service_count(&self) -> usize {
@@ -872,6 +1110,7 @@ mod tests {
         let k = key("temp");
         r.register(&k, spec("10.0.0.1", 1, ""), 0).unwrap();
         r.deregister(&k, "10.0.0.1", 1, 1_000);
+        assert!(r.has_pending_pushes());
         r.advance(1_000 + EMPTY_SERVICE_EXPIRY_MS - 1);
         assert_eq!(r.service_count(), 1);
         r.advance(1_000 + EMPTY_SERVICE_EXPIRY_MS);

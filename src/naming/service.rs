@@ -44,9 +44,18 @@ struct CachedHosts {
     reach_protection: bool,
 }
 
-/// Address of an HTTP-registered instance: Nacos's `ip:port` client holds one instance per
-/// service, so (ip, port) identifies it within the service.
-pub type InstanceAddr = (Box<str>, u16);
+pub use crate::naming::instance::Owner;
+
+/// An instance's identity within its service: its publisher and address.
+pub type InstanceAddr = (Owner, Box<str>, u16);
+
+/// A gRPC connection subscribed to the service (Nacos `Subscriber`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GrpcSubscriber {
+    pub clusters: String,
+    pub ip: String,
+    pub agent: String,
+}
 
 #[derive(Debug)]
 pub struct Service {
@@ -64,7 +73,12 @@ pub struct Service {
     /// Monotonic ms since the service became empty, if it is.
     pub empty_since_ms: Option<u64>,
     pub udp_subscribers: Vec<UdpSubscriber>,
-    pub overlays: HashMap<(InstanceAddr, Box<str>), InstanceOverlay>,
+    /// gRPC subscribers by connection.
+    pub grpc_subscribers: HashMap<u64, GrpcSubscriber>,
+    /// PUT/PATCH overlays by (ip, port, cluster).
+    pub overlays: HashMap<(Box<str>, u16, Box<str>), InstanceOverlay>,
+    /// The instance slots each connection published here.
+    by_connection: HashMap<u64, Vec<u32>>,
     slots: Vec<Option<Instance>>,
     free_slots: Vec<u32>,
     index: HashMap<InstanceAddr, u32>,
@@ -87,7 +101,9 @@ impl Service {
             revision: 1,
             empty_since_ms: Some(now_ms),
             udp_subscribers: Vec::new(),
+            grpc_subscribers: HashMap::new(),
             overlays: HashMap::new(),
+            by_connection: HashMap::new(),
             slots: Vec::new(),
             free_slots: Vec::new(),
             index: HashMap::new(),
@@ -109,8 +125,27 @@ impl Service {
         self.list_cache.clear();
     }
 
-    pub fn slot_of(&self, ip: &str, port: u16) -> Option<u32> {
-        self.index.get(&(Box::<str>::from(ip), port)).copied()
+    pub fn slot_of(&self, owner: Owner, ip: &str, port: u16) -> Option<u32> {
+        self.index
+            .get(&(owner, Box::<str>::from(ip), port))
+            .copied()
+    }
+
+    /// The slots of the instances `connection` published in this service.
+    pub fn connection_slots(&self, connection: u64) -> Vec<u32> {
+        self.by_connection
+            .get(&connection)
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    pub fn has_subscribers(&self) -> bool {
+        !self.grpc_subscribers.is_empty() || !self.udp_subscribers.is_empty()
+    }
+
+    /// Upper bound (exclusive) of instance slots.
+    pub fn slot_count(&self) -> u32 {
+        self.slots.len() as u32
     }
 
     pub fn instance(&self, slot: u32) -> Option<&Instance> {
@@ -125,9 +160,11 @@ impl Service {
         self.slots.iter().flatten()
     }
 
-    /// Stores `instance`, replacing the one with the same address. Returns its slot.
-    pub fn upsert(&mut self, instance: Instance) -> u32 {
-        let addr: InstanceAddr = (instance.ip.clone(), instance.port);
+    /// Stores `instance` for `owner`, replacing the one with the same address. Returns its
+    /// slot.
+    pub fn upsert(&mut self, owner: Owner, mut instance: Instance) -> u32 {
+        instance.owner = owner;
+        let addr: InstanceAddr = (owner, instance.ip.clone(), instance.port);
         let slot = match self.index.get(&addr) {
             Some(&slot) => slot,
             None => {
@@ -136,6 +173,7 @@ impl Service {
                     (self.slots.len() - 1) as u32
                 });
                 self.index.insert(addr, slot);
+                self.owners_insert(owner, slot);
                 slot
             }
         };
@@ -147,14 +185,32 @@ impl Service {
     }
 
     fn slot_matches(&self, slot: u32, instance: &Instance) -> bool {
+        debug_assert!(slot < self.slots.len() as u32);
         self.instance(slot)
             .is_some_and(|old| old.ip == instance.ip && old.port == instance.port)
     }
 
+    fn owners_insert(&mut self, owner: Owner, slot: u32) {
+        if let Owner::Connection(connection) = owner {
+            self.by_connection.entry(connection).or_default().push(slot);
+        }
+    }
+
     pub fn remove(&mut self, slot: u32, now_ms: u64) -> Option<Instance> {
         let instance = self.slots.get_mut(slot as usize)?.take()?;
-        let removed = self.index.remove(&(instance.ip.clone(), instance.port));
+        let owner = instance.owner;
+        let removed = self
+            .index
+            .remove(&(owner, instance.ip.clone(), instance.port));
         debug_assert_eq!(removed, Some(slot));
+        if let Owner::Connection(connection) = owner {
+            if let Some(slots) = self.by_connection.get_mut(&connection) {
+                slots.retain(|&s| s != slot);
+                if slots.is_empty() {
+                    self.by_connection.remove(&connection);
+                }
+            }
+        }
         self.free_slots.push(slot);
         if self.index.is_empty() {
             self.empty_since_ms = Some(now_ms);

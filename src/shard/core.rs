@@ -1,24 +1,36 @@
 //! `Core`: one executor's share of the server. It owns the `Registry` of the services whose
 //! owner it is, and routes every `NamingOp` to the core that owns its service.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::rc::Rc;
+use std::rc::Weak;
 use std::time::{Duration, Instant};
 
 use futures::channel::oneshot;
 use glommio::channels::channel_mesh::{Receivers, Senders};
+use glommio::channels::local_channel::LocalSender;
+use hashbrown::HashMap;
 
 use crate::naming::error::{ErrorKind, NamingError};
-use crate::naming::op::{NamingOp, NamingReply};
+use crate::naming::op::{NamingOp, NamingReply, PushOut};
 use crate::naming::registry::Registry;
 use crate::naming::switches::Switches;
 use crate::shard::owner::owner_core;
 
-/// A message between cores: an op for the receiving core, and where to send its reply.
-pub struct Envelope {
-    pub op: NamingOp,
-    pub reply: oneshot::Sender<NamingReply>,
+/// A message between cores.
+pub enum Envelope {
+    /// An op for the receiving core (its owner), and where to send the reply.
+    Op {
+        op: NamingOp,
+        reply: oneshot::Sender<NamingReply>,
+    },
+    /// A push from a service's owner core for a gRPC connection held by the receiving core.
+    Push(PushOut),
 }
+
+/// Where pushes for a connection held by this core go: its bounded inbox. `try_send` fails when
+/// the inbox is full; the connection is then closed rather than allowed to grow memory.
+pub type PushInbox = LocalSender<PushOut>;
 
 /// Shared within one core only (`Rc`, never `Arc`): tasks on this executor borrow it briefly
 /// and never across an `.await`.
@@ -30,6 +42,14 @@ pub struct Core {
     registry: RefCell<Registry>,
     senders: Option<Senders<Envelope>>,
     clock_origin: Instant,
+    /// Inboxes of the gRPC connections this core holds, by connection id.
+    push_inboxes: RefCell<HashMap<u64, PushInbox>>,
+    /// A push flush is scheduled (coalescing window running).
+    flush_scheduled: Cell<bool>,
+    push_delay: Duration,
+    connection_counter: Cell<u64>,
+    /// This core's own handle, for tasks it spawns.
+    me: RefCell<Weak<Core>>,
 }
 
 impl Core {
@@ -38,7 +58,8 @@ impl Core {
         cores: usize,
         senders: Option<Senders<Envelope>>,
         origin: Instant,
-    ) -> Core {
+        push_delay: Duration,
+    ) -> CoreHandle {
         assert!(id < cores);
         assert_eq!(
             senders.is_some(),
@@ -46,13 +67,20 @@ impl Core {
             "the mesh exists exactly when cores > 1"
         );
         let now_ms = origin.elapsed().as_millis() as u64;
-        Core {
+        let core = Rc::new(Core {
             id,
             cores,
             registry: RefCell::new(Registry::new(now_ms)),
             senders,
             clock_origin: origin,
-        }
+            push_inboxes: RefCell::new(HashMap::new()),
+            flush_scheduled: Cell::new(false),
+            push_delay,
+            connection_counter: Cell::new(0),
+            me: RefCell::new(Weak::new()),
+        });
+        *core.me.borrow_mut() = Rc::downgrade(&core);
+        core
     }
 
     /// Monotonic ms since the process started; the same origin on every core.
@@ -66,7 +94,9 @@ impl Core {
             .service_key()
             .is_none_or(|k| owner_core(k, self.cores) == self.id));
         let now_ms = self.now_ms();
-        self.registry.borrow_mut().apply(op, now_ms)
+        let reply = self.registry.borrow_mut().apply(op, now_ms);
+        self.schedule_pushes();
+        reply
     }
 
     /// Runs `op` on the owner core of its service and returns the reply.
@@ -87,7 +117,7 @@ impl Core {
             unreachable!("a remote owner exists only when the mesh does");
         };
         let (reply_tx, reply_rx) = oneshot::channel();
-        let envelope = Envelope {
+        let envelope = Envelope::Op {
             op,
             reply: reply_tx,
         };
@@ -120,8 +150,95 @@ impl Core {
     /// Advances this core's timing wheel to now.
     pub fn advance_timers(&self) -> usize {
         let now_ms = self.now_ms();
-        self.registry.borrow_mut().advance(now_ms)
+        let changed = self.registry.borrow_mut().advance(now_ms);
+        self.schedule_pushes();
+        changed
     }
+
+    /// Starts the coalescing window if changes wait and no flush is scheduled: every change
+    /// inside the window goes out in one push per subscriber.
+    fn schedule_pushes(&self) {
+        if self.flush_scheduled.get() || !self.registry.borrow().has_pending_pushes() {
+            return;
+        }
+        self.flush_scheduled.set(true);
+        let Some(core) = self.me.borrow().upgrade() else {
+            return;
+        };
+        let delay = self.push_delay;
+        glommio::spawn_local(async move {
+            if delay.is_zero() {
+                glommio::executor().yield_task_queue_now().await;
+            } else {
+                glommio::timer::sleep(delay).await;
+            }
+            core.flush_scheduled.set(false);
+            core.flush_pushes().await;
+        })
+        .detach();
+    }
+
+    async fn flush_pushes(&self) {
+        let (now_ms, wall_ms) = (self.now_ms(), wall_clock_ms());
+        let pushes = self.registry.borrow_mut().take_pushes(now_ms, wall_ms);
+        for push in pushes {
+            let holder = connection_core(push.connection);
+            if holder == self.id {
+                self.deliver_push(push);
+            } else if let Some(senders) = &self.senders {
+                // A full channel waits: pushes keep their order and are not dropped.
+                let _ = senders.send_to(holder, Envelope::Push(push)).await;
+            }
+        }
+    }
+
+    /// Hands a push to the connection's inbox; a connection whose inbox is full or gone is
+    /// dropped from the table (its driver notices and closes it).
+    pub fn deliver_push(&self, push: PushOut) {
+        debug_assert_eq!(connection_core(push.connection), self.id);
+        let mut inboxes = self.push_inboxes.borrow_mut();
+        let Some(inbox) = inboxes.get(&push.connection) else {
+            return;
+        };
+        let connection = push.connection;
+        if inbox.try_send(push).is_err() {
+            // Dropping the sender closes the inbox; the connection's driver then closes it.
+            tracing::warn!(
+                core = self.id,
+                connection,
+                "push inbox full: disconnecting the client"
+            );
+            inboxes.remove(&connection);
+        }
+    }
+
+    pub fn add_push_inbox(&self, connection: u64, inbox: PushInbox) {
+        debug_assert_eq!(connection_core(connection), self.id);
+        self.push_inboxes.borrow_mut().insert(connection, inbox);
+    }
+
+    pub fn remove_push_inbox(&self, connection: u64) {
+        self.push_inboxes.borrow_mut().remove(&connection);
+    }
+
+    /// A new connection id: the holding core in the top 16 bits, a per-core counter below.
+    pub fn next_connection_id(&self) -> u64 {
+        let n = self.connection_counter.get() + 1;
+        self.connection_counter.set(n);
+        debug_assert!(n < 1 << 48);
+        ((self.id as u64) << 48) | n
+    }
+}
+
+/// The core that holds a gRPC connection, from its id.
+pub fn connection_core(connection: u64) -> usize {
+    (connection >> 48) as usize
+}
+
+fn wall_clock_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
 }
 
 fn core_down(core: usize) -> NamingReply {
@@ -138,9 +255,13 @@ pub fn spawn_mesh_servers(core: &CoreHandle, mut receivers: Receivers<Envelope>)
         let core = core.clone();
         glommio::spawn_local(async move {
             while let Some(envelope) = receiver.recv().await {
-                let reply = core.apply_local(envelope.op);
-                // The asking connection may be gone; then nobody wants the reply.
-                let _ = envelope.reply.send(reply);
+                match envelope {
+                    Envelope::Op { op, reply } => {
+                        // The asking connection may be gone; then nobody wants the reply.
+                        let _ = reply.send(core.apply_local(op));
+                    }
+                    Envelope::Push(push) => core.deliver_push(push),
+                }
             }
             tracing::debug!(core = core.id, peer, "mesh channel closed");
         })

@@ -1,0 +1,246 @@
+//! Command-line flags, and turning them into a run: target address, CPUs, keyspace and plan.
+
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::sync::Arc;
+use std::time::Duration;
+
+use clap::{Parser, ValueEnum};
+
+use crate::keyspace::{KeyDist, Keyspace, ZipfTable};
+use crate::limits::{CORES_MAX, REQUEST_TIMEOUT_DEFAULT_MS};
+use crate::runner::{KeyOrder, OpMix, PhaseSpec};
+use crate::scenario::http::Op;
+use crate::scenario::{BeatMode, Scenario};
+
+/// Load generator for Nacos-compatible naming servers (nacore, r-nacos, Java Nacos).
+#[derive(Debug, Clone, Parser)]
+#[command(name = "nacore-loadgen", version)]
+pub struct Cli {
+    /// What to run.
+    #[arg(value_enum)]
+    pub scenario: Scenario,
+    /// Server HTTP address (host:port).
+    #[arg(long, default_value = "127.0.0.1:8848")]
+    pub server: String,
+    /// Executors, one pinned per CPU of the affinity mask (default: every allowed CPU).
+    #[arg(long)]
+    pub cores: Option<usize>,
+    /// Total connections, spread over the cores.
+    #[arg(long, default_value_t = 64)]
+    pub connections: usize,
+    /// Services in the keyspace (`lg-svc-0` ...).
+    #[arg(long, default_value_t = 100)]
+    pub services: u64,
+    /// Instances per service (IPs `10.a.b.c`, port 8080).
+    #[arg(long, default_value_t = 10)]
+    pub instances_per_service: u64,
+    /// Measured time, after warmup (e.g. 10s, 500ms, 2m).
+    #[arg(long, default_value = "10s", value_parser = parse_duration)]
+    pub duration: Duration,
+    /// Unrecorded time before measuring.
+    #[arg(long, default_value = "2s", value_parser = parse_duration)]
+    pub warmup: Duration,
+    /// Fixed total rate in requests/s across all cores (open loop); default closed loop.
+    #[arg(long)]
+    pub rate: Option<f64>,
+    /// How keys are drawn: the service by this distribution, the instance uniformly.
+    #[arg(long, value_enum, default_value_t = KeysArg::Uniform)]
+    pub keys: KeysArg,
+    /// Zipf exponent for `--keys zipf`.
+    #[arg(long, default_value_t = 1.0)]
+    pub zipf_exponent: f64,
+    /// Share of reads in `http-mixed`.
+    #[arg(long, default_value_t = 0.9)]
+    pub read_ratio: f64,
+    /// `http-beat`: one beat per instance per 5 s (steady), or as fast as possible (max).
+    #[arg(long, value_enum, default_value_t = BeatMode::Steady)]
+    pub beat_mode: BeatMode,
+    /// Per-request timeout [default: 5s].
+    #[arg(long, value_parser = parse_duration)]
+    pub timeout: Option<Duration>,
+    /// Busy-poll this long before an idle executor parks. Waking a parked CPU costs tens of
+    /// microseconds (more in VMs), which would otherwise show up in the measured latency.
+    #[arg(long, default_value = "5ms", value_parser = parse_duration)]
+    pub spin_before_park: Duration,
+    /// Seed of the key sequence.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Skip pre-registration (the instances are already there from an earlier run).
+    #[arg(long)]
+    pub skip_setup: bool,
+    /// Print one JSON object instead of the table.
+    #[arg(long)]
+    pub json: bool,
+    /// No progress lines on stderr.
+    #[arg(long)]
+    pub quiet: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum KeysArg {
+    Uniform,
+    Zipf,
+}
+
+/// Parses `10s`, `250ms`, `2m`, `1.5s` or a bare number of seconds.
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let text = text.trim();
+    let (number, scale_s) = if let Some(number) = text.strip_suffix("ms") {
+        (number, 0.001)
+    } else if let Some(number) = text.strip_suffix('s') {
+        (number, 1.0)
+    } else if let Some(number) = text.strip_suffix('m') {
+        (number, 60.0)
+    } else {
+        (text, 1.0)
+    };
+    let value: f64 = number
+        .trim()
+        .parse()
+        .map_err(|_| format!("bad duration {text:?}"))?;
+    if !(0.0..=86_400.0 * 365.0).contains(&(value * scale_s)) {
+        return Err(format!("duration {text:?} out of range"));
+    }
+    Ok(Duration::from_secs_f64(value * scale_s))
+}
+
+/// CPUs this process may run on (its affinity mask, e.g. from `taskset`).
+pub fn allowed_cpus() -> Vec<usize> {
+    // SAFETY: cpu_set_t is plain data; sched_getaffinity fills it for this thread (pid 0).
+    let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
+    let rc =
+        unsafe { libc::sched_getaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &mut set) };
+    let mut cpus = Vec::new();
+    if rc == 0 {
+        for cpu in 0..libc::CPU_SETSIZE as usize {
+            // SAFETY: cpu < CPU_SETSIZE and the set was filled above.
+            if unsafe { libc::CPU_ISSET(cpu, &set) } {
+                cpus.push(cpu);
+            }
+        }
+    }
+    if cpus.is_empty() {
+        let count = std::thread::available_parallelism().map_or(1, |n| n.get());
+        cpus = (0..count).collect();
+    }
+    cpus
+}
+
+/// The first `cores` allowed CPUs (wrapping around when more cores than CPUs are asked for).
+pub fn pick_cpus(allowed: &[usize], cores: Option<usize>) -> Result<Vec<usize>, String> {
+    assert!(!allowed.is_empty());
+    let cores = cores.unwrap_or(allowed.len());
+    if cores == 0 || cores > CORES_MAX {
+        return Err(format!("--cores must be between 1 and {CORES_MAX}"));
+    }
+    Ok((0..cores)
+        .map(|index| allowed[index % allowed.len()])
+        .collect())
+}
+
+impl Cli {
+    pub fn server_addr(&self) -> Result<SocketAddr, String> {
+        let mut addrs = self
+            .server
+            .to_socket_addrs()
+            .map_err(|error| format!("cannot resolve --server {}: {error}", self.server))?;
+        addrs
+            .next()
+            .ok_or_else(|| format!("--server {} has no address", self.server))
+    }
+
+    pub fn key_dist(&self, keyspace: &Keyspace) -> Result<KeyDist, String> {
+        match self.keys {
+            KeysArg::Uniform => Ok(KeyDist::Uniform),
+            KeysArg::Zipf if self.zipf_exponent > 0.0 && self.zipf_exponent <= 10.0 => {
+                Ok(KeyDist::Zipf(Arc::new(ZipfTable::new(
+                    keyspace.services,
+                    self.zipf_exponent,
+                ))))
+            }
+            KeysArg::Zipf => Err("--zipf-exponent must be in (0, 10]".into()),
+        }
+    }
+
+    /// The phase settings every scenario shares; the scenario fills in mix and order.
+    pub fn base_phase(&self, server: SocketAddr, cpus: Vec<usize>) -> Result<PhaseSpec, String> {
+        let keyspace = Keyspace::new(self.services, self.instances_per_service)?;
+        if self
+            .rate
+            .is_some_and(|rate| !(rate > 0.0 && rate.is_finite()))
+        {
+            return Err("--rate must be a positive number of requests per second".into());
+        }
+        if !(0.0..=1.0).contains(&self.read_ratio) {
+            return Err("--read-ratio must be between 0 and 1".into());
+        }
+        let timeout = self
+            .timeout
+            .unwrap_or(Duration::from_millis(REQUEST_TIMEOUT_DEFAULT_MS));
+        if self.duration.is_zero() || timeout.is_zero() {
+            return Err("--duration and --timeout must be positive".into());
+        }
+        Ok(PhaseSpec {
+            label: "run",
+            server,
+            host: self.server.clone(),
+            keyspace,
+            mix: OpMix::Single(Op::Query),
+            order: KeyOrder::Sequential { repeat: false },
+            cpus,
+            connections: self.connections,
+            rate_total_per_s: self.rate,
+            warmup: self.warmup,
+            duration: Some(self.duration),
+            timeout,
+            spin_before_park: self.spin_before_park,
+            seed: self.seed,
+            progress: !self.quiet,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Durations with and without units.
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("10s"), Ok(Duration::from_secs(10)));
+        assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));
+        assert_eq!(parse_duration("2m"), Ok(Duration::from_secs(120)));
+        assert_eq!(parse_duration("1.5"), Ok(Duration::from_millis(1500)));
+        assert!(parse_duration("ten").is_err());
+        assert!(parse_duration("-1s").is_err());
+    }
+
+    /// CPU choice follows the affinity mask and wraps.
+    #[test]
+    fn cpu_choice() {
+        assert_eq!(pick_cpus(&[1], None), Ok(vec![1]));
+        assert_eq!(pick_cpus(&[2, 3], Some(3)), Ok(vec![2, 3, 2]));
+        assert!(pick_cpus(&[0], Some(0)).is_err());
+    }
+
+    /// The scenario is positional and flags parse with units.
+    #[test]
+    fn parses_flags() {
+        let cli = Cli::try_parse_from([
+            "nacore-loadgen",
+            "http-query",
+            "--keys",
+            "zipf",
+            "--duration",
+            "3s",
+            "--rate",
+            "100",
+        ])
+        .unwrap();
+        assert_eq!(cli.scenario, Scenario::HttpQuery);
+        assert_eq!(cli.keys, KeysArg::Zipf);
+        assert_eq!(cli.duration, Duration::from_secs(3));
+        assert_eq!(cli.rate, Some(100.0));
+        assert!(Cli::try_parse_from(["nacore-loadgen", "http-nothing"]).is_err());
+    }
+}

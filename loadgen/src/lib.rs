@@ -1,0 +1,93 @@
+//! nacore-loadgen: a thread-per-core load generator for Nacos-compatible naming servers.
+//!
+//! # Layout
+//!
+//! - `cli`: flags, CPU choice, and the phase settings they describe.
+//! - `scenario`: what each scenario sends (`http`: Nacos HTTP v1 requests and their checks;
+//!   `grpc`: placeholder for the gRPC scenarios).
+//! - `runner`: one pinned glommio executor per core, connections in closed loop or on the
+//!   fixed-rate schedule, progress lines, merged statistics.
+//! - `http`: the minimal HTTP/1.1 client (request encoding, httparse response parsing, one
+//!   keep-alive connection).
+//! - `keyspace`, `schedule`, `stats`, `rng`: keys and their distributions, intended send times,
+//!   histograms and error counts, the deterministic random source.
+//! - `report`: the table and the JSON object.
+//! - `limits`: every bound, with its unit.
+
+pub mod cli;
+pub mod http;
+pub mod keyspace;
+pub mod limits;
+pub mod report;
+pub mod rng;
+pub mod runner;
+pub mod scenario;
+pub mod schedule;
+pub mod stats;
+
+use cli::Cli;
+use report::RunInfo;
+use runner::run_phase;
+
+/// Runs the scenario the flags describe and returns the process exit status: 0 when it ran
+/// and at least one request succeeded, 1 when nothing succeeded or it could not start, 2 for
+/// scenarios that are not implemented yet.
+pub fn run(cli: &Cli) -> i32 {
+    if cli.scenario.is_grpc() {
+        return scenario::grpc::run(cli.scenario);
+    }
+    match run_http(cli) {
+        Ok(code) => code,
+        Err(message) => {
+            eprintln!("nacore-loadgen: {message}");
+            1
+        }
+    }
+}
+
+fn run_http(cli: &Cli) -> Result<i32, String> {
+    let server = cli.server_addr()?;
+    let cpus = cli::pick_cpus(&cli::allowed_cpus(), cli.cores)?;
+    let base = cli.base_phase(server, cpus.clone())?;
+    let dist = cli.key_dist(&base.keyspace)?;
+    let plan = scenario::plan_http(cli.scenario, base, dist, cli.read_ratio, cli.beat_mode);
+    let setup = match plan.setup.as_ref().filter(|_| !cli.skip_setup) {
+        Some(setup) => {
+            let keys = setup.keyspace.keys_count();
+            if !cli.quiet {
+                eprintln!("[setup] registering {keys} instances");
+            }
+            let result = run_phase(setup)?;
+            if result.stats.errors_count() > 0 {
+                eprintln!(
+                    "[setup] {} registrations failed",
+                    result.stats.errors_count()
+                );
+            }
+            Some(result.stats)
+        }
+        None => None,
+    };
+    let result = run_phase(&plan.run)?;
+    let info = RunInfo {
+        scenario: cli.scenario.name(),
+        server: cli.server.clone(),
+        cpus,
+        connections: cli.connections,
+        services: cli.services,
+        instances_per_service: cli.instances_per_service,
+        keys: format!("{:?}", cli.keys).to_lowercase(),
+        rate_total_per_s: plan.run.rate_total_per_s,
+        warmup: cli.warmup,
+    };
+    if cli.json {
+        let value = report::to_json(&info, &result.stats, result.measured, setup.as_ref());
+        println!("{value}");
+    } else {
+        print!(
+            "{}",
+            report::to_table(&info, &result.stats, result.measured, setup.as_ref())
+        );
+    }
+    Ok(if result.stats.ok_count > 0 { 0 } else { 1 })
+}

@@ -1,0 +1,11 @@
+//! The Nacos 2.x gRPC protocol on glommio: h2 over each accepted TCP connection (through
+//! tokio-util's compat layer, no tokio runtime), gRPC framing, `Payload` encoding, connection
+//! state, and the bi-stream that carries setup, pushes and client detection. What requests
+//! mean is decided in `api::grpc`.
+
+pub mod conn;
+pub mod frame;
+pub mod payload;
+pub mod proto;
+pub mod server;
+mod stream;

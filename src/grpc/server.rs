@@ -1,0 +1,151 @@
+//! Accepting gRPC connections on one core: h2 handshake over the glommio stream, one task per
+//! HTTP/2 stream, and on close the release of everything the connection held.
+
+use std::rc::Rc;
+use std::time::Duration;
+
+use futures::channel::oneshot;
+use futures::future::{select, Either};
+use glommio::net::{TcpListener, TcpStream};
+use glommio::sync::Semaphore;
+use tokio_util::compat::FuturesAsyncReadCompatExt;
+
+use crate::grpc::conn::Connection;
+use crate::grpc::stream;
+use crate::limits::{
+    GRPC_CONNECTIONS_PER_CORE_MAX, GRPC_MESSAGE_BYTES_MAX, GRPC_STREAMS_PER_CONNECTION_MAX,
+    REQUEST_HEAD_BYTES_MAX, REQUEST_HEAD_TIMEOUT_MS,
+};
+use crate::naming::op::NamingOp;
+use crate::shard::CoreHandle;
+
+/// HTTP/2 frames up to 1 MiB: large `ServiceInfo` pushes go out in few frames.
+const H2_MAX_FRAME_BYTES: u32 = 1024 * 1024;
+/// Flow-control windows: enough for a 10 MiB message in flight per connection.
+const H2_STREAM_WINDOW_BYTES: u32 = 4 * 1024 * 1024;
+const H2_CONNECTION_WINDOW_BYTES: u32 = 16 * 1024 * 1024;
+/// Data a stream may buffer for sending beyond the peer's window.
+const H2_SEND_BUFFER_BYTES: usize = 1024 * 1024;
+
+/// Accepts gRPC connections on this core while it has room.
+pub async fn accept_loop(listener: TcpListener, core: CoreHandle) {
+    let permits = Rc::new(Semaphore::new(GRPC_CONNECTIONS_PER_CORE_MAX as u64));
+    let mut backoff_ms = 1u64;
+    loop {
+        let Ok(permit) = permits.acquire_static_permit(1).await else {
+            return;
+        };
+        match listener.accept().await {
+            Ok(stream) => {
+                backoff_ms = 1;
+                let core = core.clone();
+                glommio::spawn_local(async move {
+                    serve(stream, core).await;
+                    drop(permit);
+                })
+                .detach();
+            }
+            Err(error) => {
+                tracing::warn!(core = core.id, %error, backoff_ms, "gRPC accept failed");
+                glommio::timer::sleep(Duration::from_millis(backoff_ms)).await;
+                backoff_ms = (backoff_ms * 2).min(1000);
+            }
+        }
+    }
+}
+
+fn h2_builder() -> h2::server::Builder {
+    let mut builder = h2::server::Builder::new();
+    builder
+        .max_concurrent_streams(GRPC_STREAMS_PER_CONNECTION_MAX)
+        .max_frame_size(H2_MAX_FRAME_BYTES)
+        .initial_window_size(H2_STREAM_WINDOW_BYTES)
+        .initial_connection_window_size(H2_CONNECTION_WINDOW_BYTES)
+        .max_header_list_size(REQUEST_HEAD_BYTES_MAX as u32)
+        .max_send_buffer_size(H2_SEND_BUFFER_BYTES)
+        .max_concurrent_reset_streams(64)
+        .max_pending_accept_reset_streams(64);
+    debug_assert!(H2_STREAM_WINDOW_BYTES as usize <= GRPC_MESSAGE_BYTES_MAX);
+    builder
+}
+
+/// Serves one gRPC connection until the client goes away or the server closes it.
+async fn serve(stream: TcpStream, core: CoreHandle) {
+    let _ = stream.set_nodelay(true);
+    let Ok(remote) = stream.peer_addr() else {
+        return;
+    };
+    let uid = core.next_connection_id();
+    let id = format!(
+        "{}_{}_{}",
+        crate::api::wall_clock_ms(),
+        remote.ip(),
+        remote.port()
+    );
+    let (close_tx, close_rx) = oneshot::channel();
+    let connection = Rc::new(Connection::new(uid, id, remote, close_tx, core.now_ms()));
+    let handshake = h2_builder().handshake::<_, bytes::Bytes>(stream.compat());
+    let handshake_timeout = Duration::from_millis(REQUEST_HEAD_TIMEOUT_MS);
+    let h2 = glommio::timer::timeout(handshake_timeout, async {
+        handshake
+            .await
+            .map_err(|e| glommio::GlommioError::IoError(std::io::Error::other(e)))
+    })
+    .await;
+    match h2 {
+        Ok(h2) => drive(h2, &connection, &core, close_rx).await,
+        Err(error) => tracing::debug!(%remote, %error, "gRPC handshake failed"),
+    }
+    release(&connection, &core).await;
+}
+
+type H2Connection = h2::server::Connection<tokio_util::compat::Compat<TcpStream>, bytes::Bytes>;
+
+/// Accepts streams until the transport ends or `close_rx` fires.
+async fn drive(
+    mut h2: H2Connection,
+    connection: &Rc<Connection>,
+    core: &CoreHandle,
+    mut close_rx: oneshot::Receiver<()>,
+) {
+    loop {
+        // `None`: the server asked to close the connection.
+        let next = match select(Box::pin(h2.accept()), &mut close_rx).await {
+            Either::Left((accepted, _)) => Some(accepted),
+            Either::Right(_) => None,
+        };
+        match next {
+            Some(Some(Ok((request, respond)))) => {
+                let (connection, core) = (connection.clone(), core.clone());
+                glommio::spawn_local(async move {
+                    stream::serve(request, respond, connection, core).await;
+                })
+                .detach();
+            }
+            Some(Some(Err(error))) => {
+                tracing::debug!(connection = connection.id, %error, "gRPC connection error");
+                return;
+            }
+            Some(None) => return,
+            None => {
+                h2.abrupt_shutdown(h2::Reason::NO_ERROR);
+                return;
+            }
+        }
+    }
+}
+
+/// The transport is gone: stop pushes and drop the connection's instances and
+/// subscriptions on their owner cores, whose subscribers are then pushed.
+async fn release(connection: &Rc<Connection>, core: &CoreHandle) {
+    connection.close();
+    core.remove_push_inbox(connection.uid);
+    for key in connection.take_services() {
+        let op = NamingOp::ReleaseConnection {
+            key,
+            connection: connection.uid,
+        };
+        core.execute(op).await;
+    }
+    tracing::debug!(connection = connection.id, "gRPC connection released");
+}

@@ -1,0 +1,419 @@
+//! One HTTP/2 stream of a gRPC connection: the unary `/Request/request`, or the
+//! `/BiRequestStream/requestBiStream` that carries connection setup, server pushes with their
+//! acks, and client detection.
+
+use std::rc::Rc;
+use std::time::Duration;
+
+use bytes::{Bytes, BytesMut};
+use futures::FutureExt;
+use glommio::channels::local_channel::{self, LocalReceiver};
+use h2::server::SendResponse;
+use h2::{RecvStream, SendStream};
+use hashbrown::HashMap;
+use http::{HeaderMap, HeaderValue, Request, Response};
+
+use crate::api::grpc as handlers;
+use crate::grpc::conn::Connection;
+use crate::grpc::frame::{self, FrameError};
+use crate::grpc::payload::{self, Incoming, PayloadError};
+use crate::limits::{
+    GRPC_IDLE_DETECTION_MS, GRPC_MESSAGE_BYTES_MAX, GRPC_REPLY_TIMEOUT_MS,
+    PUSH_QUEUE_PER_CONNECTION_MAX, PUSH_RETRY_DELAY_MS, PUSH_WRITE_STALL_MS,
+};
+use crate::naming::key::ServiceKey;
+use crate::naming::op::PushOut;
+use crate::shard::CoreHandle;
+
+/// gRPC status codes (grpc/doc/statuscodes.md) used here.
+const GRPC_OK: u32 = 0;
+const GRPC_INVALID_ARGUMENT: u32 = 3;
+const GRPC_RESOURCE_EXHAUSTED: u32 = 8;
+const GRPC_UNIMPLEMENTED: u32 = 12;
+const GRPC_INTERNAL: u32 = 13;
+
+/// How often the bi-stream checks push acks and idleness.
+const BI_STREAM_TICK_MS: u64 = 250;
+
+pub async fn serve(
+    request: Request<RecvStream>,
+    respond: SendResponse<Bytes>,
+    connection: Rc<Connection>,
+    core: CoreHandle,
+) {
+    connection.touch(core.now_ms());
+    let path = request.uri().path().to_string();
+    let body = request.into_body();
+    match path.as_str() {
+        "/Request/request" => unary(body, respond, &connection, &core).await,
+        "/BiRequestStream/requestBiStream" => {
+            BiStream::run(body, respond, connection, core).await;
+        }
+        _ => {
+            let message = format!("unknown gRPC method {path}");
+            trailers_only(respond, GRPC_UNIMPLEMENTED, &message);
+        }
+    }
+}
+
+fn response_head() -> Response<()> {
+    let mut response = Response::new(());
+    response
+        .headers_mut()
+        .insert("content-type", HeaderValue::from_static("application/grpc"));
+    response
+}
+
+fn status_trailers(code: u32, message: &str) -> HeaderMap {
+    let mut trailers = HeaderMap::new();
+    trailers.insert("grpc-status", HeaderValue::from(code));
+    // grpc-message must be percent-encoded; our messages are ASCII, spaces encoded.
+    let encoded: String = message
+        .chars()
+        .filter(char::is_ascii)
+        .map(|c| {
+            if c.is_ascii_graphic() && c != '%' {
+                c.to_string()
+            } else {
+                format!("%{:02X}", c as u8)
+            }
+        })
+        .collect();
+    if let Ok(value) = HeaderValue::from_str(&encoded) {
+        trailers.insert("grpc-message", value);
+    }
+    trailers
+}
+
+/// Answers with status only (a "Trailers-Only" response).
+fn trailers_only(mut respond: SendResponse<Bytes>, code: u32, message: &str) {
+    let mut head = response_head();
+    for (name, value) in status_trailers(code, message).iter() {
+        head.headers_mut().insert(name.clone(), value.clone());
+    }
+    let _ = respond.send_response(head, true);
+}
+
+/// Reads one whole gRPC message, refusing oversized ones as soon as their length is known.
+async fn read_message(body: &mut RecvStream) -> Result<Bytes, (u32, String)> {
+    let mut buf = BytesMut::new();
+    loop {
+        match frame::decode(&mut buf) {
+            Ok(Some(message)) => return Ok(message),
+            Ok(None) => {}
+            Err(error @ FrameError::TooLarge(_)) => {
+                return Err((GRPC_RESOURCE_EXHAUSTED, error.to_string()))
+            }
+            Err(error) => return Err((GRPC_UNIMPLEMENTED, error.to_string())),
+        }
+        match body.data().await {
+            Some(Ok(chunk)) => {
+                let _ = body.flow_control().release_capacity(chunk.len());
+                buf.extend_from_slice(&chunk);
+            }
+            Some(Err(error)) => return Err((GRPC_INTERNAL, error.to_string())),
+            None => return Err((GRPC_INTERNAL, "the request ended before its message".into())),
+        }
+        debug_assert!(buf.len() <= GRPC_MESSAGE_BYTES_MAX + frame::FRAME_HEADER_BYTES + (1 << 20));
+    }
+}
+
+async fn unary(
+    mut body: RecvStream,
+    mut respond: SendResponse<Bytes>,
+    connection: &Rc<Connection>,
+    core: &CoreHandle,
+) {
+    let message = match read_message(&mut body).await {
+        Ok(message) => message,
+        Err((code, text)) => return trailers_only(respond, code, &text),
+    };
+    let (kind, json) = match payload::decode(&message) {
+        Ok(incoming) => handlers::handle(core, connection, incoming).await,
+        Err(PayloadError::Undecodable(text)) => {
+            let text = format!("not a Nacos Payload: {text}");
+            return trailers_only(respond, GRPC_INVALID_ARGUMENT, &text);
+        }
+        Err(PayloadError::BadJson { kind, reason }) => handlers::bad_json(&kind, &reason),
+    };
+    let Ok(mut send) = respond.send_response(response_head(), false) else {
+        return;
+    };
+    let framed = frame::encode(&payload::encode(&kind, json));
+    if send.send_data(framed, false).is_ok() {
+        let _ = send.send_trailers(status_trailers(GRPC_OK, ""));
+    }
+}
+
+/// A push sent and not yet acknowledged.
+struct InFlight {
+    key: ServiceKey,
+    payload: Bytes,
+    sent_at_ms: u64,
+}
+
+/// The bi-stream of one connection: it registers the connection, writes its pushes, matches
+/// their acks, retries, and detects dead clients.
+struct BiStream {
+    send: SendStream<Bytes>,
+    connection: Rc<Connection>,
+    core: CoreHandle,
+    inbox: LocalReceiver<PushOut>,
+    inbox_sender: Option<local_channel::LocalSender<PushOut>>,
+    next_request_id: u64,
+    in_flight: HashMap<u64, InFlight>,
+    /// Pushes to send again at a time (ms): (due, key, payload).
+    retries: Vec<(u64, ServiceKey, Bytes)>,
+    /// The request id of an unanswered `ClientDetectionRequest` and when it was sent.
+    detection: Option<(u64, u64)>,
+}
+
+enum Step {
+    Continue,
+    Close(&'static str),
+}
+
+enum Event {
+    Data(Option<Result<Bytes, h2::Error>>),
+    Push(Option<PushOut>),
+    Tick,
+}
+
+impl BiStream {
+    async fn run(
+        mut body: RecvStream,
+        respond: SendResponse<Bytes>,
+        connection: Rc<Connection>,
+        core: CoreHandle,
+    ) {
+        let mut respond = respond;
+        let Ok(send) = respond.send_response(response_head(), false) else {
+            return;
+        };
+        let (sender, inbox) = local_channel::new_bounded(PUSH_QUEUE_PER_CONNECTION_MAX);
+        let mut stream = BiStream {
+            send,
+            connection,
+            core,
+            inbox,
+            inbox_sender: Some(sender),
+            next_request_id: 0,
+            in_flight: HashMap::new(),
+            retries: Vec::new(),
+            detection: None,
+        };
+        let reason = stream.serve(&mut body).await;
+        tracing::debug!(connection = stream.connection.id, reason, "bi-stream ended");
+        stream.connection.close();
+    }
+
+    async fn serve(&mut self, body: &mut RecvStream) -> &'static str {
+        let mut buf = BytesMut::new();
+        loop {
+            let tick = Duration::from_millis(BI_STREAM_TICK_MS);
+            let event = futures::select_biased! {
+                data = body.data().fuse() => Event::Data(data),
+                push = self.inbox.recv().fuse() => Event::Push(push),
+                _ = glommio::timer::sleep(tick).fuse() => Event::Tick,
+            };
+            let step = match event {
+                Event::Data(Some(Ok(chunk))) => {
+                    let _ = body.flow_control().release_capacity(chunk.len());
+                    buf.extend_from_slice(&chunk);
+                    self.on_data(&mut buf).await
+                }
+                Event::Data(Some(Err(_)) | None) => Step::Close("the client ended the stream"),
+                Event::Push(Some(push)) => self.send_push(push.key, push.service_info_json).await,
+                Event::Push(None) => Step::Close("push inbox overflowed"),
+                Event::Tick => self.on_tick().await,
+            };
+            if let Step::Close(reason) = step {
+                return reason;
+            }
+        }
+    }
+
+    async fn on_data(&mut self, buf: &mut BytesMut) -> Step {
+        loop {
+            let message = match frame::decode(buf) {
+                Ok(Some(message)) => message,
+                Ok(None) => return Step::Continue,
+                Err(_) => return Step::Close("bad frame on the bi-stream"),
+            };
+            self.connection.touch(self.core.now_ms());
+            let step = match payload::decode(&message) {
+                Ok(incoming) => self.on_message(incoming).await,
+                Err(_) => Step::Close("undecodable message on the bi-stream"),
+            };
+            if let Step::Close(reason) = step {
+                return Step::Close(reason);
+            }
+        }
+    }
+
+    async fn on_message(&mut self, incoming: Incoming) -> Step {
+        match incoming.kind.as_str() {
+            "ConnectionSetupRequest" => self.on_setup(&incoming).await,
+            "NotifySubscriberResponse" | "ClientDetectionResponse" | "ErrorResponse" => {
+                self.on_ack(&incoming);
+                Step::Continue
+            }
+            // Other replies (e.g. ConnectResetResponse) need no action.
+            _ => Step::Continue,
+        }
+    }
+
+    async fn on_setup(&mut self, incoming: &Incoming) -> Step {
+        let Some(sender) = self.inbox_sender.take() else {
+            return Step::Continue;
+        };
+        let client_ip = incoming
+            .body
+            .get("clientIp")
+            .and_then(|v| v.as_str())
+            .filter(|ip| !ip.is_empty())
+            .unwrap_or(&incoming.client_ip)
+            .to_string();
+        let version = incoming
+            .body
+            .get("clientVersion")
+            .and_then(|v| v.as_str())
+            .unwrap_or("");
+        self.connection.register(&client_ip, version);
+        self.core.add_push_inbox(self.connection.uid, sender);
+        let ack = handlers::setup_ack();
+        self.write(payload::encode("SetupAckRequest", ack)).await
+    }
+
+    /// Matches a reply to a push or detection by its request id. A failed reply to a push
+    /// (`ErrorResponse`) schedules a retry like a timeout does.
+    fn on_ack(&mut self, incoming: &Incoming) {
+        let Some(request_id) = request_id_of(incoming) else {
+            return;
+        };
+        let success = incoming.kind != "ErrorResponse"
+            && incoming
+                .body
+                .get("resultCode")
+                .and_then(|c| c.as_u64())
+                .unwrap_or(200)
+                == 200;
+        if self.detection.is_some_and(|(id, _)| id == request_id) {
+            self.detection = None;
+            return;
+        }
+        if let Some(flight) = self.in_flight.remove(&request_id) {
+            if !success {
+                let due = self.core.now_ms() + PUSH_RETRY_DELAY_MS;
+                self.retries.push((due, flight.key, flight.payload));
+            }
+        }
+    }
+
+    async fn send_push(&mut self, key: ServiceKey, service_info: Bytes) -> Step {
+        // A newer push for the same service supersedes one still waiting for its ack.
+        self.in_flight.retain(|_, f| f.key != key);
+        self.retries.retain(|(_, k, _)| *k != key);
+        self.next_request_id += 1;
+        let request_id = self.next_request_id;
+        let json = handlers::notify_subscriber(request_id, &service_info);
+        let step = self
+            .write(payload::encode("NotifySubscriberRequest", json))
+            .await;
+        let sent_at_ms = self.core.now_ms();
+        self.in_flight.insert(
+            request_id,
+            InFlight {
+                key,
+                payload: service_info,
+                sent_at_ms,
+            },
+        );
+        step
+    }
+
+    async fn on_tick(&mut self) -> Step {
+        let now_ms = self.core.now_ms();
+        if let Some((_, sent_ms)) = self.detection {
+            if now_ms.saturating_sub(sent_ms) > GRPC_REPLY_TIMEOUT_MS {
+                return Step::Close("the client did not answer ClientDetectionRequest");
+            }
+        } else if self.connection.is_registered()
+            && self.connection.idle_ms(now_ms) >= GRPC_IDLE_DETECTION_MS
+        {
+            self.next_request_id += 1;
+            let request_id = self.next_request_id;
+            self.detection = Some((request_id, now_ms));
+            let json = handlers::client_detection(request_id);
+            if let Step::Close(reason) = self
+                .write(payload::encode("ClientDetectionRequest", json))
+                .await
+            {
+                return Step::Close(reason);
+            }
+        }
+        self.expire_pushes(now_ms);
+        self.send_due_retries(now_ms).await
+    }
+
+    /// Pushes unanswered for the reply timeout are retried after the retry delay.
+    fn expire_pushes(&mut self, now_ms: u64) {
+        let expired: Vec<u64> = self
+            .in_flight
+            .iter()
+            .filter(|(_, f)| now_ms.saturating_sub(f.sent_at_ms) > GRPC_REPLY_TIMEOUT_MS)
+            .map(|(&id, _)| id)
+            .collect();
+        for id in expired {
+            if let Some(flight) = self.in_flight.remove(&id) {
+                self.retries
+                    .push((now_ms + PUSH_RETRY_DELAY_MS, flight.key, flight.payload));
+            }
+        }
+    }
+
+    async fn send_due_retries(&mut self, now_ms: u64) -> Step {
+        let (due, waiting): (Vec<_>, Vec<_>) = std::mem::take(&mut self.retries)
+            .into_iter()
+            .partition(|(at, _, _)| *at <= now_ms);
+        self.retries = waiting;
+        for (_, key, service_info) in due {
+            if let Step::Close(reason) = self.send_push(key, service_info).await {
+                return Step::Close(reason);
+            }
+        }
+        Step::Continue
+    }
+
+    /// Writes one message, waiting for flow-control capacity; a client that lets it stall
+    /// past `PUSH_WRITE_STALL_MS` is disconnected.
+    async fn write(&mut self, payload: Bytes) -> Step {
+        let framed = frame::encode(&payload);
+        let needed = framed.len();
+        self.send.reserve_capacity(needed);
+        let stall = Duration::from_millis(PUSH_WRITE_STALL_MS);
+        let deadline = std::time::Instant::now() + stall;
+        while self.send.capacity() < needed {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            let capacity = futures::future::poll_fn(|cx| self.send.poll_capacity(cx));
+            let waited = glommio::timer::timeout(left, async { Ok(capacity.await) }).await;
+            match waited {
+                Ok(Some(Ok(_))) => {}
+                Ok(Some(Err(_)) | None) => return Step::Close("the stream closed"),
+                Err(_) => return Step::Close("the client stopped reading its pushes"),
+            }
+        }
+        match self.send.send_data(framed, false) {
+            Ok(()) => Step::Continue,
+            Err(_) => Step::Close("the stream closed"),
+        }
+    }
+}
+
+fn request_id_of(incoming: &Incoming) -> Option<u64> {
+    match incoming.body.get("requestId")? {
+        serde_json::Value::String(s) => s.parse().ok(),
+        serde_json::Value::Number(n) => n.as_u64(),
+        _ => None,
+    }
+}
