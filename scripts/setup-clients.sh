@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Install the real Nacos clients used by the integration tests (tests/real_clients.rs):
-#   - Python venv at target/clients/venv with nacos-sdk-python (module `nacos`, HTTP v1 client)
+#   - Python venv at target/clients/venv with nacos-sdk-python 2.x (module `nacos`, HTTP v1 client)
+#   - Python venv at target/clients/venv3 with nacos-sdk-python 3.x (module `v2.nacos`, gRPC client;
+#     used by tests/grpc_python.rs)
 #   - npm package `nacos` in target/clients/node/node_modules
 #
 # Idempotent (a marker file records the installed versions) and safe to run
@@ -8,16 +10,18 @@
 set -euo pipefail
 
 PY_SDK_VERSION="2.0.11"
+PY3_SDK_VERSION="3.2.0"
 NODE_SDK_VERSION="2.6.3"
 
 SCRIPT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 REPO_ROOT="$(cd "$SCRIPT_DIR/.." && pwd)"
 CLIENTS_DIR="$REPO_ROOT/target/clients"
 VENV_DIR="$CLIENTS_DIR/venv"
+VENV3_DIR="$CLIENTS_DIR/venv3"
 NODE_DIR="$CLIENTS_DIR/node"
 LOCK_FILE="$CLIENTS_DIR/.lock"
 MARKER="$CLIENTS_DIR/.installed"
-WANT="python:nacos-sdk-python==$PY_SDK_VERSION node:nacos@$NODE_SDK_VERSION"
+WANT="python:nacos-sdk-python==$PY_SDK_VERSION python3:nacos-sdk-python==$PY3_SDK_VERSION node:nacos@$NODE_SDK_VERSION"
 
 die() {
     echo "setup-clients.sh: ERROR: $*" >&2
@@ -77,6 +81,33 @@ else
         "nacos-sdk-python==$PY_SDK_VERSION" ||
         die "pip install nacos-sdk-python==$PY_SDK_VERSION failed"
     py_ok || die "nacos-sdk-python==$PY_SDK_VERSION not importable after install"
+fi
+
+# ---------------------------------------------------------------- Python (SDK 3.x, gRPC)
+py3_ok() {
+    [[ -x "$VENV3_DIR/bin/python" ]] &&
+        "$VENV3_DIR/bin/python" - "$PY3_SDK_VERSION" <<'EOF' >/dev/null 2>&1
+import sys
+from importlib.metadata import version
+import v2.nacos  # noqa: F401
+sys.exit(0 if version("nacos-sdk-python") == sys.argv[1] else 1)
+EOF
+}
+
+if py3_ok; then
+    log "python3: nacos-sdk-python==$PY3_SDK_VERSION already installed"
+else
+    log "python3: creating venv at $VENV3_DIR"
+    if [[ ! -x "$VENV3_DIR/bin/python" ]]; then
+        rm -rf "$VENV3_DIR"
+        "$PYTHON" -m venv "$VENV3_DIR" ||
+            die "'$PYTHON -m venv $VENV3_DIR' failed (is the python3-venv package installed?)"
+    fi
+    log "python3: installing nacos-sdk-python==$PY3_SDK_VERSION"
+    "$VENV3_DIR/bin/python" -m pip install --disable-pip-version-check --no-input -q \
+        "nacos-sdk-python==$PY3_SDK_VERSION" ||
+        die "pip install nacos-sdk-python==$PY3_SDK_VERSION failed"
+    py3_ok || die "nacos-sdk-python==$PY3_SDK_VERSION (module v2.nacos) not importable after install"
 fi
 
 # ---------------------------------------------------------------- Node

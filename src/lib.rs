@@ -10,6 +10,7 @@
 //! - `api`: the Nacos endpoints (v1, v2, console) → `NamingOp`s.
 //! - `naming`: services, instances, selection, encodings, the per-core registry.
 //! - `health`: the timing wheel behind heartbeat expiry.
+//! - `udp`: UDP push to v1 subscribers.
 
 pub mod api;
 pub mod config;
@@ -20,3 +21,4 @@ pub mod limits;
 pub mod naming;
 pub mod server;
 pub mod shard;
+pub mod udp;

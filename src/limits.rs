@@ -114,3 +114,15 @@ pub const PUSH_DELAY_DEFAULT_MS: u64 = 2;
 
 /// gRPC connections per core; accept waits at the limit.
 pub const GRPC_CONNECTIONS_PER_CORE_MAX: usize = 65_536;
+
+/// A UDP push unanswered this long is retransmitted once (Nacos: 10 s, one retry).
+pub const UDP_ACK_TIMEOUT_MS: u64 = 10_000;
+
+/// UDP pushes are gzip-compressed from this size (Nacos: 1 KiB).
+pub const UDP_GZIP_THRESHOLD_BYTES: usize = 1024;
+
+/// Largest UDP datagram we send or receive (the IPv4 UDP payload limit).
+pub const UDP_DATAGRAM_BYTES_MAX: usize = 65_507;
+
+/// UDP pushes awaiting an ack per core; beyond it pushes go out without a retransmit.
+pub const UDP_PENDING_ACKS_PER_CORE_MAX: usize = 65_536;

@@ -43,7 +43,7 @@ fn main() {
         config.http_port
     );
     tracing::info!(
-        "gRPC port {}:{} reserved (served from the gRPC issue on)",
+        "gRPC listening on {}:{} (Nacos 2.x clients)",
         config.bind,
         config.grpc_port
     );

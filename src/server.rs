@@ -76,6 +76,9 @@ async fn run_core(
         Core::new(0, 1, None, origin, push_delay)
     };
     spawn_timer_driver(&core, Duration::from_millis(WHEEL_TICK_MS));
+    let udp = crate::udp::UdpPusher::bind(config.bind)
+        .map_err(|e| format!("cannot open the UDP push socket: {e}"))?;
+    core.set_udp_pusher(udp);
     let http_addr = SocketAddr::new(config.bind, config.http_port);
     let listener = TcpListener::bind(http_addr)
         .map_err(|e| format!("cannot listen for HTTP on {http_addr}: {e}"))?;

@@ -540,31 +540,6 @@ fn operator_and_console() {
     assert_eq!(json(&body), serde_json::json!({"ips":["10.0.0.1:1_true"]}));
 }
 
-/// v1 pollers with udpPort are recorded as subscribers of the service.
-#[test]
-fn udp_pollers_are_subscribers() {
-    let server = Server::start();
-    server.http(
-        "POST",
-        "/nacos/v1/ns/instance?serviceName=sub&ip=10.0.0.1&port=1",
-        None,
-    );
-    list(
-        &server,
-        "serviceName=sub&udpPort=40000&clientIP=127.0.0.1&clusters=DEFAULT",
-    );
-    let (status, body) = server.http(
-        "GET",
-        "/nacos/v1/ns/service/subscribers?serviceName=sub",
-        None,
-    );
-    assert_eq!(status, 200);
-    let subs = json(&body);
-    assert_eq!(subs["count"], 1);
-    assert_eq!(subs["subscribers"][0]["addrStr"], "127.0.0.1:40000");
-    assert_eq!(subs["subscribers"][0]["serviceName"], "DEFAULT_GROUP@@sub");
-}
-
 /// Protect threshold: at or below it, every instance is returned as healthy.
 #[test]
 fn protect_threshold_applies() {

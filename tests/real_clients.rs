@@ -30,3 +30,22 @@ fn node_v1_client_register_list_deregister_and_beats() {
     );
     assert_client_ok("node_v1.js (nacos npm client)", &out, "NODE_V1_OK", &server);
 }
+
+/// The npm client subscribes, another client registers, and the subscriber sees the change
+/// through UDP push (seconds before its 10 s poll would).
+#[test]
+fn node_v1_client_sees_changes_through_udp_push() {
+    ensure_clients();
+    let server = Server::start();
+    let addr = server.addr();
+    let out = run_node(
+        "node_udp_push.js",
+        &["--server", &addr, "--service", "nacore-it-node-udp"],
+    );
+    assert_client_ok(
+        "node_udp_push.js (nacos npm client)",
+        &out,
+        "NODE_UDP_PUSH_OK",
+        &server,
+    );
+}

@@ -229,8 +229,7 @@ async fn run_core(
     for task in tasks {
         task.await;
     }
-    let stats = run.stats.take();
-    stats
+    run.stats.take()
 }
 
 /// One connection: connect, wait for the start, then send requests until the phase ends,

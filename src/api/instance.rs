@@ -172,12 +172,42 @@ fn udp_subscription(request: &Request, flavor: Flavor) -> NamingResult<Option<Ud
     }
     crate::naming::key::check_ip(ip)?;
     let agent = request.head.user_agent.clone();
+    if !push_capable(&agent) {
+        return Ok(None);
+    }
     Ok(Some(UdpSubscription {
         ip: ip.to_string(),
         udp_port,
         agent,
         app: params.non_blank("app").unwrap_or("unknown").to_string(),
     }))
+}
+
+/// Whether a v1 client can take UDP pushes, by its User-Agent (Nacos `ClientInfo` and
+/// `UdpPushService.canEnablePush`): Java and Go from 0.1.0, C from 1.0.12, C# from 0.9.0,
+/// Nacos-DNS from 0.4.3. Other clients only poll.
+pub fn push_capable(user_agent: &str) -> bool {
+    const MINIMUM: [(&str, [u32; 3]); 5] = [
+        ("Nacos-Java-Client", [0, 1, 0]),
+        ("Nacos-Go-Client", [0, 1, 0]),
+        ("Nacos-C-Client", [1, 0, 12]),
+        ("Nacos-CSharp-Client", [0, 9, 0]),
+        ("Nacos-DNS", [0, 4, 3]),
+    ];
+    let Some((kind, version)) = user_agent.split_once(":v") else {
+        return false;
+    };
+    let Some((_, minimum)) = MINIMUM.iter().find(|(k, _)| *k == kind.trim()) else {
+        return false;
+    };
+    let mut parts = [0u32; 3];
+    let numbers = version
+        .split(|c: char| !c.is_ascii_digit())
+        .filter(|p| !p.is_empty());
+    for (part, number) in parts.iter_mut().zip(numbers) {
+        *part = number.parse().unwrap_or(0);
+    }
+    parts >= *minimum
 }
 
 /// `instance/beat`: always HTTP 200 with `{clientBeatInterval, code, lightBeatEnabled}`,
@@ -219,4 +249,23 @@ pub async fn statuses(core: &CoreHandle, params: &Params) -> NamingResult<Reply>
         other => return Err(unexpected(&other)),
     };
     Ok(Reply::Json(Bytes::from(json!({ "ips": ips }).to_string())))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::push_capable;
+
+    /// Java, Go, C, C# and DNS clients at or above their minimum versions take UDP pushes.
+    #[test]
+    fn push_capable_agents() {
+        assert!(push_capable("Nacos-Java-Client:v1.0.0"));
+        assert!(push_capable("Nacos-Java-Client:v2.5.1"));
+        assert!(push_capable("Nacos-Go-Client:v1.1.3"));
+        assert!(push_capable("Nacos-C-Client:v1.0.12"));
+        assert!(!push_capable("Nacos-C-Client:v1.0.11"));
+        assert!(push_capable("Nacos-DNS:v0.4.3"));
+        assert!(!push_capable("Nacos-Python-Client:v0.1.16"));
+        assert!(!push_capable("curl/8.0"));
+        assert!(!push_capable(""));
+    }
 }

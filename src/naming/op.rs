@@ -262,6 +262,21 @@ pub struct PushOut {
     pub service_info_json: Bytes,
 }
 
+/// A push for a v1 UDP subscriber: `ServiceInfo` with a grouped name and no `groupName`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UdpPushOut {
+    pub ip: String,
+    pub udp_port: u16,
+    pub service_info_json: Bytes,
+}
+
+/// What the changes since the last flush owe to subscribers.
+#[derive(Debug, Default)]
+pub struct Pushes {
+    pub grpc: Vec<PushOut>,
+    pub udp: Vec<UdpPushOut>,
+}
+
 impl From<NamingError> for NamingReply {
     fn from(error: NamingError) -> Self {
         NamingReply::Error(error)

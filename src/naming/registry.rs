@@ -14,8 +14,8 @@ use crate::naming::error::{ErrorKind, NamingError, NamingResult};
 use crate::naming::instance::{BeatTiming, Instance, InstanceSpec, Owner, META_BEAT_INTERVAL};
 use crate::naming::key::ServiceKey;
 use crate::naming::op::{
-    BeatRequest, Counts, InstanceUpdate, InstanceView, NamingOp, NamingReply, PushOut, ServiceSpec,
-    ServiceView, SubscriberView, UdpSubscription,
+    BeatRequest, Counts, InstanceUpdate, InstanceView, NamingOp, NamingReply, PushOut, Pushes,
+    ServiceSpec, ServiceView, SubscriberView, UdpPushOut, UdpSubscription,
 };
 use crate::naming::select::select;
 use crate::naming::service::{GrpcSubscriber, InstanceOverlay, Service, UdpSubscriber};
@@ -186,6 +186,11 @@ impl Registry {
             }
         };
         self.index.insert(key.clone(), slot);
+        let timer = Timer::EmptyService {
+            service_slot: slot,
+            uid,
+        };
+        self.wheel.insert(now_ms + EMPTY_SERVICE_EXPIRY_MS, timer);
         slot
     }
 
@@ -334,11 +339,9 @@ impl Registry {
 
     pub fn unsubscribe(&mut self, key: &ServiceKey, connection: u64) {
         if let Some(slot) = self.service_slot(key) {
-            let service = self.service_at(slot);
-            service.grpc_subscribers.remove(&connection);
-            if service.is_empty() && service.grpc_subscribers.is_empty() {
-                self.after_removal(slot, 0);
-            }
+            // An empty service keeps a pending cleanup timer; it removes the service once
+            // nobody subscribes any more.
+            self.service_at(slot).grpc_subscribers.remove(&connection);
         }
     }
 
@@ -485,14 +488,28 @@ impl Registry {
         udp: Option<UdpSubscription>,
         now_ms: u64,
     ) -> NamingReply {
-        let Some(slot) = self.service_slot(key) else {
-            return NamingReply::Hosts {
-                hosts_json: Bytes::from_static(b"[]"),
-                reach_protection: false,
-            };
+        let slot = match (self.service_slot(key), &udp) {
+            (Some(slot), _) => slot,
+            // A v1 subscriber of a service that does not exist yet is kept, so it is pushed
+            // when instances arrive.
+            (None, Some(_)) => self.ensure_service(key, true, now_ms),
+            (None, None) => {
+                return NamingReply::Hosts {
+                    hosts_json: Bytes::from_static(b"[]"),
+                    reach_protection: false,
+                }
+            }
         };
-        let service = self.service_at(slot);
         if let Some(udp) = udp {
+            // A new subscriber gets a push of its own, as in Nacos.
+            let known = self.service_at(slot).udp_subscribers.iter();
+            let is_new = !known
+                .clone()
+                .any(|s| s.ip == udp.ip && s.udp_port == udp.udp_port);
+            if is_new {
+                self.touched.push(slot);
+            }
+            let service = self.service_at(slot);
             service.record_udp_subscriber(UdpSubscriber {
                 ip: udp.ip,
                 udp_port: udp.udp_port,
@@ -502,6 +519,7 @@ impl Registry {
                 last_poll_ms: now_ms,
             });
         }
+        let service = self.service_at(slot);
         if let Some((hosts_json, reach_protection)) = service.cached_hosts(clusters, healthy_only) {
             return NamingReply::Hosts {
                 hosts_json,
@@ -770,28 +788,31 @@ impl Registry {
         turned_unhealthy
     }
 
+    /// Removes a service that stayed empty, unsubscribed and not created through the service
+    /// API for `EMPTY_SERVICE_EXPIRY_MS`; otherwise looks again later.
     fn on_empty_timer(&mut self, slot: u32, uid: u64, now_ms: u64) -> bool {
-        let Some(Some(service)) = self.services.get(slot as usize) else {
+        let Some(Some(service)) = self.services.get_mut(slot as usize) else {
             return false;
         };
-        if service.uid != uid || service.explicit || !service.grpc_subscribers.is_empty() {
+        if service.uid != uid || service.explicit {
             return false;
         }
-        match service.empty_since_ms {
-            Some(since_ms) if now_ms.saturating_sub(since_ms) >= EMPTY_SERVICE_EXPIRY_MS => {
-                self.remove_service(slot);
-                true
-            }
-            Some(since_ms) => {
-                let timer = Timer::EmptyService {
-                    service_slot: slot,
-                    uid,
-                };
-                self.wheel.insert(since_ms + EMPTY_SERVICE_EXPIRY_MS, timer);
-                false
-            }
-            None => false,
+        service.expire_udp_subscribers(now_ms, UDP_SUBSCRIBER_EXPIRY_MS);
+        let Some(since_ms) = service.empty_since_ms else {
+            return false;
+        };
+        let expired = now_ms.saturating_sub(since_ms) >= EMPTY_SERVICE_EXPIRY_MS;
+        if expired && !service.has_subscribers() {
+            self.remove_service(slot);
+            return true;
         }
+        let again_ms = if expired { now_ms } else { since_ms } + EMPTY_SERVICE_EXPIRY_MS;
+        let timer = Timer::EmptyService {
+            service_slot: slot,
+            uid,
+        };
+        self.wheel.insert(again_ms, timer);
+        false
     }
 
     /// Whether changes wait to be pushed.
@@ -799,60 +820,107 @@ impl Registry {
         !self.touched.is_empty()
     }
 
-    /// The pushes that the changes since the last call owe to gRPC subscribers: one per
+    /// The pushes that the changes since the last call owe to subscribers: one per
     /// (changed service, subscriber), each with that subscriber's selection. Subscribers with
     /// the same clusters share one encoding.
-    pub fn take_pushes(&mut self, now_ms: u64, wall_ms: u64) -> Vec<PushOut> {
+    pub fn take_pushes(&mut self, now_ms: u64, wall_ms: u64) -> Pushes {
         let mut slots = std::mem::take(&mut self.touched);
         slots.sort_unstable();
         slots.dedup();
-        let cache_millis = self.switches.default_push_cache_millis;
-        let mut pushes = Vec::new();
+        let mut pushes = Pushes::default();
         for slot in slots {
-            let Some(Some(service)) = self.services.get(slot as usize) else {
+            let Some(Some(service)) = self.services.get_mut(slot as usize) else {
                 continue;
             };
-            if service.grpc_subscribers.is_empty() {
+            service.expire_udp_subscribers(now_ms, UDP_SUBSCRIBER_EXPIRY_MS);
+            if !service.has_subscribers() {
                 continue;
             }
             let key = service.key.clone();
-            let mut subscribers: Vec<(u64, String)> = service
-                .grpc_subscribers
-                .iter()
-                .map(|(&c, s)| (c, s.clusters.clone()))
-                .collect();
-            subscribers.sort_by(|a, b| a.1.cmp(&b.1));
-            let mut encoded: Option<(String, Bytes)> = None;
-            for (connection, clusters) in subscribers {
-                let json = match &encoded {
-                    Some((c, json)) if *c == clusters => json.clone(),
-                    _ => {
-                        let json =
-                            self.grpc_service_info(&key, &clusters, cache_millis, now_ms, wall_ms);
-                        encoded = Some((clusters.clone(), json.clone()));
-                        json
-                    }
-                };
-                pushes.push(PushOut {
-                    connection,
-                    key: key.clone(),
-                    service_info_json: json,
-                });
-            }
+            self.grpc_pushes(&key, slot, now_ms, wall_ms, &mut pushes.grpc);
+            self.udp_pushes(&key, slot, now_ms, wall_ms, &mut pushes.udp);
         }
         pushes
     }
 
-    /// `ServiceInfo` JSON as gRPC carries it: un-grouped name, `groupName`, enabled-only
-    /// selection with the protect threshold, `healthyOnly=false`.
-    pub fn grpc_service_info(
+    fn grpc_pushes(
+        &mut self,
+        key: &ServiceKey,
+        slot: u32,
+        now_ms: u64,
+        wall_ms: u64,
+        out: &mut Vec<PushOut>,
+    ) {
+        let service = self.service_at(slot);
+        let mut subscribers: Vec<(String, u64)> = service
+            .grpc_subscribers
+            .iter()
+            .map(|(&c, s)| (s.clusters.clone(), c))
+            .collect();
+        subscribers.sort();
+        let mut encoded: Option<(String, Bytes)> = None;
+        for (clusters, connection) in subscribers {
+            let json = match &encoded {
+                Some((c, json)) if *c == clusters => json.clone(),
+                _ => {
+                    let json = self.service_info(key, &clusters, true, now_ms, wall_ms);
+                    encoded = Some((clusters.clone(), json.clone()));
+                    json
+                }
+            };
+            out.push(PushOut {
+                connection,
+                key: key.clone(),
+                service_info_json: json,
+            });
+        }
+    }
+
+    fn udp_pushes(
+        &mut self,
+        key: &ServiceKey,
+        slot: u32,
+        now_ms: u64,
+        wall_ms: u64,
+        out: &mut Vec<UdpPushOut>,
+    ) {
+        let mut subscribers: Vec<(String, String, u16)> = self
+            .service_at(slot)
+            .udp_subscribers
+            .iter()
+            .map(|s| (s.clusters.clone(), s.ip.clone(), s.udp_port))
+            .collect();
+        subscribers.sort();
+        let mut encoded: Option<(String, Bytes)> = None;
+        for (clusters, ip, udp_port) in subscribers {
+            let json = match &encoded {
+                Some((c, json)) if *c == clusters => json.clone(),
+                _ => {
+                    let json = self.service_info(key, &clusters, false, now_ms, wall_ms);
+                    encoded = Some((clusters.clone(), json.clone()));
+                    json
+                }
+            };
+            out.push(UdpPushOut {
+                ip,
+                udp_port,
+                service_info_json: json,
+            });
+        }
+    }
+
+    /// `ServiceInfo` JSON for pushes: enabled-only selection with the protect threshold,
+    /// `healthyOnly=false`. gRPC carries the plain name plus `groupName`; UDP the grouped
+    /// name and no `groupName`.
+    fn service_info(
         &mut self,
         key: &ServiceKey,
         clusters: &str,
-        cache_millis: u64,
+        grpc: bool,
         now_ms: u64,
         wall_ms: u64,
     ) -> Bytes {
+        let cache_millis = self.switches.default_push_cache_millis;
         let NamingReply::Hosts {
             hosts_json,
             reach_protection,
@@ -860,9 +928,10 @@ impl Registry {
         else {
             unreachable!("list always answers hosts");
         };
+        let grouped = key.grouped_name();
         let head = ServiceInfoHead {
-            name: &key.service,
-            group: Some(&key.group),
+            name: if grpc { &key.service } else { &grouped },
+            group: grpc.then_some(key.group.as_str()),
             clusters,
             cache_millis,
             last_ref_time_ms: wall_ms,

@@ -16,6 +16,10 @@ use crate::naming::op::{NamingOp, NamingReply, PushOut};
 use crate::naming::registry::Registry;
 use crate::naming::switches::Switches;
 use crate::shard::owner::owner_core;
+use crate::udp::UdpPusher;
+
+/// How often unanswered UDP pushes are checked for their retransmit.
+const UDP_RETRANSMIT_TICK_MS: u64 = 500;
 
 /// A message between cores.
 pub enum Envelope {
@@ -48,6 +52,7 @@ pub struct Core {
     flush_scheduled: Cell<bool>,
     push_delay: Duration,
     connection_counter: Cell<u64>,
+    udp: RefCell<Option<Rc<UdpPusher>>>,
     /// This core's own handle, for tasks it spawns.
     me: RefCell<Weak<Core>>,
 }
@@ -77,6 +82,7 @@ impl Core {
             flush_scheduled: Cell::new(false),
             push_delay,
             connection_counter: Cell::new(0),
+            udp: RefCell::new(None),
             me: RefCell::new(Weak::new()),
         });
         *core.me.borrow_mut() = Rc::downgrade(&core);
@@ -181,7 +187,17 @@ impl Core {
     async fn flush_pushes(&self) {
         let (now_ms, wall_ms) = (self.now_ms(), wall_clock_ms());
         let pushes = self.registry.borrow_mut().take_pushes(now_ms, wall_ms);
-        for push in pushes {
+        let udp = self.udp.borrow().clone();
+        if let Some(udp) = udp {
+            for push in pushes.udp {
+                let Ok(ip) = push.ip.parse::<std::net::IpAddr>() else {
+                    continue;
+                };
+                let target = std::net::SocketAddr::new(ip, push.udp_port);
+                udp.push(target, &push.service_info_json, now_ms).await;
+            }
+        }
+        for push in pushes.grpc {
             let holder = connection_core(push.connection);
             if holder == self.id {
                 self.deliver_push(push);
@@ -210,6 +226,21 @@ impl Core {
             );
             inboxes.remove(&connection);
         }
+    }
+
+    /// Installs this core's UDP pusher and its retransmit timer.
+    pub fn set_udp_pusher(&self, pusher: Rc<UdpPusher>) {
+        *self.udp.borrow_mut() = Some(pusher.clone());
+        let Some(core) = self.me.borrow().upgrade() else {
+            return;
+        };
+        glommio::spawn_local(async move {
+            loop {
+                glommio::timer::sleep(Duration::from_millis(UDP_RETRANSMIT_TICK_MS)).await;
+                pusher.retransmit_due(core.now_ms()).await;
+            }
+        })
+        .detach();
     }
 
     pub fn add_push_inbox(&self, connection: u64, inbox: PushInbox) {

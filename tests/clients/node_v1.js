@@ -39,6 +39,9 @@ function resolveModule(name) {
   }
 }
 
+// The client tells the server its own IP for UDP pushes (`clientIP`). Tests keep all traffic
+// on loopback, so report 127.0.0.1 instead of the machine's interface address.
+require(require.resolve('address', { paths: [path.dirname(resolveModule('nacos'))] })).ip = () => '127.0.0.1';
 const { NacosNamingClient } = require(resolveModule('nacos'));
 // The same urllib the naming client uses by default (resolved from nacos-naming).
 const urllib = require(require.resolve('urllib', {

@@ -240,7 +240,8 @@ mod tests {
     /// until the terminating empty line.
     #[test]
     fn chunked_bodies() {
-        let wire = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\n{\"a\r\n2\r\n\"}\r\n0\r\n\r\n";
+        let wire = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n\
+                     3\r\n{\"a\r\n2\r\n\"}\r\n0\r\n\r\n";
         let response = parse_response(wire).unwrap().unwrap();
         assert_eq!(&*response.body, b"{\"a\"}");
         assert_eq!(response.consumed_bytes, wire.len());

@@ -1,5 +1,6 @@
-//! The Nacos HTTP v1 naming requests the scenarios send (nacos-protocol.md §1.1, §1.5, §1.6)
-//! and how each response is judged: register → `ok`, beat → `code` 10200, list → a JSON object.
+//! The Nacos HTTP v1 naming requests the scenarios send (nacos-protocol.md §1.1, §1.5,
+//! §1.6) and how each response is judged: register → `ok`, beat → `code` 10200, list → a
+//! JSON object.
 
 use std::io::Write;
 

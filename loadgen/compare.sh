@@ -1,0 +1,215 @@
+#!/usr/bin/env bash
+# compare.sh: runs the same nacore-loadgen scenarios against nacore and another Nacos-compatible
+# server (r-nacos by default), each server pinned to the same CPU and the load generator to
+# another, and prints throughput and p99 side by side with their ratios (nacore / other).
+#
+# Every scenario gets a freshly started server with an empty data directory, so scenarios do not
+# see each other's instances.
+#
+# Usage: loadgen/compare.sh [options]      (run from anywhere; paths are relative to the workspace)
+#   --nacore PATH        nacore binary                      [$NACORE_BIN or target/release/nacore]
+#   --other CMD          start command of the other server  [$OTHER_CMD or r-nacos, see below]
+#                        {port} {grpc_port} {data} in CMD are replaced; PORT, GRPC_PORT and
+#                        DATA_DIR are also exported to it. It must serve the Nacos HTTP API on
+#                        {port} and keep running in the foreground.
+#   --other-name NAME    label of the other server          [$OTHER_NAME or r-nacos]
+#   --duration D         measured time per scenario         [$DURATION or 10s]
+#   --warmup D           unrecorded warmup per scenario     [$WARMUP or 2s]
+#   --connections N      loadgen connections                [$CONNECTIONS or 64]
+#   --server-cpu N       CPU for the servers (taskset -c)   [$SERVER_CPU or 0]
+#   --loadgen-cpu N      CPU for the load generator         [$LOADGEN_CPU or 1]
+#   --out DIR            where the JSON reports and logs go [$OUT_DIR or a new temp dir]
+# SCENARIOS (env): one scenario per line, loadgen arguments after the name; see DEFAULT_SCENARIOS.
+# LOADGEN_BIN (env): the nacore-loadgen binary; default: built with cargo --release.
+#
+# The default other server is r-nacos (`cargo install rnacos`), found as `rnacos` in PATH and
+# configured through its environment: RNACOS_HTTP_PORT, RNACOS_GRPC_PORT,
+# RNACOS_HTTP_CONSOLE_PORT, RNACOS_CONFIG_DB_DIR, RNACOS_HTTP_WORKERS=1 (one worker, like
+# nacore --cores 1). If it is missing or does not start, the script says so, reports nacore
+# alone and exits with status 3.
+
+set -euo pipefail
+
+WORKSPACE="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+NACORE_BIN="${NACORE_BIN:-$WORKSPACE/target/release/nacore}"
+OTHER_CMD="${OTHER_CMD:-}"
+OTHER_NAME="${OTHER_NAME:-r-nacos}"
+DURATION="${DURATION:-10s}"
+WARMUP="${WARMUP:-2s}"
+CONNECTIONS="${CONNECTIONS:-64}"
+SERVER_CPU="${SERVER_CPU:-0}"
+LOADGEN_CPU="${LOADGEN_CPU:-1}"
+OUT_DIR="${OUT_DIR:-}"
+NACORE_PORT="${NACORE_PORT:-18848}"
+OTHER_PORT="${OTHER_PORT:-28848}"
+# Seconds a server may take to answer /nacos/v1/ns/operator/metrics (Java Nacos is slow).
+READY_TIMEOUT_S="${READY_TIMEOUT_S:-90}"
+
+DEFAULT_SCENARIOS="http-query --services 100 --instances-per-service 10
+http-query --services 1000 --instances-per-service 10 --keys zipf
+http-register --services 1000 --instances-per-service 10
+http-beat --beat-mode max --services 1000 --instances-per-service 10
+http-beat --beat-mode steady --services 1000 --instances-per-service 100
+http-mixed --services 1000 --instances-per-service 10 --read-ratio 0.9"
+SCENARIOS="${SCENARIOS:-$DEFAULT_SCENARIOS}"
+
+die() { echo "compare.sh: $*" >&2; exit 1; }
+
+while [ $# -gt 0 ]; do
+    case "$1" in
+        --nacore) NACORE_BIN="$2"; shift 2 ;;
+        --other) OTHER_CMD="$2"; shift 2 ;;
+        --other-name) OTHER_NAME="$2"; shift 2 ;;
+        --duration) DURATION="$2"; shift 2 ;;
+        --warmup) WARMUP="$2"; shift 2 ;;
+        --connections) CONNECTIONS="$2"; shift 2 ;;
+        --server-cpu) SERVER_CPU="$2"; shift 2 ;;
+        --loadgen-cpu) LOADGEN_CPU="$2"; shift 2 ;;
+        --out) OUT_DIR="$2"; shift 2 ;;
+        -h|--help) sed -n '2,/^$/p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        *) die "unknown argument $1 (see --help)" ;;
+    esac
+done
+
+command -v taskset >/dev/null || die "taskset not found (util-linux)"
+command -v python3 >/dev/null || die "python3 not found (used to read the JSON reports)"
+command -v curl >/dev/null || die "curl not found (used to wait for the servers)"
+[ -x "$NACORE_BIN" ] || die "nacore binary $NACORE_BIN not found; cargo build --release -p nacore"
+OUT_DIR="${OUT_DIR:-$(mktemp -d /tmp/nacore-compare.XXXXXX)}"
+mkdir -p "$OUT_DIR"
+
+if [ -z "${LOADGEN_BIN:-}" ]; then
+    (cd "$WORKSPACE" && cargo build --release -q -p nacore-loadgen) || die "cannot build nacore-loadgen"
+    LOADGEN_BIN="${CARGO_TARGET_DIR:-$WORKSPACE/target}/release/nacore-loadgen"
+fi
+[ -x "$LOADGEN_BIN" ] || die "loadgen binary $LOADGEN_BIN not found"
+
+OTHER_MISSING=""
+if [ -z "$OTHER_CMD" ]; then
+    if command -v rnacos >/dev/null; then
+        OTHER_CMD="env RNACOS_HTTP_PORT={port} RNACOS_GRPC_PORT={grpc_port} \
+RNACOS_HTTP_CONSOLE_PORT=$((OTHER_PORT + 2000)) RNACOS_CONFIG_DB_DIR={data}/db \
+RNACOS_HTTP_WORKERS=1 rnacos"
+    else
+        OTHER_MISSING="rnacos not found in PATH (install it with: cargo install rnacos), or pass --other"
+    fi
+fi
+
+SERVER_PID=""
+stop_server() {
+    if [ -n "$SERVER_PID" ] && kill -0 "$SERVER_PID" 2>/dev/null; then
+        kill -TERM "$SERVER_PID" 2>/dev/null || true
+        for _ in $(seq 1 50); do
+            kill -0 "$SERVER_PID" 2>/dev/null || break
+            sleep 0.1
+        done
+        kill -KILL "$SERVER_PID" 2>/dev/null || true
+        wait "$SERVER_PID" 2>/dev/null || true
+    fi
+    SERVER_PID=""
+}
+trap stop_server EXIT
+
+# start_server NAME PORT LOG: starts the named server pinned to SERVER_CPU with an empty data dir,
+# waits until it answers the metrics endpoint. Returns 1 if it does not come up.
+start_server() {
+    local name="$1" port="$2" log="$3" data="$OUT_DIR/data-$1"
+    rm -rf "$data" && mkdir -p "$data"
+    if [ "$name" = nacore ]; then
+        taskset -c "$SERVER_CPU" "$NACORE_BIN" --cores 1 --http-port "$port" \
+            --grpc-port $((port + 1000)) --data-dir "$data" --bind 127.0.0.1 \
+            --log-level warn >"$log" 2>&1 &
+    else
+        local cmd="${OTHER_CMD//\{port\}/$port}"
+        cmd="${cmd//\{grpc_port\}/$((port + 1000))}"
+        cmd="${cmd//\{data\}/$data}"
+        (cd "$data" && PORT="$port" GRPC_PORT=$((port + 1000)) DATA_DIR="$data" \
+            exec taskset -c "$SERVER_CPU" bash -c "exec $cmd") >"$log" 2>&1 &
+    fi
+    SERVER_PID=$!
+    local deadline=$((SECONDS + READY_TIMEOUT_S))
+    while [ $SECONDS -lt $deadline ]; do
+        if curl -fsS -m 1 "http://127.0.0.1:$port/nacos/v1/ns/operator/metrics" 2>/dev/null \
+            | grep -q '"status":"UP"'; then
+            return 0
+        fi
+        kill -0 "$SERVER_PID" 2>/dev/null || break
+        sleep 0.2
+    done
+    echo "compare.sh: $name did not answer /nacos/v1/ns/operator/metrics on port $port;" \
+        "see $log" >&2
+    stop_server
+    return 1
+}
+
+# run_one NAME PORT INDEX SPEC: one scenario against one freshly started server.
+run_one() {
+    local name="$1" port="$2" index="$3" spec="$4" report="$OUT_DIR/$1-$3.json"
+    start_server "$name" "$port" "$OUT_DIR/$name-$index.log" || return 1
+    # shellcheck disable=SC2086 # SPEC is a word list of loadgen arguments.
+    if ! taskset -c "$LOADGEN_CPU" "$LOADGEN_BIN" $spec --server "127.0.0.1:$port" --cores 1 \
+        --connections "$CONNECTIONS" --duration "$DURATION" --warmup "$WARMUP" --json --quiet \
+        >"$report" 2>"$OUT_DIR/$name-$index.loadgen.log"; then
+        echo "compare.sh: loadgen reported no success against $name for: $spec" >&2
+    fi
+    stop_server
+}
+
+index=0
+while IFS= read -r spec; do
+    [ -n "$spec" ] || continue
+    index=$((index + 1))
+    echo "[$index] $spec" >&2
+    run_one nacore "$NACORE_PORT" "$index" "$spec" || true
+    if [ -z "$OTHER_MISSING" ]; then
+        if ! run_one other "$OTHER_PORT" "$index" "$spec"; then
+            OTHER_MISSING="$OTHER_NAME did not start (command: $OTHER_CMD); see $OUT_DIR/other-$index.log"
+        fi
+    fi
+done <<<"$SCENARIOS"
+
+python3 - "$OUT_DIR" "$OTHER_NAME" "$SCENARIOS" <<'PY'
+import json, os, sys
+
+out_dir, other_name, scenarios = sys.argv[1], sys.argv[2], sys.argv[3]
+specs = [line for line in scenarios.splitlines() if line.strip()]
+
+def load(name, index):
+    path = os.path.join(out_dir, f"{name}-{index}.json")
+    try:
+        with open(path) as f:
+            return json.load(f)
+    except (OSError, ValueError):
+        return None
+
+def fmt(value, digits=0):
+    return "n/a" if value is None else f"{value:,.{digits}f}"
+
+def ratio(a, b):
+    return "n/a" if a is None or b in (None, 0) else f"{a / b:.2f}"
+
+def figures(report):
+    if report is None:
+        return None, None, None
+    return (report["throughput_ok_per_s"], report["latency_us"]["p99"] / 1000.0,
+            report["errors_total"])
+
+header = ["scenario", "nacore req/s", f"{other_name} req/s", "ratio",
+          "nacore p99 ms", f"{other_name} p99 ms", "ratio", "errors n/o"]
+rows = []
+for index, spec in enumerate(specs, start=1):
+    nt, np99, ne = figures(load("nacore", index))
+    ot, op99, oe = figures(load("other", index))
+    rows.append([spec, fmt(nt), fmt(ot), ratio(nt, ot), fmt(np99, 3), fmt(op99, 3),
+                 ratio(np99, op99), f"{fmt(ne)}/{fmt(oe)}"])
+widths = [max(len(str(row[i])) for row in rows + [header]) for i in range(len(header))]
+for row in [header] + rows:
+    print("  ".join(str(cell).ljust(widths[i]) for i, cell in enumerate(row)))
+print(f"\nratio = nacore / {other_name} (throughput: higher is better; p99: lower is better)")
+print(f"reports and logs: {out_dir}")
+PY
+
+if [ -n "$OTHER_MISSING" ]; then
+    echo "compare.sh: $OTHER_MISSING" >&2
+    exit 3
+fi
