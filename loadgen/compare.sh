@@ -24,9 +24,10 @@
 #
 # The default other server is r-nacos (`cargo install rnacos`), found as `rnacos` in PATH and
 # configured through its environment: RNACOS_HTTP_PORT, RNACOS_GRPC_PORT,
-# RNACOS_HTTP_CONSOLE_PORT, RNACOS_CONFIG_DB_DIR, RNACOS_HTTP_WORKERS=1 (one worker, like
-# nacore --cores 1). If it is missing or does not start, the script says so, reports nacore
-# alone and exits with status 3.
+# RNACOS_HTTP_CONSOLE_PORT, RNACOS_DATA_DIR (and the older RNACOS_CONFIG_DB_DIR),
+# RNACOS_RAFT_NODE_ADDR, RNACOS_HTTP_WORKERS=1 (one worker, like nacore --cores 1) and
+# RUST_LOG=warn (no per-request access log, like nacore --log-level warn). If it is missing
+# or does not start, the script says so, reports nacore alone and exits with status 3.
 
 set -euo pipefail
 
@@ -88,8 +89,9 @@ OTHER_MISSING=""
 if [ -z "$OTHER_CMD" ]; then
     if command -v rnacos >/dev/null; then
         OTHER_CMD="env RNACOS_HTTP_PORT={port} RNACOS_GRPC_PORT={grpc_port} \
-RNACOS_HTTP_CONSOLE_PORT=$((OTHER_PORT + 2000)) RNACOS_CONFIG_DB_DIR={data}/db \
-RNACOS_HTTP_WORKERS=1 rnacos"
+RNACOS_HTTP_CONSOLE_PORT=$((OTHER_PORT + 2000)) RNACOS_DATA_DIR={data}/db \
+RNACOS_CONFIG_DB_DIR={data}/db RNACOS_RAFT_NODE_ADDR=127.0.0.1:$((OTHER_PORT + 1000)) \
+RNACOS_HTTP_WORKERS=1 RUST_LOG=warn rnacos"
     else
         OTHER_MISSING="rnacos not found in PATH (install it with: cargo install rnacos), or pass --other"
     fi

@@ -33,6 +33,10 @@ pub struct Cli {
     #[arg(long, env = "NACORE_PUSH_DELAY_MS", default_value_t = crate::limits::PUSH_DELAY_DEFAULT_MS)]
     pub push_delay_ms: u64,
 
+    /// Raft log entries past the applied index that trigger a log compaction.
+    #[arg(long, env = "NACORE_RAFT_COMPACT_ENTRIES", default_value_t = crate::limits::RAFT_COMPACT_AFTER_ENTRIES_DEFAULT)]
+    pub raft_compact_entries: u64,
+
     /// Log level or tracing filter (error, warn, info, debug, trace).
     #[arg(long, env = "NACORE_LOG_LEVEL", default_value = "info")]
     pub log_level: String,
@@ -50,6 +54,7 @@ pub struct Config {
     pub bind: IpAddr,
     pub log_level: String,
     pub push_delay_ms: u64,
+    pub raft_compact_entries: u64,
 }
 
 impl Config {
@@ -84,6 +89,7 @@ impl Config {
             bind: cli.bind,
             log_level: cli.log_level,
             push_delay_ms: cli.push_delay_ms,
+            raft_compact_entries: cli.raft_compact_entries.max(2),
         })
     }
 

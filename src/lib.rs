@@ -19,6 +19,7 @@ pub mod health;
 pub mod http;
 pub mod limits;
 pub mod naming;
+pub mod raft;
 pub mod server;
 pub mod shard;
 pub mod udp;

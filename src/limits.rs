@@ -126,3 +126,23 @@ pub const UDP_DATAGRAM_BYTES_MAX: usize = 65_507;
 
 /// UDP pushes awaiting an ack per core; beyond it pushes go out without a retransmit.
 pub const UDP_PENDING_ACKS_PER_CORE_MAX: usize = 65_536;
+
+/// The Raft clock: one tick per this many ms.
+pub const RAFT_TICK_MS: u64 = 100;
+/// Ticks without a leader before an election (1 s), and between heartbeats (100 ms).
+pub const RAFT_ELECTION_TICKS: usize = 10;
+pub const RAFT_HEARTBEAT_TICKS: usize = 1;
+/// Largest Raft append message, and largest batch of committed entries per Ready.
+pub const RAFT_MESSAGE_BYTES_MAX: u64 = 1024 * 1024;
+/// Proposals queued for the Raft core; proposers wait when it is full.
+pub const RAFT_PROPOSAL_QUEUE_MAX: usize = 4096;
+/// Proposals taken off the queue into one Ready (one LMDB transaction, one fsync).
+pub const RAFT_APPLY_BATCH_MAX: usize = 1024;
+/// A proposal waits this long for a leader before it fails with 503.
+pub const RAFT_PROPOSAL_WAIT_MS: u64 = 5_000;
+/// Default log length (entries beyond the first kept index) that triggers a compaction.
+pub const RAFT_COMPACT_AFTER_ENTRIES_DEFAULT: u64 = 10_000;
+/// Applied entries kept in the log after a compaction, for followers that lag a little.
+pub const RAFT_LOG_KEEP_ENTRIES: u64 = 1_000;
+/// LMDB map size: the most the Raft log and state tables may occupy on disk (sparse file).
+pub const LMDB_MAP_BYTES: usize = 8 * 1024 * 1024 * 1024;

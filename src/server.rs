@@ -13,7 +13,16 @@ use glommio::{LocalExecutorBuilder, Placement};
 use crate::config::Config;
 use crate::limits::{CONNECTIONS_PER_CORE_MAX, MESH_CHANNEL_CAPACITY, WHEEL_TICK_MS};
 use crate::shard::core::{spawn_mesh_servers, spawn_timer_driver, Envelope};
+use crate::limits::LMDB_MAP_BYTES;
+use crate::naming::op::NamingOp;
+use crate::raft::node::RaftSettings;
+use crate::raft::storage::LmdbStorage;
+use crate::shard::core::RAFT_CORE;
 use crate::shard::{Core, CoreHandle};
+use raft::prelude::ConfState;
+
+/// Raft node id of a single node (clusters number their members from 1).
+const SINGLE_NODE_ID: u64 = 1;
 
 /// io_uring registered-buffer memory per executor. Naming traffic needs no DMA buffers, and
 /// a small figure keeps nacore within default memlock limits (8 MiB on many distributions).
@@ -91,8 +100,58 @@ async fn run_core(
         core.clone(),
     ))
     .detach();
-    glommio::spawn_local(accept_loop(listener, core)).detach();
+    glommio::spawn_local(accept_loop(listener, core.clone())).detach();
+    if id == RAFT_CORE {
+        let storage = open_storage(&config)?;
+        glommio::spawn_local(recover_and_serve(storage, config, core)).detach();
+    }
     Ok(id)
+}
+
+/// Opens the Raft log and state tables; a new single node becomes a one-voter group.
+fn open_storage(config: &Config) -> Result<LmdbStorage, String> {
+    let dir = config.data_dir.join("raft");
+    let storage = LmdbStorage::open(&dir, LMDB_MAP_BYTES)
+        .map_err(|e| format!("cannot open the data dir {}: {e}", dir.display()))?;
+    let conf_state = storage.conf_state().map_err(|e| e.to_string())?;
+    if conf_state.voters.is_empty() {
+        let initial = ConfState {
+            voters: vec![SINGLE_NODE_ID],
+            ..Default::default()
+        };
+        storage.set_conf_state(&initial).map_err(|e| e.to_string())?;
+    }
+    Ok(storage)
+}
+
+/// Rebuilds memory from the state tables, starts the Raft node (which re-applies committed
+/// entries not yet applied), and only then lets every core serve clients.
+async fn recover_and_serve(storage: LmdbStorage, config: Config, core: CoreHandle) {
+    let started = Instant::now();
+    let restored = match crate::raft::recovery::restore(&core, &storage).await {
+        Ok(count) => count,
+        Err(error) => {
+            tracing::error!(%error, "cannot rebuild state from the data dir");
+            std::process::exit(1);
+        }
+    };
+    let settings = RaftSettings {
+        node_id: SINGLE_NODE_ID,
+        compact_after_entries: config.raft_compact_entries,
+    };
+    match crate::raft::node::start(storage, settings, core.clone()) {
+        Ok((sender, caught_up)) => {
+            core.set_raft(Rc::new(sender));
+            let _ = caught_up.await;
+        }
+        Err(error) => {
+            tracing::error!(%error, "cannot start raft");
+            std::process::exit(1);
+        }
+    }
+    core.execute_everywhere(NamingOp::MarkReady).await;
+    let elapsed_ms = started.elapsed().as_millis() as u64;
+    tracing::info!(restored, elapsed_ms, "state rebuilt from the data dir; serving");
 }
 
 /// Accepts connections while this core has room (a semaphore permit per connection).

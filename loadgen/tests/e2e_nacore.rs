@@ -112,6 +112,8 @@ fn loadgen(addr: SocketAddr, scenario: &str, extra: &[&str]) -> Value {
             &INSTANCES_PER_SERVICE.to_string(),
         ])
         .args(["--duration", "1s", "--warmup", "200ms", "--json", "--quiet"])
+        // Both processes may share one CPU here: busy-polling would starve the server.
+        .args(["--spin-before-park", "0ms"])
         .args(extra)
         .output()
         .expect("loadgen runs");

@@ -11,10 +11,11 @@ use crate::grpc::payload::Incoming;
 use crate::naming::error::{ErrorKind, NamingError, NamingResult};
 use crate::naming::instance::{json_value_text, InstanceSpec, Metadata};
 use crate::naming::key::{ServiceKey, DEFAULT_CLUSTER};
-use crate::naming::op::{NamingOp, NamingReply};
+use crate::naming::op::{DurableCommand, NamingOp, NamingReply};
 use crate::shard::CoreHandle;
 
 /// Nacos `NacosException` codes used on the wire.
+const INVALID_SERVER_STATUS: u32 = 300;
 const UN_REGISTER: u32 = 301;
 const NO_HANDLER: u32 = 302;
 const INVALID_PARAM: u32 = 400;
@@ -27,6 +28,9 @@ pub type Answer = (String, Vec<u8>);
 
 pub async fn handle(core: &CoreHandle, connection: &Connection, incoming: Incoming) -> Answer {
     let kind = incoming.kind.as_str();
+    if !core.is_ready() {
+        return error(INVALID_SERVER_STATUS, "Server is starting,please try later.");
+    }
     if kind == "ServerCheckRequest" {
         return server_check(connection);
     }
@@ -109,6 +113,7 @@ fn naming_error(e: &NamingError) -> Answer {
     let code = match e.kind {
         ErrorKind::ServiceNotFound | ErrorKind::InstanceNotFound => NOT_FOUND,
         ErrorKind::Internal => SERVER_ERROR,
+        ErrorKind::Unavailable => INVALID_SERVER_STATUS,
         _ => INVALID_PARAM,
     };
     error(code, &e.message)
@@ -279,21 +284,20 @@ async fn persistent_instance(core: &CoreHandle, body: &Value) -> NamingResult<An
     let key = service_key(body)?;
     let request_type = text(body, "type").unwrap_or("");
     let spec = instance_spec(body.get("instance"), false)?;
-    let op = match request_type {
-        "registerInstance" => NamingOp::Register { key, spec },
-        "deregisterInstance" => NamingOp::Deregister {
+    let command = match request_type {
+        "registerInstance" => DurableCommand::RegisterInstance { key, spec },
+        "deregisterInstance" => DurableCommand::DeregisterInstance {
             key,
             ip: spec.ip,
             port: spec.port,
         },
-        other => {
-            return Err(NamingError::invalid(format!(
-                "Unsupported request type {other}"
-            )))
-        }
+        other => return Err(NamingError::invalid(format!("Unsupported request type {other}"))),
     };
-    done(core, op).await?;
-    Ok(typed("InstanceResponse", request_type))
+    match core.propose(command).await {
+        NamingReply::Done => Ok(typed("InstanceResponse", request_type)),
+        NamingReply::Error(e) => Err(e),
+        other => Err(NamingError::new(ErrorKind::Internal, format!("unexpected reply {other:?}"))),
+    }
 }
 
 async fn hosts(core: &CoreHandle, op: NamingOp) -> NamingResult<(Bytes, bool)> {

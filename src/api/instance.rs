@@ -12,7 +12,7 @@ use crate::http::response::Response;
 use crate::naming::encode::{encode_service_info, ServiceInfoHead};
 use crate::naming::error::{ErrorKind, NamingError, NamingResult};
 use crate::naming::key::ServiceKey;
-use crate::naming::op::{NamingOp, NamingReply, UdpSubscription};
+use crate::naming::op::{DurableCommand, NamingOp, NamingReply, UdpSubscription};
 use crate::shard::CoreHandle;
 
 const PATHS: [&str; 5] = [
@@ -29,7 +29,16 @@ pub fn knows(path: &str) -> bool {
 
 /// Runs an op that answers `Done` on success.
 pub async fn write(core: &CoreHandle, op: NamingOp) -> NamingResult<Reply> {
-    match core.execute(op).await {
+    done(core.execute(op).await)
+}
+
+/// Runs a durable write through Raft: answered once committed and applied.
+pub async fn write_durably(core: &CoreHandle, command: DurableCommand) -> NamingResult<Reply> {
+    done(core.propose(command).await)
+}
+
+fn done(reply: NamingReply) -> NamingResult<Reply> {
+    match reply {
         NamingReply::Done => Ok(Reply::Ok),
         NamingReply::Error(error) => Err(error),
         other => Err(unexpected(&other)),
@@ -51,6 +60,9 @@ pub async fn register(core: &CoreHandle, params: &Params) -> NamingResult<Reply>
     let key = form::service_key(params)?;
     let spec = form::instance_spec(params, default_ephemeral(core))?;
     spec.validate()?;
+    if !spec.ephemeral {
+        return write_durably(core, DurableCommand::RegisterInstance { key, spec }).await;
+    }
     write(core, NamingOp::Register { key, spec }).await
 }
 
@@ -58,6 +70,9 @@ pub async fn deregister(core: &CoreHandle, params: &Params) -> NamingResult<Repl
     let key = form::service_key(params)?;
     let (ip, port) = form::ip_port(params)?;
     crate::naming::key::check_ip(&ip)?;
+    if !form::flag(params, "ephemeral", default_ephemeral(core)) {
+        return write_durably(core, DurableCommand::DeregisterInstance { key, ip, port }).await;
+    }
     write(core, NamingOp::Deregister { key, ip, port }).await
 }
 
@@ -66,7 +81,9 @@ pub async fn update(core: &CoreHandle, params: &Params, patch: bool) -> NamingRe
     let update = form::instance_update(params, patch, default_ephemeral(core))?;
     crate::naming::key::check_ip(&update.ip)?;
     crate::naming::key::check_cluster(&update.cluster)?;
-    write(core, NamingOp::UpdateInstance { key, update }).await
+    // The overlay goes through Raft for every instance, as Nacos keeps it in its
+    // `naming_instance_metadata` group.
+    write_durably(core, DurableCommand::UpdateInstance { key, update }).await
 }
 
 pub async fn get(core: &CoreHandle, params: &Params, flavor: Flavor) -> NamingResult<Reply> {

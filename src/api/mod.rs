@@ -21,6 +21,10 @@ use render::{method_not_allowed, not_found, render};
 
 pub async fn route(core: &CoreHandle, request: &Request) -> Response {
     let path = request.head.path.trim_end_matches('/');
+    if !core.is_ready() && is_gated(path) {
+        // Nacos `TrafficReviseFilter`: nothing is served until the state is rebuilt.
+        return Response::text(503, "server is STARTING now, please try again later!");
+    }
     if let Some(rest) = path.strip_prefix("/nacos/v1/ns") {
         return naming(core, request, rest, Flavor::V1).await;
     }
@@ -31,6 +35,12 @@ pub async fn route(core: &CoreHandle, request: &Request) -> Response {
         Some(response) => response,
         None => not_found(request),
     }
+}
+
+fn is_gated(path: &str) -> bool {
+    path.starts_with("/nacos/v1/ns")
+        || path.starts_with("/nacos/v2/ns")
+        || path == "/nacos/v1/console/health/readiness"
 }
 
 async fn naming(core: &CoreHandle, request: &Request, rest: &str, flavor: Flavor) -> Response {

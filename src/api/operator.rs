@@ -14,7 +14,7 @@ use crate::http::conn::Request;
 use crate::http::params::Params;
 use crate::http::response::Response;
 use crate::naming::error::NamingResult;
-use crate::naming::op::{Counts, NamingOp, NamingReply};
+use crate::naming::op::{Counts, DurableCommand, NamingOp, NamingReply};
 use crate::shard::CoreHandle;
 
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
@@ -40,17 +40,9 @@ pub fn switches(core: &CoreHandle) -> Reply {
 pub async fn update_switch(core: &CoreHandle, params: &Params) -> NamingResult<Reply> {
     let entry = form::required(params, "entry")?.to_string();
     let value = form::required(params, "value")?.to_string();
-    for reply in core
-        .execute_everywhere(NamingOp::SetSwitch { entry, value })
-        .await
-    {
-        match reply {
-            NamingReply::Done => {}
-            NamingReply::Error(error) => return Err(error),
-            other => return Err(unexpected(&other)),
-        }
-    }
-    Ok(Reply::Ok)
+    // Checked here first, so a bad entry never reaches the log.
+    core.with_switches(|s| s.clone().update(&entry, &value))?;
+    crate::api::instance::write_durably(core, DurableCommand::SetSwitch { entry, value }).await
 }
 
 /// `{"status":"UP"}` by default (`onlyStatus=true`), plus counts with `onlyStatus=false`.

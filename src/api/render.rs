@@ -47,6 +47,7 @@ pub fn v1_status(kind: ErrorKind) -> u16 {
     match kind {
         ErrorKind::InstanceNotFound => 404,
         ErrorKind::Internal => 500,
+        ErrorKind::Unavailable => 503,
         _ => 400,
     }
 }
@@ -77,6 +78,7 @@ fn v2_code(kind: ErrorKind) -> (u16, u32, &'static str) {
         ErrorKind::ServiceNotFound => (404, 21008, "service not exist"),
         ErrorKind::ServiceNotEmpty => (400, 21009, "service delete failure"),
         ErrorKind::Internal => (500, 30000, "server error"),
+        ErrorKind::Unavailable => (503, 23000, "illegal state"),
     }
 }
 

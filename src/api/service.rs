@@ -4,13 +4,13 @@ use bytes::Bytes;
 use serde_json::json;
 
 use crate::api::form;
-use crate::api::instance::{unexpected, write};
+use crate::api::instance::{unexpected, write_durably};
 use crate::api::render::{Flavor, Reply};
 use crate::http::params::Params;
 use crate::limits::SERVICE_LIST_V2_PAGE_SIZE_MAX;
 use crate::naming::error::NamingResult;
 use crate::naming::key::{check_group, normalize_namespace, DEFAULT_GROUP};
-use crate::naming::op::{NamingOp, NamingReply, ServiceView};
+use crate::naming::op::{DurableCommand, NamingOp, NamingReply, ServiceView};
 use crate::shard::CoreHandle;
 
 const PATHS: [&str; 4] = [
@@ -28,18 +28,18 @@ pub fn knows(path: &str) -> bool {
 /// default false.
 pub async fn create(core: &CoreHandle, params: &Params, _flavor: Flavor) -> NamingResult<Reply> {
     let spec = form::service_spec(params, false, false)?;
-    write(core, NamingOp::CreateService { spec }).await
+    write_durably(core, DurableCommand::CreateService { spec }).await
 }
 
 /// v1 requires `protectThreshold` on update; v2 defaults it to 0.
 pub async fn update(core: &CoreHandle, params: &Params, flavor: Flavor) -> NamingResult<Reply> {
     let spec = form::service_spec(params, false, flavor == Flavor::V1)?;
-    write(core, NamingOp::UpdateService { spec }).await
+    write_durably(core, DurableCommand::UpdateService { spec }).await
 }
 
 pub async fn delete(core: &CoreHandle, params: &Params) -> NamingResult<Reply> {
     let key = form::service_key(params)?;
-    write(core, NamingOp::DeleteService { key }).await
+    write_durably(core, DurableCommand::DeleteService { key }).await
 }
 
 pub async fn get(core: &CoreHandle, params: &Params, flavor: Flavor) -> NamingResult<Reply> {
@@ -54,6 +54,11 @@ pub async fn get(core: &CoreHandle, params: &Params, flavor: Flavor) -> NamingRe
         Flavor::V2 => v2_detail(&view),
     };
     Ok(Reply::Json(Bytes::from(body.to_string())))
+}
+
+/// The threshold as Java prints a float (0.3, not 0.30000001192092896).
+fn threshold(value: f32) -> f64 {
+    value.to_string().parse().unwrap_or(0.0)
 }
 
 fn selector_json(view: &ServiceView) -> serde_json::Value {
@@ -74,7 +79,7 @@ fn v1_detail(view: &ServiceView) -> serde_json::Value {
         "namespaceId": view.key.namespace,
         "groupName": view.key.group,
         "name": view.key.service,
-        "protectThreshold": view.protect_threshold,
+        "protectThreshold": threshold(view.protect_threshold),
         "metadata": view.metadata,
         "selector": selector_json(view),
         "clusters": clusters,
@@ -96,7 +101,7 @@ fn v2_detail(view: &ServiceView) -> serde_json::Value {
         "namespaceId": view.key.namespace,
         "groupName": view.key.group,
         "serviceName": view.key.service,
-        "protectThreshold": view.protect_threshold,
+        "protectThreshold": threshold(view.protect_threshold),
         "metadata": view.metadata,
         "selector": selector_json(view),
         "ephemeral": view.ephemeral,

@@ -21,6 +21,8 @@ pub enum ErrorKind {
     KindConflict,
     /// A limit of `limits.rs` was reached.
     LimitReached,
+    /// The server cannot take the request now (starting, or no Raft leader).
+    Unavailable,
     Internal,
 }
 

@@ -21,7 +21,7 @@ pub const WEIGHT_MIN: f64 = 0.0;
 pub const WEIGHT_MAX: f64 = 10_000.0;
 
 /// What a client asked to register: validated, ready to store.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct InstanceSpec {
     pub ip: String,
     pub port: u16,

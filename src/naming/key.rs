@@ -12,7 +12,9 @@ pub const DEFAULT_CLUSTER: &str = "DEFAULT";
 pub const GROUP_SEPARATOR: &str = "@@";
 
 /// A service's identity: (namespace, group, service). The ephemeral flag is not part of it.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(
+    Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
 pub struct ServiceKey {
     pub namespace: String,
     pub group: String,

@@ -104,6 +104,66 @@ pub enum NamingOp {
         entry: String,
         value: String,
     },
+    /// A Raft-committed write, applied on the owner core; answers `Committed` with the
+    /// durable records it changed.
+    Committed {
+        command: DurableCommand,
+    },
+    /// Puts a durable record back into memory at start-up (no validation, no answer needed).
+    Restore {
+        record: DurableRecord,
+    },
+    /// Fan-out: this core may serve clients now (its durable state is rebuilt).
+    MarkReady,
+    /// Fan-out: forget every durable record in memory (a snapshot is about to replace them).
+    ClearDurable,
+}
+
+/// A write that goes through the Raft log: persistent instances, service metadata, instance
+/// metadata overlays, switches (nacos-protocol.md §5.3).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub enum DurableCommand {
+    RegisterInstance { key: ServiceKey, spec: InstanceSpec },
+    DeregisterInstance { key: ServiceKey, ip: String, port: u16 },
+    UpdateInstance { key: ServiceKey, update: InstanceUpdate },
+    CreateService { spec: ServiceSpec },
+    UpdateService { spec: ServiceSpec },
+    DeleteService { key: ServiceKey },
+    SetSwitch { entry: String, value: String },
+}
+
+impl DurableCommand {
+    /// The service whose owner core applies the command; `None`: every core (switches).
+    pub fn service_key(&self) -> Option<&ServiceKey> {
+        match self {
+            DurableCommand::RegisterInstance { key, .. }
+            | DurableCommand::DeregisterInstance { key, .. }
+            | DurableCommand::UpdateInstance { key, .. }
+            | DurableCommand::DeleteService { key } => Some(key),
+            DurableCommand::CreateService { spec } | DurableCommand::UpdateService { spec } => {
+                Some(&spec.key)
+            }
+            DurableCommand::SetSwitch { .. } => None,
+        }
+    }
+}
+
+/// The durable state, record by record: what the state machine tables hold.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub enum DurableRecord {
+    Service { spec: ServiceSpec },
+    NoService { key: ServiceKey },
+    Instance { key: ServiceKey, spec: InstanceSpec },
+    NoInstance { key: ServiceKey, ip: String, port: u16 },
+    Overlay {
+        key: ServiceKey,
+        ip: String,
+        port: u16,
+        cluster: String,
+        overlay: crate::naming::service::InstanceOverlay,
+    },
+    NoOverlay { key: ServiceKey, ip: String, port: u16, cluster: String },
+    Switch { entry: String, value: String },
 }
 
 impl NamingOp {
@@ -126,12 +186,18 @@ impl NamingOp {
             | NamingOp::Unsubscribe { key, .. }
             | NamingOp::ReleaseConnection { key, .. } => Some(key),
             NamingOp::CreateService { spec } | NamingOp::UpdateService { spec } => Some(&spec.key),
-            NamingOp::ServiceNames { .. } | NamingOp::Counts | NamingOp::SetSwitch { .. } => None,
+            NamingOp::Committed { command } => command.service_key(),
+            NamingOp::Restore { record } => record.service_key(),
+            NamingOp::ServiceNames { .. }
+            | NamingOp::Counts
+            | NamingOp::SetSwitch { .. }
+            | NamingOp::MarkReady
+            | NamingOp::ClearDurable => None,
         }
     }
 }
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct InstanceUpdate {
     pub ip: String,
     pub port: u16,
@@ -163,7 +229,7 @@ pub struct BeatRequest {
     pub reregister: Option<InstanceSpec>,
 }
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ServiceSpec {
     pub key: ServiceKey,
     pub protect_threshold: f32,
@@ -251,6 +317,25 @@ pub enum NamingReply {
     /// (group, service) pairs.
     ServiceNames(Vec<(String, String)>),
     Counts(Counts),
+    /// The outcome of a committed command and the durable records it changed.
+    Committed {
+        result: Result<(), NamingError>,
+        records: Vec<DurableRecord>,
+    },
+}
+
+impl DurableRecord {
+    pub fn service_key(&self) -> Option<&ServiceKey> {
+        match self {
+            DurableRecord::Service { spec } => Some(&spec.key),
+            DurableRecord::NoService { key }
+            | DurableRecord::Instance { key, .. }
+            | DurableRecord::NoInstance { key, .. }
+            | DurableRecord::Overlay { key, .. }
+            | DurableRecord::NoOverlay { key, .. } => Some(key),
+            DurableRecord::Switch { .. } => None,
+        }
+    }
 }
 
 /// A push the owner core produced: the subscriber-specific `ServiceInfo` JSON (un-grouped

@@ -15,7 +15,8 @@ use crate::naming::instance::{BeatTiming, Instance, InstanceSpec, Owner, META_BE
 use crate::naming::key::ServiceKey;
 use crate::naming::op::{
     BeatRequest, Counts, InstanceUpdate, InstanceView, NamingOp, NamingReply, PushOut, Pushes,
-    ServiceSpec, ServiceView, SubscriberView, UdpPushOut, UdpSubscription,
+    DurableCommand, DurableRecord, ServiceSpec, ServiceView, SubscriberView, UdpPushOut,
+    UdpSubscription,
 };
 use crate::naming::select::select;
 use crate::naming::service::{GrpcSubscriber, InstanceOverlay, Service, UdpSubscriber};
@@ -136,6 +137,16 @@ impl Registry {
             } => {
                 self.unsubscribe(&key, connection);
                 Ok(self.list(&key, &clusters, false, None, now_ms))
+            }
+            NamingOp::Committed { command } => Ok(self.apply_committed(command, now_ms)),
+            NamingOp::Restore { record } => {
+                self.restore(record, now_ms);
+                Ok(NamingReply::Done)
+            }
+            NamingOp::MarkReady => Ok(NamingReply::Done),
+            NamingOp::ClearDurable => {
+                self.clear_durable(now_ms);
+                Ok(NamingReply::Done)
             }
             NamingOp::ReleaseConnection { key, connection } => {
                 self.unsubscribe(&key, connection);
@@ -813,6 +824,134 @@ impl Registry {
         };
         self.wheel.insert(again_ms, timer);
         false
+    }
+
+    /// Applies a Raft-committed command and reports the durable records it changed, so the
+    /// Raft core can store exactly what memory now holds.
+    pub fn apply_committed(&mut self, command: DurableCommand, now_ms: u64) -> NamingReply {
+        let (result, records) = match command {
+            DurableCommand::RegisterInstance { key, spec } => {
+                let record = DurableRecord::Instance { key: key.clone(), spec: spec.clone() };
+                (self.register(&key, spec, now_ms), vec![record])
+            }
+            DurableCommand::DeregisterInstance { key, ip, port } => {
+                self.deregister(&key, &ip, port, now_ms);
+                (Ok(()), vec![DurableRecord::NoInstance { key, ip, port }])
+            }
+            DurableCommand::UpdateInstance { key, update } => {
+                let (ip, port, cluster) = (update.ip.clone(), update.port, update.cluster.clone());
+                let result = self.update_instance(&key, update);
+                let records = self.overlay_record(&key, ip, port, cluster).into_iter().collect();
+                (result, records)
+            }
+            DurableCommand::CreateService { spec } => {
+                let record = DurableRecord::Service { spec: spec.clone() };
+                (self.create_service(spec, now_ms), vec![record])
+            }
+            DurableCommand::UpdateService { spec } => {
+                let record = DurableRecord::Service { spec: spec.clone() };
+                (self.update_service(spec), vec![record])
+            }
+            DurableCommand::DeleteService { key } => self.delete_service_durably(key),
+            DurableCommand::SetSwitch { entry, value } => {
+                let result = self.switches.update(&entry, &value);
+                (result, vec![DurableRecord::Switch { entry, value }])
+            }
+        };
+        let records = if result.is_ok() { records } else { Vec::new() };
+        NamingReply::Committed { result, records }
+    }
+
+    fn overlay_record(&self, key: &ServiceKey, ip: String, port: u16, cluster: String) -> Option<DurableRecord> {
+        let service = self.service(key)?;
+        let overlay_key = (Box::<str>::from(ip.as_str()), port, Box::<str>::from(cluster.as_str()));
+        let overlay = service.overlays.get(&overlay_key)?.clone();
+        Some(DurableRecord::Overlay { key: key.clone(), ip, port, cluster, overlay })
+    }
+
+    /// Deleting a service drops its overlays too.
+    fn delete_service_durably(&mut self, key: ServiceKey) -> (NamingResult<()>, Vec<DurableRecord>) {
+        let overlays: Vec<DurableRecord> = self
+            .service(&key)
+            .map(|s| {
+                s.overlays
+                    .keys()
+                    .map(|(ip, port, cluster)| DurableRecord::NoOverlay {
+                        key: key.clone(),
+                        ip: ip.to_string(),
+                        port: *port,
+                        cluster: cluster.to_string(),
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        let result = self.delete_service(&key);
+        let mut records = overlays;
+        records.push(DurableRecord::NoService { key });
+        (result, records)
+    }
+
+    /// Puts a stored record back into memory at start-up. Services come first, then
+    /// instances, then overlays (the caller orders them).
+    pub fn restore(&mut self, record: DurableRecord, now_ms: u64) {
+        match record {
+            DurableRecord::Service { spec } => {
+                let slot = self.ensure_service(&spec.key, spec.ephemeral, now_ms);
+                let service = self.service_at(slot);
+                service.explicit = true;
+                set_service_fields(service, spec);
+            }
+            DurableRecord::Instance { key, spec } => {
+                if let Err(error) = self.register(&key, spec, now_ms) {
+                    tracing::warn!(%error, "a stored persistent instance could not be restored");
+                }
+            }
+            DurableRecord::Overlay { key, ip, port, cluster, overlay } => {
+                let slot = self.ensure_service(&key, true, now_ms);
+                let overlay_key = (ip.into_boxed_str(), port, cluster.into_boxed_str());
+                let service = self.service_at(slot);
+                for s in 0..service.slot_count() {
+                    let matches = service.instance(s).is_some_and(|i| {
+                        i.ip == overlay_key.0 && i.port == overlay_key.1 && i.cluster == overlay_key.2
+                    });
+                    if let (true, Some(instance)) = (matches, service.instance_mut(s)) {
+                        apply_overlay(instance, &overlay);
+                    }
+                }
+                service.overlays.insert(overlay_key, overlay);
+            }
+            DurableRecord::Switch { entry, value } => {
+                let _ = self.switches.update(&entry, &value);
+            }
+            DurableRecord::NoService { .. }
+            | DurableRecord::NoInstance { .. }
+            | DurableRecord::NoOverlay { .. } => {}
+        }
+    }
+
+    /// Drops persistent instances, overlays, service metadata and switch changes: what the
+    /// Raft state tables hold. Ephemeral instances and subscriptions stay.
+    pub fn clear_durable(&mut self, now_ms: u64) {
+        self.switches = Switches::default();
+        for slot in 0..self.services.len() as u32 {
+            let Some(Some(service)) = self.services.get_mut(slot as usize) else {
+                continue;
+            };
+            let persistent: Vec<u32> = (0..service.slot_count())
+                .filter(|&s| service.instance(s).is_some_and(|i| !i.ephemeral))
+                .collect();
+            for instance_slot in persistent {
+                service.remove(instance_slot, now_ms);
+            }
+            service.overlays.clear();
+            service.explicit = false;
+            service.protect_threshold = 0.0;
+            service.metadata.clear();
+            service.selector = Default::default();
+            service.touch();
+            self.touched.push(slot);
+            self.after_removal(slot, now_ms);
+        }
     }
 
     /// Whether changes wait to be pushed.

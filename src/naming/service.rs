@@ -9,7 +9,7 @@ use crate::naming::instance::{Instance, Metadata};
 use crate::naming::key::ServiceKey;
 
 /// The service selector as given by the client (`{"type":"label","expression":"..."}`).
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 pub struct Selector {
     /// `none` or `label`.
     pub kind: String,
@@ -18,7 +18,7 @@ pub struct Selector {
 
 /// The per-instance overlay of `PUT/PATCH /instance` (Nacos `InstanceMetadata`): merged over
 /// the registered instance whenever it (re)registers.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct InstanceOverlay {
     pub weight: f64,
     pub enabled: bool,

@@ -12,7 +12,8 @@ use glommio::channels::local_channel::LocalSender;
 use hashbrown::HashMap;
 
 use crate::naming::error::{ErrorKind, NamingError};
-use crate::naming::op::{NamingOp, NamingReply, PushOut};
+use crate::naming::op::{DurableCommand, NamingOp, NamingReply, PushOut};
+use crate::raft::node::{Proposal, ProposalSender};
 use crate::naming::registry::Registry;
 use crate::naming::switches::Switches;
 use crate::shard::owner::owner_core;
@@ -30,7 +31,15 @@ pub enum Envelope {
     },
     /// A push from a service's owner core for a gRPC connection held by the receiving core.
     Push(PushOut),
+    /// A durable command for the Raft core (core 0).
+    Propose {
+        command: DurableCommand,
+        reply: oneshot::Sender<NamingReply>,
+    },
 }
+
+/// The core that hosts the Raft group and writes LMDB.
+pub const RAFT_CORE: usize = 0;
 
 /// Where pushes for a connection held by this core go: its bounded inbox. `try_send` fails when
 /// the inbox is full; the connection is then closed rather than allowed to grow memory.
@@ -53,6 +62,9 @@ pub struct Core {
     push_delay: Duration,
     connection_counter: Cell<u64>,
     udp: RefCell<Option<Rc<UdpPusher>>>,
+    ready: Cell<bool>,
+    /// Core 0 only: the Raft driver's proposal queue.
+    raft: RefCell<Option<Rc<ProposalSender>>>,
     /// This core's own handle, for tasks it spawns.
     me: RefCell<Weak<Core>>,
 }
@@ -83,6 +95,8 @@ impl Core {
             push_delay,
             connection_counter: Cell::new(0),
             udp: RefCell::new(None),
+            ready: Cell::new(false),
+            raft: RefCell::new(None),
             me: RefCell::new(Weak::new()),
         });
         *core.me.borrow_mut() = Rc::downgrade(&core);
@@ -94,8 +108,60 @@ impl Core {
         self.clock_origin.elapsed().as_millis() as u64
     }
 
+    /// Whether this core serves clients (durable state rebuilt).
+    pub fn is_ready(&self) -> bool {
+        self.ready.get()
+    }
+
+    /// Sends a durable command to the Raft core (core 0) and waits until it is committed and
+    /// applied.
+    pub async fn propose(&self, command: DurableCommand) -> NamingReply {
+        if self.id != RAFT_CORE {
+            let Some(senders) = &self.senders else {
+                unreachable!("a remote Raft core exists only when the mesh does");
+            };
+            let (reply, answer) = oneshot::channel();
+            if senders.send_to(RAFT_CORE, Envelope::Propose { command, reply }).await.is_err() {
+                return core_down(RAFT_CORE);
+            }
+            return answer.await.unwrap_or_else(|_| core_down(RAFT_CORE));
+        }
+        self.propose_local(command).await
+    }
+
+    async fn propose_local(&self, command: DurableCommand) -> NamingReply {
+        debug_assert_eq!(self.id, RAFT_CORE);
+        let (reply, answer) = oneshot::channel();
+        self.hand_to_raft(Proposal { command, reply }).await;
+        answer.await.unwrap_or_else(|_| core_down(RAFT_CORE))
+    }
+
+    /// Queues a proposal for the Raft driver of this core; fails it if there is none.
+    async fn hand_to_raft(&self, proposal: Proposal) {
+        let sender = self.raft.borrow().clone();
+        match sender {
+            Some(sender) => {
+                if let Err(error) = sender.send(proposal).await {
+                    tracing::error!(%error, "the raft driver is gone");
+                }
+            }
+            None => {
+                let error = NamingError::new(ErrorKind::Unavailable, "raft is not running");
+                let _ = proposal.reply.send(NamingReply::Error(error));
+            }
+        }
+    }
+
+    pub fn set_raft(&self, sender: Rc<ProposalSender>) {
+        debug_assert_eq!(self.id, RAFT_CORE);
+        *self.raft.borrow_mut() = Some(sender);
+    }
+
     /// Runs `op` on this core's registry. Only for ops this core owns (or fan-out ops).
     pub fn apply_local(&self, op: NamingOp) -> NamingReply {
+        if matches!(op, NamingOp::MarkReady) {
+            self.ready.set(true);
+        }
         debug_assert!(op
             .service_key()
             .is_none_or(|k| owner_core(k, self.cores) == self.id));
@@ -292,6 +358,9 @@ pub fn spawn_mesh_servers(core: &CoreHandle, mut receivers: Receivers<Envelope>)
                         let _ = reply.send(core.apply_local(op));
                     }
                     Envelope::Push(push) => core.deliver_push(push),
+                    Envelope::Propose { command, reply } => {
+                        core.hand_to_raft(Proposal { command, reply }).await;
+                    }
                 }
             }
             tracing::debug!(core = core.id, peer, "mesh channel closed");

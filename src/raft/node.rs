@@ -1,0 +1,329 @@
+//! The Raft driver on core 0: a raft-rs `RawNode` over `LmdbStorage`, ticked by a glommio
+//! timer, fed with proposals from every core, following raft-rs's `on_ready` steps. Committed
+//! commands are applied on their owner cores, their durable records stored with the applied
+//! index in one LMDB transaction, and only then is the proposer answered: an acknowledged
+//! write survives `kill -9`. Many proposals share one Ready, one transaction, one fsync.
+
+use std::time::{Duration, Instant};
+
+use futures::channel::oneshot;
+use futures::FutureExt;
+use glommio::channels::local_channel::{self, LocalReceiver, LocalSender};
+use hashbrown::HashMap;
+use raft::prelude::{Entry, EntryType, Message};
+use raft::{RawNode, StateRole};
+
+use crate::limits::{
+    RAFT_APPLY_BATCH_MAX, RAFT_ELECTION_TICKS, RAFT_HEARTBEAT_TICKS, RAFT_LOG_KEEP_ENTRIES,
+    RAFT_MESSAGE_BYTES_MAX, RAFT_PROPOSAL_QUEUE_MAX, RAFT_PROPOSAL_WAIT_MS, RAFT_TICK_MS,
+};
+use crate::naming::error::{ErrorKind, NamingError};
+use crate::naming::op::{DurableCommand, NamingOp, NamingReply};
+use crate::raft::state::{change_of, TableChange};
+use crate::raft::storage::LmdbStorage;
+use crate::shard::CoreHandle;
+
+/// A write waiting for Raft: the command and where its outcome goes.
+pub struct Proposal {
+    pub command: DurableCommand,
+    pub reply: oneshot::Sender<NamingReply>,
+}
+
+/// Where proposals for the Raft core are sent (core 0 only).
+pub type ProposalSender = LocalSender<Proposal>;
+
+/// Settings of the Raft node.
+#[derive(Debug, Clone)]
+pub struct RaftSettings {
+    pub node_id: u64,
+    /// Log entries kept beyond the applied index before the log is compacted.
+    pub compact_after_entries: u64,
+}
+
+struct Driver {
+    node: RawNode<LmdbStorage>,
+    core: CoreHandle,
+    inbox: LocalReceiver<Proposal>,
+    pending: HashMap<u64, oneshot::Sender<NamingReply>>,
+    /// Proposals that arrived while no leader was known, with their arrival time.
+    waiting: Vec<(Instant, Proposal)>,
+    next_proposal_id: u64,
+    settings: RaftSettings,
+}
+
+fn raft_config(settings: &RaftSettings, applied: u64) -> raft::Config {
+    raft::Config {
+        id: settings.node_id,
+        election_tick: RAFT_ELECTION_TICKS,
+        heartbeat_tick: RAFT_HEARTBEAT_TICKS,
+        applied,
+        max_size_per_msg: RAFT_MESSAGE_BYTES_MAX,
+        max_inflight_msgs: 256,
+        check_quorum: true,
+        pre_vote: true,
+        max_committed_size_per_ready: RAFT_MESSAGE_BYTES_MAX,
+        ..Default::default()
+    }
+}
+
+fn logger() -> slog::Logger {
+    slog::Logger::root(slog::Discard, slog::o!())
+}
+
+/// Starts the Raft node on this core (core 0). Returns where to send proposals, and a signal
+/// that fires once the entries committed before a restart are applied again.
+pub fn start(
+    storage: LmdbStorage,
+    settings: RaftSettings,
+    core: CoreHandle,
+) -> Result<(ProposalSender, oneshot::Receiver<()>), String> {
+    let applied = storage.applied_index().map_err(|e| e.to_string())?;
+    let config = raft_config(&settings, applied);
+    config.validate().map_err(|e| format!("invalid raft config: {e}"))?;
+    let single_voter = storage
+        .conf_state()
+        .map_err(|e| e.to_string())?
+        .voters
+        .len()
+        == 1;
+    let mut node = RawNode::new(&config, storage, &logger()).map_err(|e| e.to_string())?;
+    if single_voter {
+        // A one-voter group elects itself at once: no election timeout to wait for.
+        node.campaign().map_err(|e| e.to_string())?;
+    }
+    let (sender, inbox) = local_channel::new_bounded(RAFT_PROPOSAL_QUEUE_MAX);
+    let driver = Driver {
+        node,
+        core,
+        inbox,
+        pending: HashMap::new(),
+        waiting: Vec::new(),
+        next_proposal_id: 0,
+        settings,
+    };
+    let (caught_up_tx, caught_up) = oneshot::channel();
+    glommio::spawn_local(driver.run(caught_up_tx)).detach();
+    Ok((sender, caught_up))
+}
+
+enum Event {
+    Proposal(Option<Proposal>),
+    Tick,
+}
+
+impl Driver {
+    async fn run(mut self, caught_up: oneshot::Sender<()>) {
+        // The first Ready re-applies what was committed but not applied before a restart.
+        self.on_ready().await;
+        let _ = caught_up.send(());
+        let tick = Duration::from_millis(RAFT_TICK_MS);
+        let mut next_tick = Instant::now() + tick;
+        loop {
+            let wait = next_tick.saturating_duration_since(Instant::now());
+            let event = futures::select_biased! {
+                proposal = self.inbox.recv().fuse() => Event::Proposal(proposal),
+                _ = glommio::timer::sleep(wait).fuse() => Event::Tick,
+            };
+            match event {
+                Event::Proposal(Some(proposal)) => self.propose(proposal),
+                Event::Proposal(None) => return,
+                Event::Tick => {
+                    next_tick = Instant::now() + tick;
+                    self.node.tick();
+                    self.retry_waiting();
+                }
+            }
+            self.drain_inbox();
+            self.on_ready().await;
+        }
+    }
+
+    /// Takes every proposal already queued, so that they share one Ready (group commit).
+    fn drain_inbox(&mut self) {
+        for _ in 0..RAFT_APPLY_BATCH_MAX {
+            match self.inbox.recv().now_or_never() {
+                Some(Some(proposal)) => self.propose(proposal),
+                _ => return,
+            }
+        }
+    }
+
+    fn propose(&mut self, proposal: Proposal) {
+        if self.node.raft.state != StateRole::Leader {
+            self.waiting.push((Instant::now(), proposal));
+            return;
+        }
+        let data = match serde_json::to_vec(&proposal.command) {
+            Ok(data) => data,
+            Err(e) => return answer(proposal.reply, Err(internal(format!("encode: {e}")))),
+        };
+        self.next_proposal_id += 1;
+        let id = self.next_proposal_id;
+        match self.node.propose(id.to_be_bytes().to_vec(), data) {
+            Ok(()) => {
+                self.pending.insert(id, proposal.reply);
+            }
+            Err(e) => answer(proposal.reply, Err(internal(format!("propose: {e}")))),
+        }
+    }
+
+    /// Proposals wait for a leader for a bounded time, then fail.
+    fn retry_waiting(&mut self) {
+        let waiting = std::mem::take(&mut self.waiting);
+        for (since, proposal) in waiting {
+            if self.node.raft.state == StateRole::Leader {
+                self.propose(proposal);
+            } else if since.elapsed() > Duration::from_millis(RAFT_PROPOSAL_WAIT_MS) {
+                answer(proposal.reply, Err(no_leader()));
+            } else {
+                self.waiting.push((since, proposal));
+            }
+        }
+    }
+
+    /// raft-rs's Ready handling, step by step.
+    async fn on_ready(&mut self) {
+        if !self.node.has_ready() {
+            return;
+        }
+        let mut ready = self.node.ready();
+        self.send_messages(ready.take_messages());
+        let snapshot = (!ready.snapshot().is_empty()).then(|| ready.snapshot().clone());
+        let committed = ready.take_committed_entries();
+        let persisted = self.node.raft.raft_log.store.persist_ready(
+            snapshot.as_ref(),
+            ready.entries(),
+            ready.hs(),
+        );
+        if let Err(error) = persisted {
+            // Losing the log is not survivable: stop rather than answer writes we cannot keep.
+            tracing::error!(%error, "cannot persist the raft log; stopping");
+            std::process::exit(70);
+        }
+        if snapshot.is_some() {
+            self.reload_state().await;
+        }
+        self.apply(committed).await;
+        self.send_messages(ready.take_persisted_messages());
+        let mut light = self.node.advance(ready);
+        if let Some(commit) = light.commit_index() {
+            if let Err(error) = self.node.raft.raft_log.store.set_commit(commit) {
+                tracing::error!(%error, "cannot store the commit index; stopping");
+                std::process::exit(70);
+            }
+        }
+        self.send_messages(light.take_messages());
+        self.apply(light.take_committed_entries()).await;
+        self.node.advance_apply();
+        self.maybe_compact();
+    }
+
+    fn send_messages(&mut self, messages: Vec<Message>) {
+        // A single-node group has no peers; cluster transport is added with `--members`.
+        debug_assert!(messages.iter().all(|m| m.to != self.settings.node_id));
+        drop(messages);
+    }
+
+    /// Applies committed entries in log order on their owner cores, stores their records and
+    /// the applied index in one transaction, then answers their proposers.
+    async fn apply(&mut self, entries: Vec<Entry>) {
+        let Some(last) = entries.last().map(|e| e.index) else {
+            return;
+        };
+        let mut puts = Vec::new();
+        let mut deletes = Vec::new();
+        let mut answers = Vec::new();
+        for entry in entries {
+            if entry.get_entry_type() != EntryType::EntryNormal || entry.data.is_empty() {
+                continue;
+            }
+            let outcome = self.apply_entry(&entry.data).await;
+            let Ok((result, records)) = outcome else {
+                continue;
+            };
+            for record in &records {
+                match change_of(record) {
+                    TableChange::Put(k, v) => puts.push((k, v)),
+                    TableChange::Delete(k) => deletes.push(k),
+                }
+            }
+            if let Some(reply) = proposal_id(&entry.context).and_then(|id| self.pending.remove(&id)) {
+                answers.push((reply, result));
+            }
+        }
+        if let Err(error) = self.node.raft.raft_log.store.apply(last, &puts, &deletes) {
+            tracing::error!(%error, "cannot store applied state; stopping");
+            std::process::exit(70);
+        }
+        for (reply, result) in answers {
+            answer(reply, result);
+        }
+    }
+
+    async fn apply_entry(
+        &self,
+        data: &[u8],
+    ) -> Result<(Result<(), NamingError>, Vec<crate::naming::op::DurableRecord>), ()> {
+        let command: DurableCommand = match serde_json::from_slice(data) {
+            Ok(command) => command,
+            Err(error) => {
+                tracing::error!(%error, "skipping an undecodable raft entry");
+                return Err(());
+            }
+        };
+        let everywhere = command.service_key().is_none();
+        let op = NamingOp::Committed { command };
+        let reply = if everywhere {
+            self.core.execute_everywhere(op).await.into_iter().next()
+        } else {
+            Some(self.core.execute(op).await)
+        };
+        match reply {
+            Some(NamingReply::Committed { result, records }) => Ok((result, records)),
+            other => Ok((Err(internal(format!("unexpected apply reply {other:?}"))), Vec::new())),
+        }
+    }
+
+    /// After a snapshot replaced the tables, memory follows them.
+    async fn reload_state(&mut self) {
+        crate::raft::recovery::reload(&self.core, &self.node.raft.raft_log.store).await;
+    }
+
+    /// Keeps the log bounded: once it holds more than the threshold of applied entries, the
+    /// oldest are dropped (the tables hold their effect; lagging peers get a snapshot).
+    fn maybe_compact(&mut self) {
+        let store = &self.node.raft.raft_log.store;
+        let (Ok(first), Ok(applied)) = (store.first_index_now(), store.applied_index()) else {
+            return;
+        };
+        if applied < first || applied - first < self.settings.compact_after_entries {
+            return;
+        }
+        let keep = RAFT_LOG_KEEP_ENTRIES.min(self.settings.compact_after_entries / 2);
+        let compact_to = applied.saturating_sub(keep).max(first);
+        if let Err(error) = store.compact(compact_to) {
+            tracing::warn!(%error, "log compaction failed");
+        }
+    }
+}
+
+fn proposal_id(context: &[u8]) -> Option<u64> {
+    let bytes: [u8; 8] = context.try_into().ok()?;
+    Some(u64::from_be_bytes(bytes))
+}
+
+fn answer(reply: oneshot::Sender<NamingReply>, result: Result<(), NamingError>) {
+    let reply_value = match result {
+        Ok(()) => NamingReply::Done,
+        Err(error) => NamingReply::Error(error),
+    };
+    let _ = reply.send(reply_value);
+}
+
+fn internal(message: String) -> NamingError {
+    NamingError::new(ErrorKind::Internal, message)
+}
+
+fn no_leader() -> NamingError {
+    NamingError::new(ErrorKind::Unavailable, "no raft leader: the write was not accepted")
+}
