@@ -19,6 +19,9 @@
 #   --server-cpu N       CPU for the servers (taskset -c)   [$SERVER_CPU or 0]
 #   --loadgen-cpu N      CPU for the load generator         [$LOADGEN_CPU or 1]
 #   --out DIR            where the JSON reports and logs go [$OUT_DIR or a new temp dir]
+#   --repeat N           runs per scenario and server, alternating servers; the table shows
+#                        the best run (highest throughput, then lowest p99), which filters out
+#                        runs disturbed by other load on a shared machine   [$REPEAT or 1]
 # SCENARIOS (env): one scenario per line, loadgen arguments after the name; see DEFAULT_SCENARIOS.
 # LOADGEN_BIN (env): the nacore-loadgen binary; default: built with cargo --release.
 #
@@ -41,6 +44,7 @@ CONNECTIONS="${CONNECTIONS:-64}"
 SERVER_CPU="${SERVER_CPU:-0}"
 LOADGEN_CPU="${LOADGEN_CPU:-1}"
 OUT_DIR="${OUT_DIR:-}"
+REPEAT="${REPEAT:-1}"
 NACORE_PORT="${NACORE_PORT:-18848}"
 OTHER_PORT="${OTHER_PORT:-28848}"
 # Seconds a server may take to answer /nacos/v1/ns/operator/metrics (Java Nacos is slow).
@@ -67,6 +71,7 @@ while [ $# -gt 0 ]; do
         --server-cpu) SERVER_CPU="$2"; shift 2 ;;
         --loadgen-cpu) LOADGEN_CPU="$2"; shift 2 ;;
         --out) OUT_DIR="$2"; shift 2 ;;
+        --repeat) REPEAT="$2"; shift 2 ;;
         -h|--help) sed -n '2,/^$/p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) die "unknown argument $1 (see --help)" ;;
     esac
@@ -144,7 +149,8 @@ start_server() {
     return 1
 }
 
-# run_one NAME PORT INDEX SPEC: one scenario against one freshly started server.
+# run_one NAME PORT RUN SPEC: one scenario against one freshly started server; RUN names the
+# report files (<scenario index>-<repetition>).
 run_one() {
     local name="$1" port="$2" index="$3" spec="$4" report="$OUT_DIR/$1-$3.json"
     start_server "$name" "$port" "$OUT_DIR/$name-$index.log" || return 1
@@ -161,28 +167,38 @@ index=0
 while IFS= read -r spec; do
     [ -n "$spec" ] || continue
     index=$((index + 1))
-    echo "[$index] $spec" >&2
-    run_one nacore "$NACORE_PORT" "$index" "$spec" || true
-    if [ -z "$OTHER_MISSING" ]; then
-        if ! run_one other "$OTHER_PORT" "$index" "$spec"; then
-            OTHER_MISSING="$OTHER_NAME did not start (command: $OTHER_CMD); see $OUT_DIR/other-$index.log"
+    for rep in $(seq 1 "$REPEAT"); do
+        echo "[$index.$rep] $spec" >&2
+        run_one nacore "$NACORE_PORT" "$index-$rep" "$spec" || true
+        if [ -z "$OTHER_MISSING" ]; then
+            if ! run_one other "$OTHER_PORT" "$index-$rep" "$spec"; then
+                OTHER_MISSING="$OTHER_NAME did not start (command: $OTHER_CMD); see $OUT_DIR/other-$index-$rep.log"
+            fi
         fi
-    fi
+    done
 done <<<"$SCENARIOS"
 
-python3 - "$OUT_DIR" "$OTHER_NAME" "$SCENARIOS" <<'PY'
+python3 - "$OUT_DIR" "$OTHER_NAME" "$SCENARIOS" "$REPEAT" <<'PY'
 import json, os, sys
 
-out_dir, other_name, scenarios = sys.argv[1], sys.argv[2], sys.argv[3]
+out_dir, other_name, scenarios, repeat = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
 specs = [line for line in scenarios.splitlines() if line.strip()]
 
-def load(name, index):
-    path = os.path.join(out_dir, f"{name}-{index}.json")
+def load_one(path):
     try:
         with open(path) as f:
             return json.load(f)
     except (OSError, ValueError):
         return None
+
+def load(name, index):
+    """The best of the repetitions: highest throughput, then lowest p99."""
+    runs = [load_one(os.path.join(out_dir, f"{name}-{index}-{rep}.json"))
+            for rep in range(1, repeat + 1)]
+    runs = [run for run in runs if run is not None]
+    if not runs:
+        return None
+    return max(runs, key=lambda r: (round(r["throughput_ok_per_s"]), -r["latency_us"]["p99"]))
 
 def fmt(value, digits=0):
     return "n/a" if value is None else f"{value:,.{digits}f}"
@@ -207,7 +223,8 @@ for index, spec in enumerate(specs, start=1):
 widths = [max(len(str(row[i])) for row in rows + [header]) for i in range(len(header))]
 for row in [header] + rows:
     print("  ".join(str(cell).ljust(widths[i]) for i, cell in enumerate(row)))
-print(f"\nratio = nacore / {other_name} (throughput: higher is better; p99: lower is better)")
+print(f"\nratio = nacore / {other_name} (throughput: higher is better; p99: lower is better);"
+      f" best of {repeat} run(s) per cell")
 print(f"reports and logs: {out_dir}")
 PY
 

@@ -4,6 +4,7 @@
 //! index in one LMDB transaction, and only then is the proposer answered: an acknowledged
 //! write survives `kill -9`. Many proposals share one Ready, one transaction, one fsync.
 
+use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use futures::channel::oneshot;
@@ -230,8 +231,8 @@ impl Driver {
         let Some(last) = entries.last().map(|e| e.index) else {
             return;
         };
-        let mut puts = Vec::new();
-        let mut deletes = Vec::new();
+        // Later entries win: a key deleted then put again in one batch must end up put.
+        let mut changes: BTreeMap<Vec<u8>, Option<Vec<u8>>> = BTreeMap::new();
         let mut answers = Vec::new();
         for entry in entries {
             if entry.get_entry_type() != EntryType::EntryNormal || entry.data.is_empty() {
@@ -243,12 +244,20 @@ impl Driver {
             };
             for record in &records {
                 match change_of(record) {
-                    TableChange::Put(k, v) => puts.push((k, v)),
-                    TableChange::Delete(k) => deletes.push(k),
-                }
+                    TableChange::Put(k, v) => changes.insert(k, Some(v)),
+                    TableChange::Delete(k) => changes.insert(k, None),
+                };
             }
             if let Some(reply) = proposal_id(&entry.context).and_then(|id| self.pending.remove(&id)) {
                 answers.push((reply, result));
+            }
+        }
+        let mut puts = Vec::new();
+        let mut deletes = Vec::new();
+        for (key, value) in changes {
+            match value {
+                Some(value) => puts.push((key, value)),
+                None => deletes.push(key),
             }
         }
         if let Err(error) = self.node.raft.raft_log.store.apply(last, &puts, &deletes) {

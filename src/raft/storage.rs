@@ -573,8 +573,7 @@ impl LmdbStorage {
             }
             pairs_count += 1;
         }
-        // The count goes last into its slot because LMDB's entry count is only known for the
-        // same transaction, and counting while writing cannot disagree with the pairs written.
+        // The count is patched in after the loop, so it is exactly the number of pairs written.
         data[1..SNAPSHOT_HEADER_BYTES].copy_from_slice(&pairs_count.to_be_bytes());
         Ok(data)
     }

@@ -40,6 +40,7 @@ pub struct Server {
     pub grpc_port: u16,
     child: Child,
     data_dir: PathBuf,
+    args: Vec<String>,
 }
 
 impl Server {
@@ -70,82 +71,68 @@ impl Server {
     fn try_start(args: &[&str]) -> Result<Server, StartError> {
         let (http_port, grpc_port) = pick_two_free_ports();
         let data_dir = fresh_data_dir();
-        let log_path = data_dir.join("server.log");
-        let log = std::fs::File::create(&log_path)
-            .unwrap_or_else(|e| panic!("cannot create {}: {e}", log_path.display()));
-        let log_err = log.try_clone().expect("clone log file handle");
-
-        let has = |flag: &str| {
-            args.iter()
-                .any(|a| *a == flag || a.starts_with(&format!("{flag}=")))
-        };
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_nacore"));
-        cmd.arg("--http-port")
-            .arg(http_port.to_string())
-            .arg("--grpc-port")
-            .arg(grpc_port.to_string())
-            .arg("--data-dir")
-            .arg(&data_dir)
-            .arg("--bind")
-            .arg("127.0.0.1");
-        if !has("--cores") {
-            cmd.args(["--cores", "2"]);
-        }
-        if !has("--log-level") {
-            cmd.args(["--log-level", "warn"]);
-        }
-        cmd.args(args)
-            .current_dir(&data_dir)
-            .stdin(Stdio::null())
-            .stdout(Stdio::from(log))
-            .stderr(Stdio::from(log_err));
-        let cmdline = format!("{cmd:?}");
-        let child = cmd
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot spawn {}: {e}", env!("CARGO_BIN_EXE_nacore")));
-
         let mut server = Server {
             http_port,
             grpc_port,
-            child,
+            child: spawn(http_port, grpc_port, &data_dir, args, false),
             data_dir,
+            args: args.iter().map(|a| a.to_string()).collect(),
         };
+        match server.wait_ready() {
+            Ok(()) => Ok(server),
+            Err(error) => {
+                let _ = server.child.kill();
+                let _ = server.child.wait();
+                let _ = std::fs::remove_dir_all(&server.data_dir);
+                std::mem::forget(server);
+                Err(error)
+            }
+        }
+    }
 
+    /// Kills the server with SIGKILL (no clean shutdown) and waits for it to be gone.
+    pub fn kill9(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// Starts the server again on the same ports and data dir, and waits until it is ready.
+    pub fn restart(&mut self) {
+        let args: Vec<&str> = self.args.iter().map(String::as_str).collect();
+        self.child = spawn(self.http_port, self.grpc_port, &self.data_dir, &args, true);
+        if let Err(StartError::Fatal(msg) | StartError::PortsTaken(msg)) = self.wait_ready() {
+            panic!("restart failed: {msg}");
+        }
+    }
+
+    fn wait_ready(&mut self) -> Result<(), StartError> {
         let deadline = Instant::now() + READY_TIMEOUT;
         loop {
-            if let Some(status) = server.child.try_wait().expect("try_wait on nacore") {
-                let log = server.log();
+            if let Some(status) = self.child.try_wait().expect("try_wait on nacore") {
+                let log = self.log();
                 let taken = log.contains("Address already in use")
                     || log.contains("AddrInUse")
                     || log.contains("os error 98");
-                // Nothing to kill; just clean up the directory.
-                let _ = std::fs::remove_dir_all(&server.data_dir);
-                std::mem::forget(server);
                 return Err(if taken {
                     StartError::PortsTaken(log)
                 } else {
                     StartError::Fatal(format!(
-                        "nacore exited before becoming ready ({status}); command: {cmdline}\n\
-                         server log:\n{}",
-                        if log.is_empty() { "<empty>" } else { &log }
+                        "nacore exited before becoming ready ({status})\nserver log:\n{log}"
                     ))
                 });
             }
-            let last = match try_http(http_port, "GET", "/nacos/v1/console/health/readiness", None)
-            {
-                Ok((200, _)) => return Ok(server),
+            let path = "/nacos/v1/console/health/readiness";
+            let last = match try_http(self.http_port, "GET", path, None) {
+                Ok((200, _)) => return Ok(()),
                 Ok((code, body)) => format!("HTTP {code}: {body}"),
                 Err(e) => format!("{e}"),
             };
             if Instant::now() >= deadline {
-                let msg = format!(
-                    "nacore not ready after {:?}; last readiness result: {last}; command: \
-                     {cmdline}\nserver log:\n{}",
-                    READY_TIMEOUT,
-                    server.log()
-                );
-                drop(server);
-                return Err(StartError::Fatal(msg));
+                return Err(StartError::Fatal(format!(
+                    "nacore not ready after {READY_TIMEOUT:?}; last readiness result: {last}\n\
+                     server log:\n{}",
+                    self.log()
+                )));
             }
             thread::sleep(Duration::from_millis(50));
         }
@@ -193,6 +180,46 @@ impl Drop for Server {
             );
         }
     }
+}
+
+/// Spawns `nacore` with the test defaults (`--cores 2 --log-level warn` unless `args` say
+/// otherwise), its output appended to `server.log` in the data dir.
+fn spawn(http_port: u16, grpc_port: u16, data_dir: &Path, args: &[&str], append: bool) -> Child {
+    let log_path = data_dir.join("server.log");
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(append)
+        .write(true)
+        .truncate(!append)
+        .open(&log_path)
+        .unwrap_or_else(|e| panic!("cannot open {}: {e}", log_path.display()));
+    let log_err = log.try_clone().expect("clone log file handle");
+    let has = |flag: &str| {
+        args.iter()
+            .any(|a| *a == flag || a.starts_with(&format!("{flag}=")))
+    };
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_nacore"));
+    cmd.arg("--http-port")
+        .arg(http_port.to_string())
+        .arg("--grpc-port")
+        .arg(grpc_port.to_string())
+        .arg("--data-dir")
+        .arg(data_dir)
+        .arg("--bind")
+        .arg("127.0.0.1");
+    if !has("--cores") {
+        cmd.args(["--cores", "2"]);
+    }
+    if !has("--log-level") {
+        cmd.args(["--log-level", "warn"]);
+    }
+    cmd.args(args)
+        .current_dir(data_dir)
+        .stdin(Stdio::null())
+        .stdout(Stdio::from(log))
+        .stderr(Stdio::from(log_err));
+    cmd.spawn()
+        .unwrap_or_else(|e| panic!("cannot spawn {}: {e}", env!("CARGO_BIN_EXE_nacore")))
 }
 
 enum StartError {
