@@ -37,6 +37,22 @@ pub struct Cli {
     #[arg(long, env = "NACORE_RAFT_COMPACT_ENTRIES", default_value_t = crate::limits::RAFT_COMPACT_AFTER_ENTRIES_DEFAULT)]
     pub raft_compact_entries: u64,
 
+    /// Interval of the TCP health checks of persistent instances.
+    #[arg(long, env = "NACORE_HEALTH_CHECK_INTERVAL_MS", default_value_t = crate::limits::HEALTH_CHECK_INTERVAL_DEFAULT_MS)]
+    pub health_check_interval_ms: u64,
+
+    /// Timeout of one health-check connect.
+    #[arg(long, env = "NACORE_HEALTH_CHECK_TIMEOUT_MS", default_value_t = crate::limits::HEALTH_CHECK_TIMEOUT_DEFAULT_MS)]
+    pub health_check_timeout_ms: u64,
+
+    /// Failed checks in a row that make a persistent instance unhealthy.
+    #[arg(long, env = "NACORE_HEALTH_CHECK_FAIL_THRESHOLD", default_value_t = crate::limits::HEALTH_CHECK_FAIL_THRESHOLD_DEFAULT)]
+    pub health_check_fail_threshold: u8,
+
+    /// Passed checks in a row that make an unhealthy persistent instance healthy again.
+    #[arg(long, env = "NACORE_HEALTH_CHECK_OK_THRESHOLD", default_value_t = crate::limits::HEALTH_CHECK_OK_THRESHOLD_DEFAULT)]
+    pub health_check_ok_threshold: u8,
+
     /// Log level or tracing filter (error, warn, info, debug, trace).
     #[arg(long, env = "NACORE_LOG_LEVEL", default_value = "info")]
     pub log_level: String,
@@ -55,6 +71,7 @@ pub struct Config {
     pub log_level: String,
     pub push_delay_ms: u64,
     pub raft_compact_entries: u64,
+    pub probe: crate::health::probe::ProbeSettings,
 }
 
 impl Config {
@@ -90,6 +107,12 @@ impl Config {
             log_level: cli.log_level,
             push_delay_ms: cli.push_delay_ms,
             raft_compact_entries: cli.raft_compact_entries.max(2),
+            probe: crate::health::probe::ProbeSettings {
+                interval_ms: cli.health_check_interval_ms.max(100),
+                timeout_ms: cli.health_check_timeout_ms.max(10),
+                fail_threshold: cli.health_check_fail_threshold.max(1),
+                ok_threshold: cli.health_check_ok_threshold.max(1),
+            },
         })
     }
 

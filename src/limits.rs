@@ -146,3 +146,12 @@ pub const RAFT_COMPACT_AFTER_ENTRIES_DEFAULT: u64 = 10_000;
 pub const RAFT_LOG_KEEP_ENTRIES: u64 = 1_000;
 /// LMDB map size: the most the Raft log and state tables may occupy on disk (sparse file).
 pub const LMDB_MAP_BYTES: usize = 8 * 1024 * 1024 * 1024;
+
+/// Health probes of persistent instances in flight at once per core.
+pub const HEALTH_PROBES_IN_FLIGHT_MAX: usize = 256;
+/// Health-check defaults (`--health-check-*`): Nacos TCP checks run every few seconds and
+/// mark an instance unhealthy after `checkTimes` (3) failures.
+pub const HEALTH_CHECK_INTERVAL_DEFAULT_MS: u64 = 5_000;
+pub const HEALTH_CHECK_TIMEOUT_DEFAULT_MS: u64 = 2_000;
+pub const HEALTH_CHECK_FAIL_THRESHOLD_DEFAULT: u8 = 3;
+pub const HEALTH_CHECK_OK_THRESHOLD_DEFAULT: u8 = 1;

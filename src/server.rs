@@ -11,13 +11,13 @@ use glommio::sync::Semaphore;
 use glommio::{LocalExecutorBuilder, Placement};
 
 use crate::config::Config;
-use crate::limits::{CONNECTIONS_PER_CORE_MAX, MESH_CHANNEL_CAPACITY, WHEEL_TICK_MS};
-use crate::shard::core::{spawn_mesh_servers, spawn_timer_driver, Envelope};
 use crate::limits::LMDB_MAP_BYTES;
+use crate::limits::{CONNECTIONS_PER_CORE_MAX, MESH_CHANNEL_CAPACITY, WHEEL_TICK_MS};
 use crate::naming::op::NamingOp;
 use crate::raft::node::RaftSettings;
 use crate::raft::storage::LmdbStorage;
 use crate::shard::core::RAFT_CORE;
+use crate::shard::core::{spawn_mesh_servers, spawn_timer_driver, Envelope};
 use crate::shard::{Core, CoreHandle};
 use raft::prelude::ConfState;
 
@@ -85,6 +85,7 @@ async fn run_core(
         Core::new(0, 1, None, origin, push_delay)
     };
     spawn_timer_driver(&core, Duration::from_millis(WHEEL_TICK_MS));
+    crate::health::probe::spawn(&core, config.probe);
     let udp = crate::udp::UdpPusher::bind(config.bind)
         .map_err(|e| format!("cannot open the UDP push socket: {e}"))?;
     core.set_udp_pusher(udp);
@@ -119,7 +120,9 @@ fn open_storage(config: &Config) -> Result<LmdbStorage, String> {
             voters: vec![SINGLE_NODE_ID],
             ..Default::default()
         };
-        storage.set_conf_state(&initial).map_err(|e| e.to_string())?;
+        storage
+            .set_conf_state(&initial)
+            .map_err(|e| e.to_string())?;
     }
     Ok(storage)
 }
@@ -151,7 +154,11 @@ async fn recover_and_serve(storage: LmdbStorage, config: Config, core: CoreHandl
     }
     core.execute_everywhere(NamingOp::MarkReady).await;
     let elapsed_ms = started.elapsed().as_millis() as u64;
-    tracing::info!(restored, elapsed_ms, "state rebuilt from the data dir; serving");
+    tracing::info!(
+        restored,
+        elapsed_ms,
+        "state rebuilt from the data dir; serving"
+    );
 }
 
 /// Accepts connections while this core has room (a semaphore permit per connection).

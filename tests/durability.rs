@@ -45,16 +45,43 @@ fn write_burst(port: u16, service: &str, stop: Arc<AtomicBool>) -> Arc<Mutex<BTr
 }
 
 fn stored_ports(server: &Server, service: &str) -> BTreeSet<u16> {
-    let (status, body) = server.http("GET", &format!("/nacos/v1/ns/instance/list?serviceName={service}"), None);
+    let (status, body) = server.http(
+        "GET",
+        &format!("/nacos/v1/ns/instance/list?serviceName={service}"),
+        None,
+    );
     assert_eq!(status, 200, "{body}");
     let info: Value = serde_json::from_str(&body).unwrap();
-    info["hosts"].as_array().unwrap().iter().map(|h| h["port"].as_u64().unwrap() as u16).collect()
+    info["hosts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h["port"].as_u64().unwrap() as u16)
+        .collect()
 }
 
 fn kill_mid_burst_and_check(server: &mut Server) {
     // Durable metadata of other kinds, written before the burst.
-    assert_eq!(server.http("POST", "/nacos/v1/ns/service?serviceName=meta&protectThreshold=0.4&metadata=k%3Dv", None).0, 200);
-    assert_eq!(server.http("PUT", "/nacos/v1/ns/operator/switches?entry=clientBeatInterval&value=6000", None).0, 200);
+    assert_eq!(
+        server
+            .http(
+                "POST",
+                "/nacos/v1/ns/service?serviceName=meta&protectThreshold=0.4&metadata=k%3Dv",
+                None
+            )
+            .0,
+        200
+    );
+    assert_eq!(
+        server
+            .http(
+                "PUT",
+                "/nacos/v1/ns/operator/switches?entry=clientBeatInterval&value=6000",
+                None
+            )
+            .0,
+        200
+    );
     let stop = Arc::new(AtomicBool::new(false));
     let acked = write_burst(server.http_port, "burst", stop.clone());
     thread::sleep(Duration::from_millis(1500));
@@ -62,13 +89,21 @@ fn kill_mid_burst_and_check(server: &mut Server) {
     stop.store(true, Ordering::SeqCst);
     thread::sleep(Duration::from_millis(200));
     let acked: BTreeSet<u16> = acked.lock().unwrap().clone();
-    assert!(acked.len() > 20, "the burst acknowledged too few writes to mean anything: {}", acked.len());
+    assert!(
+        acked.len() > 20,
+        "the burst acknowledged too few writes to mean anything: {}",
+        acked.len()
+    );
 
     server.restart();
     // Ready means rebuilt: the very first read after readiness sees every acknowledged write.
     let stored = stored_ports(server, "burst");
     let lost: Vec<&u16> = acked.difference(&stored).collect();
-    assert!(lost.is_empty(), "{} acknowledged writes lost after kill -9: {lost:?}", lost.len());
+    assert!(
+        lost.is_empty(),
+        "{} acknowledged writes lost after kill -9: {lost:?}",
+        lost.len()
+    );
     let (_, body) = server.http("GET", "/nacos/v1/ns/service?serviceName=meta", None);
     let meta: Value = serde_json::from_str(&body).unwrap();
     assert_eq!(meta["protectThreshold"], 0.4);
@@ -103,7 +138,8 @@ fn acknowledged_writes_survive_kill_9_with_compacted_log() {
 fn deletes_and_overlays_survive_restart() {
     let mut server = Server::start();
     let reg = |s: &Server, port: u16| {
-        let q = format!("/nacos/v1/ns/instance?serviceName=d&ip=10.2.2.2&port={port}&ephemeral=false");
+        let q =
+            format!("/nacos/v1/ns/instance?serviceName=d&ip=10.2.2.2&port={port}&ephemeral=false");
         assert_eq!(s.http("POST", &q, None).0, 200);
     };
     reg(&server, 1);
@@ -112,8 +148,18 @@ fn deletes_and_overlays_survive_restart() {
     assert_eq!(server.http("PUT", q, None).0, 200);
     let q = "/nacos/v1/ns/instance?serviceName=d&ip=10.2.2.2&port=2&ephemeral=false";
     assert_eq!(server.http("DELETE", q, None).0, 200);
-    assert_eq!(server.http("POST", "/nacos/v1/ns/service?serviceName=gone", None).0, 200);
-    assert_eq!(server.http("DELETE", "/nacos/v1/ns/service?serviceName=gone", None).0, 200);
+    assert_eq!(
+        server
+            .http("POST", "/nacos/v1/ns/service?serviceName=gone", None)
+            .0,
+        200
+    );
+    assert_eq!(
+        server
+            .http("DELETE", "/nacos/v1/ns/service?serviceName=gone", None)
+            .0,
+        200
+    );
     server.kill9();
     server.restart();
     let (_, body) = server.http("GET", "/nacos/v1/ns/instance/list?serviceName=d", None);
@@ -123,5 +169,10 @@ fn deletes_and_overlays_survive_restart() {
     assert_eq!(hosts[0]["port"], 1);
     assert_eq!(hosts[0]["weight"], 7.0);
     assert_eq!(hosts[0]["metadata"]["x"], "y");
-    assert_eq!(server.http("GET", "/nacos/v1/ns/service?serviceName=gone", None).0, 400);
+    assert_eq!(
+        server
+            .http("GET", "/nacos/v1/ns/service?serviceName=gone", None)
+            .0,
+        400
+    );
 }

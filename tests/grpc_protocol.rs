@@ -453,17 +453,30 @@ async fn unacknowledged_push_is_retried() {
     let subscribe = json!({"headers": {}, "namespace": "public", "serviceName": "retry", "groupName": "DEFAULT_GROUP",
         "subscribe": true, "clusters": "", "module": "naming"});
     watcher.unary("SubscribeServiceRequest", subscribe).await;
-    server.http("POST", "/nacos/v1/ns/instance?serviceName=retry&ip=10.6.0.1&port=6", None);
+    server.http(
+        "POST",
+        "/nacos/v1/ns/instance?serviceName=retry&ip=10.6.0.1&port=6",
+        None,
+    );
     let (kind, first) = watch.next(Duration::from_secs(5)).await.expect("no push");
     assert_eq!(kind, "NotifySubscriberRequest");
     let sent = Instant::now();
     let (kind, again) = watch.next(Duration::from_secs(10)).await.expect("no retry");
     assert_eq!(kind, "NotifySubscriberRequest");
     let waited = sent.elapsed();
-    assert!(waited >= Duration::from_millis(5_500), "retried after only {waited:?}");
+    assert!(
+        waited >= Duration::from_millis(5_500),
+        "retried after only {waited:?}"
+    );
     assert_ne!(first["requestId"], again["requestId"]);
     assert_eq!(first["serviceInfo"]["hosts"], again["serviceInfo"]["hosts"]);
     // Acked now: no further retries.
-    watch.send("NotifySubscriberResponse", json!({"requestId": again["requestId"], "resultCode": 200}));
-    assert!(watch.next(Duration::from_secs(8)).await.is_none(), "an acked push was sent again");
+    watch.send(
+        "NotifySubscriberResponse",
+        json!({"requestId": again["requestId"], "resultCode": 200}),
+    );
+    assert!(
+        watch.next(Duration::from_secs(8)).await.is_none(),
+        "an acked push was sent again"
+    );
 }

@@ -104,9 +104,9 @@ pub fn run_phase(spec: &PhaseSpec) -> Result<PhaseResult, String> {
             .io_memory(EXECUTOR_IO_MEMORY_BYTES)
             .spin_before_park(spec.spin_before_park)
             .spawn(move || async move {
-                let stats = run_core(spec, core, live, start).await;
-                finished.fetch_add(1, Ordering::Release);
-                stats
+                // Counts this core as finished even if it panics, so the progress loop ends.
+                let _finished = FinishGuard(finished);
+                run_core(spec, core, live, start).await
             })
             .map_err(|error| format!("cannot start an executor on cpu {cpu}: {error}"))?;
         handles.push(handle);
@@ -143,6 +143,15 @@ fn validate(spec: &PhaseSpec) -> Result<(), String> {
         "a phase without duration must walk a finite key sequence"
     );
     Ok(())
+}
+
+/// Bumps the count of finished cores when dropped (on return or on panic).
+struct FinishGuard(Arc<AtomicUsize>);
+
+impl Drop for FinishGuard {
+    fn drop(&mut self) {
+        self.0.fetch_add(1, Ordering::Release);
+    }
 }
 
 /// Prints one progress line per interval until every core has finished.

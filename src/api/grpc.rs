@@ -29,7 +29,10 @@ pub type Answer = (String, Vec<u8>);
 pub async fn handle(core: &CoreHandle, connection: &Connection, incoming: Incoming) -> Answer {
     let kind = incoming.kind.as_str();
     if !core.is_ready() {
-        return error(INVALID_SERVER_STATUS, "Server is starting,please try later.");
+        return error(
+            INVALID_SERVER_STATUS,
+            "Server is starting,please try later.",
+        );
     }
     if kind == "ServerCheckRequest" {
         return server_check(connection);
@@ -291,12 +294,19 @@ async fn persistent_instance(core: &CoreHandle, body: &Value) -> NamingResult<An
             ip: spec.ip,
             port: spec.port,
         },
-        other => return Err(NamingError::invalid(format!("Unsupported request type {other}"))),
+        other => {
+            return Err(NamingError::invalid(format!(
+                "Unsupported request type {other}"
+            )))
+        }
     };
     match core.propose(command).await {
         NamingReply::Done => Ok(typed("InstanceResponse", request_type)),
         NamingReply::Error(e) => Err(e),
-        other => Err(NamingError::new(ErrorKind::Internal, format!("unexpected reply {other:?}"))),
+        other => Err(NamingError::new(
+            ErrorKind::Internal,
+            format!("unexpected reply {other:?}"),
+        )),
     }
 }
 

@@ -1,4 +1,5 @@
 //! Health of instances: the per-core timing wheel that drives heartbeat expiry.
-//! (Active checks of persistent instances arrive with the Raft issue.)
+//! `probe` actively checks persistent instances, which send no beats.
 
+pub mod probe;
 pub mod wheel;

@@ -132,6 +132,8 @@ mod tests {
             last_beat_ms: 0,
             timer_epoch: 0,
             owner: crate::naming::instance::Owner::Http,
+            probe_failures: 0,
+            probe_passes: 0,
         }
     }
 

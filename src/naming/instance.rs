@@ -191,6 +191,9 @@ pub struct Instance {
     /// Unique per core; a timer that carries another epoch is stale and ignored.
     pub timer_epoch: u64,
     pub owner: Owner,
+    /// Consecutive failed / passed health probes (persistent instances only).
+    pub probe_failures: u8,
+    pub probe_passes: u8,
 }
 
 impl Instance {
@@ -208,6 +211,8 @@ impl Instance {
             last_beat_ms: now_ms,
             timer_epoch: epoch,
             owner: Owner::Http,
+            probe_failures: 0,
+            probe_passes: 0,
         }
     }
 

@@ -123,13 +123,32 @@ pub enum NamingOp {
 /// metadata overlays, switches (nacos-protocol.md §5.3).
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub enum DurableCommand {
-    RegisterInstance { key: ServiceKey, spec: InstanceSpec },
-    DeregisterInstance { key: ServiceKey, ip: String, port: u16 },
-    UpdateInstance { key: ServiceKey, update: InstanceUpdate },
-    CreateService { spec: ServiceSpec },
-    UpdateService { spec: ServiceSpec },
-    DeleteService { key: ServiceKey },
-    SetSwitch { entry: String, value: String },
+    RegisterInstance {
+        key: ServiceKey,
+        spec: InstanceSpec,
+    },
+    DeregisterInstance {
+        key: ServiceKey,
+        ip: String,
+        port: u16,
+    },
+    UpdateInstance {
+        key: ServiceKey,
+        update: InstanceUpdate,
+    },
+    CreateService {
+        spec: ServiceSpec,
+    },
+    UpdateService {
+        spec: ServiceSpec,
+    },
+    DeleteService {
+        key: ServiceKey,
+    },
+    SetSwitch {
+        entry: String,
+        value: String,
+    },
 }
 
 impl DurableCommand {
@@ -151,10 +170,21 @@ impl DurableCommand {
 /// The durable state, record by record: what the state machine tables hold.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub enum DurableRecord {
-    Service { spec: ServiceSpec },
-    NoService { key: ServiceKey },
-    Instance { key: ServiceKey, spec: InstanceSpec },
-    NoInstance { key: ServiceKey, ip: String, port: u16 },
+    Service {
+        spec: ServiceSpec,
+    },
+    NoService {
+        key: ServiceKey,
+    },
+    Instance {
+        key: ServiceKey,
+        spec: InstanceSpec,
+    },
+    NoInstance {
+        key: ServiceKey,
+        ip: String,
+        port: u16,
+    },
     Overlay {
         key: ServiceKey,
         ip: String,
@@ -162,8 +192,16 @@ pub enum DurableRecord {
         cluster: String,
         overlay: crate::naming::service::InstanceOverlay,
     },
-    NoOverlay { key: ServiceKey, ip: String, port: u16, cluster: String },
-    Switch { entry: String, value: String },
+    NoOverlay {
+        key: ServiceKey,
+        ip: String,
+        port: u16,
+        cluster: String,
+    },
+    Switch {
+        entry: String,
+        value: String,
+    },
 }
 
 impl NamingOp {

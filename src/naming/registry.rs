@@ -7,6 +7,7 @@
 use bytes::Bytes;
 use hashbrown::HashMap;
 
+use crate::health::probe::ProbeTarget;
 use crate::health::wheel::TimingWheel;
 use crate::limits::{EMPTY_SERVICE_EXPIRY_MS, INSTANCES_PER_SERVICE_MAX, UDP_SUBSCRIBER_EXPIRY_MS};
 use crate::naming::encode::{encode_hosts, encode_service_info, ServiceInfoHead};
@@ -14,8 +15,8 @@ use crate::naming::error::{ErrorKind, NamingError, NamingResult};
 use crate::naming::instance::{BeatTiming, Instance, InstanceSpec, Owner, META_BEAT_INTERVAL};
 use crate::naming::key::ServiceKey;
 use crate::naming::op::{
-    BeatRequest, Counts, InstanceUpdate, InstanceView, NamingOp, NamingReply, PushOut, Pushes,
-    DurableCommand, DurableRecord, ServiceSpec, ServiceView, SubscriberView, UdpPushOut,
+    BeatRequest, Counts, DurableCommand, DurableRecord, InstanceUpdate, InstanceView, NamingOp,
+    NamingReply, PushOut, Pushes, ServiceSpec, ServiceView, SubscriberView, UdpPushOut,
     UdpSubscription,
 };
 use crate::naming::select::select;
@@ -831,7 +832,10 @@ impl Registry {
     pub fn apply_committed(&mut self, command: DurableCommand, now_ms: u64) -> NamingReply {
         let (result, records) = match command {
             DurableCommand::RegisterInstance { key, spec } => {
-                let record = DurableRecord::Instance { key: key.clone(), spec: spec.clone() };
+                let record = DurableRecord::Instance {
+                    key: key.clone(),
+                    spec: spec.clone(),
+                };
                 (self.register(&key, spec, now_ms), vec![record])
             }
             DurableCommand::DeregisterInstance { key, ip, port } => {
@@ -841,7 +845,10 @@ impl Registry {
             DurableCommand::UpdateInstance { key, update } => {
                 let (ip, port, cluster) = (update.ip.clone(), update.port, update.cluster.clone());
                 let result = self.update_instance(&key, update);
-                let records = self.overlay_record(&key, ip, port, cluster).into_iter().collect();
+                let records = self
+                    .overlay_record(&key, ip, port, cluster)
+                    .into_iter()
+                    .collect();
                 (result, records)
             }
             DurableCommand::CreateService { spec } => {
@@ -862,15 +869,34 @@ impl Registry {
         NamingReply::Committed { result, records }
     }
 
-    fn overlay_record(&self, key: &ServiceKey, ip: String, port: u16, cluster: String) -> Option<DurableRecord> {
+    fn overlay_record(
+        &self,
+        key: &ServiceKey,
+        ip: String,
+        port: u16,
+        cluster: String,
+    ) -> Option<DurableRecord> {
         let service = self.service(key)?;
-        let overlay_key = (Box::<str>::from(ip.as_str()), port, Box::<str>::from(cluster.as_str()));
+        let overlay_key = (
+            Box::<str>::from(ip.as_str()),
+            port,
+            Box::<str>::from(cluster.as_str()),
+        );
         let overlay = service.overlays.get(&overlay_key)?.clone();
-        Some(DurableRecord::Overlay { key: key.clone(), ip, port, cluster, overlay })
+        Some(DurableRecord::Overlay {
+            key: key.clone(),
+            ip,
+            port,
+            cluster,
+            overlay,
+        })
     }
 
     /// Deleting a service drops its overlays too.
-    fn delete_service_durably(&mut self, key: ServiceKey) -> (NamingResult<()>, Vec<DurableRecord>) {
+    fn delete_service_durably(
+        &mut self,
+        key: ServiceKey,
+    ) -> (NamingResult<()>, Vec<DurableRecord>) {
         let overlays: Vec<DurableRecord> = self
             .service(&key)
             .map(|s| {
@@ -906,13 +932,21 @@ impl Registry {
                     tracing::warn!(%error, "a stored persistent instance could not be restored");
                 }
             }
-            DurableRecord::Overlay { key, ip, port, cluster, overlay } => {
+            DurableRecord::Overlay {
+                key,
+                ip,
+                port,
+                cluster,
+                overlay,
+            } => {
                 let slot = self.ensure_service(&key, true, now_ms);
                 let overlay_key = (ip.into_boxed_str(), port, cluster.into_boxed_str());
                 let service = self.service_at(slot);
                 for s in 0..service.slot_count() {
                     let matches = service.instance(s).is_some_and(|i| {
-                        i.ip == overlay_key.0 && i.port == overlay_key.1 && i.cluster == overlay_key.2
+                        i.ip == overlay_key.0
+                            && i.port == overlay_key.1
+                            && i.cluster == overlay_key.2
                     });
                     if let (true, Some(instance)) = (matches, service.instance_mut(s)) {
                         apply_overlay(instance, &overlay);
@@ -952,6 +986,59 @@ impl Registry {
             self.touched.push(slot);
             self.after_removal(slot, now_ms);
         }
+    }
+
+    /// The persistent instances of this core's services, for the health prober.
+    pub fn probe_targets(&self) -> Vec<ProbeTarget> {
+        let mut targets = Vec::new();
+        for service in self.services.iter().flatten().filter(|s| !s.ephemeral) {
+            for instance in service.instances().filter(|i| !i.ephemeral) {
+                targets.push(ProbeTarget {
+                    key: service.key.clone(),
+                    ip: instance.ip.to_string(),
+                    port: instance.port,
+                });
+            }
+        }
+        targets
+    }
+
+    /// Counts a probe result; flips health at the thresholds. Returns whether it flipped.
+    pub fn record_probe(
+        &mut self,
+        target: &ProbeTarget,
+        ok: bool,
+        fail_threshold: u8,
+        ok_threshold: u8,
+    ) -> bool {
+        let Some(slot) = self.service_slot(&target.key) else {
+            return false;
+        };
+        let service = self.service_at(slot);
+        let Some(instance_slot) = service.slot_of(Owner::Http, &target.ip, target.port) else {
+            return false;
+        };
+        let Some(instance) = service.instance_mut(instance_slot) else {
+            return false;
+        };
+        if ok {
+            instance.probe_failures = 0;
+            instance.probe_passes = instance.probe_passes.saturating_add(1);
+        } else {
+            instance.probe_passes = 0;
+            instance.probe_failures = instance.probe_failures.saturating_add(1);
+        }
+        let flip = if instance.healthy {
+            instance.probe_failures >= fail_threshold
+        } else {
+            instance.probe_passes >= ok_threshold
+        };
+        if flip {
+            instance.healthy = !instance.healthy;
+            service.touch();
+            self.touched.push(slot);
+        }
+        flip
     }
 
     /// Whether changes wait to be pushed.

@@ -80,7 +80,9 @@ pub fn start(
 ) -> Result<(ProposalSender, oneshot::Receiver<()>), String> {
     let applied = storage.applied_index().map_err(|e| e.to_string())?;
     let config = raft_config(&settings, applied);
-    config.validate().map_err(|e| format!("invalid raft config: {e}"))?;
+    config
+        .validate()
+        .map_err(|e| format!("invalid raft config: {e}"))?;
     let single_voter = storage
         .conf_state()
         .map_err(|e| e.to_string())?
@@ -248,7 +250,8 @@ impl Driver {
                     TableChange::Delete(k) => changes.insert(k, None),
                 };
             }
-            if let Some(reply) = proposal_id(&entry.context).and_then(|id| self.pending.remove(&id)) {
+            if let Some(reply) = proposal_id(&entry.context).and_then(|id| self.pending.remove(&id))
+            {
                 answers.push((reply, result));
             }
         }
@@ -272,7 +275,13 @@ impl Driver {
     async fn apply_entry(
         &self,
         data: &[u8],
-    ) -> Result<(Result<(), NamingError>, Vec<crate::naming::op::DurableRecord>), ()> {
+    ) -> Result<
+        (
+            Result<(), NamingError>,
+            Vec<crate::naming::op::DurableRecord>,
+        ),
+        (),
+    > {
         let command: DurableCommand = match serde_json::from_slice(data) {
             Ok(command) => command,
             Err(error) => {
@@ -289,7 +298,10 @@ impl Driver {
         };
         match reply {
             Some(NamingReply::Committed { result, records }) => Ok((result, records)),
-            other => Ok((Err(internal(format!("unexpected apply reply {other:?}"))), Vec::new())),
+            other => Ok((
+                Err(internal(format!("unexpected apply reply {other:?}"))),
+                Vec::new(),
+            )),
         }
     }
 
@@ -334,5 +346,8 @@ fn internal(message: String) -> NamingError {
 }
 
 fn no_leader() -> NamingError {
-    NamingError::new(ErrorKind::Unavailable, "no raft leader: the write was not accepted")
+    NamingError::new(
+        ErrorKind::Unavailable,
+        "no raft leader: the write was not accepted",
+    )
 }

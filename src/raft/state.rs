@@ -23,7 +23,10 @@ pub enum TableChange {
 fn key_of(kind: u8, parts: &[&str]) -> Vec<u8> {
     let mut key = vec![kind];
     for part in parts {
-        debug_assert!(!part.as_bytes().contains(&SEPARATOR), "names never hold NUL");
+        debug_assert!(
+            !part.as_bytes().contains(&SEPARATOR),
+            "names never hold NUL"
+        );
         key.push(SEPARATOR);
         key.extend_from_slice(part.as_bytes());
     }
@@ -79,7 +82,10 @@ fn instance_key(key: &ServiceKey, ip: &str, port: u16) -> Vec<u8> {
 
 fn overlay_key(key: &ServiceKey, ip: &str, port: u16, cluster: &str) -> Vec<u8> {
     let [ns, group, service] = service_parts(key);
-    key_of(OVERLAY, &[ns, group, service, ip, &port.to_string(), cluster])
+    key_of(
+        OVERLAY,
+        &[ns, group, service, ip, &port.to_string(), cluster],
+    )
 }
 
 fn parts_of(key: &[u8]) -> Option<Vec<String>> {

@@ -11,11 +11,12 @@ use glommio::channels::channel_mesh::{Receivers, Senders};
 use glommio::channels::local_channel::LocalSender;
 use hashbrown::HashMap;
 
+use crate::health::probe::{ProbeSettings, ProbeTarget};
 use crate::naming::error::{ErrorKind, NamingError};
 use crate::naming::op::{DurableCommand, NamingOp, NamingReply, PushOut};
-use crate::raft::node::{Proposal, ProposalSender};
 use crate::naming::registry::Registry;
 use crate::naming::switches::Switches;
+use crate::raft::node::{Proposal, ProposalSender};
 use crate::shard::owner::owner_core;
 use crate::udp::UdpPusher;
 
@@ -121,7 +122,11 @@ impl Core {
                 unreachable!("a remote Raft core exists only when the mesh does");
             };
             let (reply, answer) = oneshot::channel();
-            if senders.send_to(RAFT_CORE, Envelope::Propose { command, reply }).await.is_err() {
+            if senders
+                .send_to(RAFT_CORE, Envelope::Propose { command, reply })
+                .await
+                .is_err()
+            {
                 return core_down(RAFT_CORE);
             }
             return answer.await.unwrap_or_else(|_| core_down(RAFT_CORE));
@@ -212,6 +217,25 @@ impl Core {
             replies.push(reply);
         }
         replies
+    }
+
+    /// Persistent instances of this core's services, to probe.
+    pub fn probe_targets(&self) -> Vec<ProbeTarget> {
+        self.registry.borrow().probe_targets()
+    }
+
+    /// Counts a probe result on this core's registry; a health flip is pushed.
+    pub fn record_probe(&self, target: &ProbeTarget, ok: bool, settings: ProbeSettings) {
+        debug_assert_eq!(owner_core(&target.key, self.cores), self.id);
+        let (fail, pass) = (settings.fail_threshold, settings.ok_threshold);
+        let flipped = self
+            .registry
+            .borrow_mut()
+            .record_probe(target, ok, fail, pass);
+        if flipped {
+            tracing::info!(service = %target.key.grouped_name(), ip = %target.ip, port = target.port, ok, "health check changed an instance");
+            self.schedule_pushes();
+        }
     }
 
     /// Reads this core's copy of the switches.
