@@ -2,7 +2,7 @@
 //! that no system `protoc` is needed: `cargo build` works on a bare machine.
 
 fn main() {
-    let protos = ["proto/nacos_grpc_service.proto"];
+    let protos = ["proto/nacos_grpc_service.proto", "proto/cluster.proto"];
     for proto in protos {
         println!("cargo:rerun-if-changed={proto}");
     }

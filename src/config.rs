@@ -29,6 +29,15 @@ pub struct Cli {
     #[arg(long, env = "NACORE_BIND", default_value = "0.0.0.0")]
     pub bind: IpAddr,
 
+    /// Cluster members, as `ip:clusterPort,...` (the same list, in the same order, on every
+    /// member). Without it nacore runs as a single node.
+    #[arg(long, env = "NACORE_MEMBERS")]
+    pub members: Option<String>,
+
+    /// Port for peer traffic (Raft) (default: HTTP port + 1001).
+    #[arg(long, env = "NACORE_CLUSTER_PORT")]
+    pub cluster_port: Option<u16>,
+
     /// Coalescing window of pushes to subscribers, in ms (Nacos waits 500; 0 pushes at once).
     #[arg(long, env = "NACORE_PUSH_DELAY_MS", default_value_t = crate::limits::PUSH_DELAY_DEFAULT_MS)]
     pub push_delay_ms: u64,
@@ -72,6 +81,9 @@ pub struct Config {
     pub push_delay_ms: u64,
     pub raft_compact_entries: u64,
     pub probe: crate::health::probe::ProbeSettings,
+    pub cluster_port: u16,
+    /// Cluster mode when set (more than one member).
+    pub members: Option<crate::cluster::members::Members>,
 }
 
 impl Config {
@@ -84,6 +96,23 @@ impl Config {
                     cli.http_port
                 )
             })?,
+        };
+        let cluster_port = match cli.cluster_port {
+            Some(port) => port,
+            None => cli.http_port.checked_add(1001).ok_or_else(|| {
+                format!(
+                    "--http-port {} leaves no room for the cluster port at +1001",
+                    cli.http_port
+                )
+            })?,
+        };
+        let members = match &cli.members {
+            Some(list) => Some(crate::cluster::members::Members::parse(
+                list,
+                cli.bind,
+                cluster_port,
+            )?),
+            None => None,
         };
         if grpc_port == cli.http_port {
             return Err("--grpc-port must differ from --http-port".to_string());
@@ -107,6 +136,8 @@ impl Config {
             log_level: cli.log_level,
             push_delay_ms: cli.push_delay_ms,
             raft_compact_entries: cli.raft_compact_entries.max(2),
+            cluster_port,
+            members,
             probe: crate::health::probe::ProbeSettings {
                 interval_ms: cli.health_check_interval_ms.max(100),
                 timeout_ms: cli.health_check_timeout_ms.max(10),

@@ -4,6 +4,8 @@
 //! - `config`: flags and `NACORE_*` variables → `Config`.
 //! - `limits`: every explicit limit, with its unit.
 //! - `server`: executors, mesh, listeners.
+//! - `cluster`: members, peer transport and cluster-port server (Raft traffic).
+//! - `raft`: the Raft group over LMDB for durable data.
 //! - `shard`: ownership hash and cross-core op routing.
 //! - `http`: HTTP/1.1 codec, parameters, connection loop.
 //! - `grpc`: h2 server, gRPC framing, Nacos payloads, connections and their bi-streams.
@@ -13,6 +15,7 @@
 //! - `udp`: UDP push to v1 subscribers.
 
 pub mod api;
+pub mod cluster;
 pub mod config;
 pub mod grpc;
 pub mod health;

@@ -155,3 +155,14 @@ pub const HEALTH_CHECK_INTERVAL_DEFAULT_MS: u64 = 5_000;
 pub const HEALTH_CHECK_TIMEOUT_DEFAULT_MS: u64 = 2_000;
 pub const HEALTH_CHECK_FAIL_THRESHOLD_DEFAULT: u8 = 3;
 pub const HEALTH_CHECK_OK_THRESHOLD_DEFAULT: u8 = 1;
+
+/// Largest peer message (Raft snapshots of the whole state travel in one).
+pub const CLUSTER_MESSAGE_BYTES_MAX: usize = 256 * 1024 * 1024;
+/// Raft message batches queued per peer; more are dropped (Raft resends).
+pub const CLUSTER_PEER_QUEUE_MAX: usize = 256;
+pub const CLUSTER_CONNECT_TIMEOUT_MS: u64 = 1_000;
+pub const CLUSTER_RECONNECT_BACKOFF_MAX_MS: u64 = 1_000;
+/// Raft messages from peers queued for the Raft driver.
+pub const CLUSTER_INBOX_MAX: usize = 4_096;
+/// A follower waits this long for its own log to reach a forwarded write before answering.
+pub const FORWARDED_APPLY_WAIT_MS: u64 = 5_000;

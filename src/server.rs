@@ -10,15 +10,18 @@ use glommio::net::TcpListener;
 use glommio::sync::Semaphore;
 use glommio::{LocalExecutorBuilder, Placement};
 
+use crate::cluster::transport::Transport;
 use crate::config::Config;
+use crate::limits::CLUSTER_INBOX_MAX;
 use crate::limits::LMDB_MAP_BYTES;
 use crate::limits::{CONNECTIONS_PER_CORE_MAX, MESH_CHANNEL_CAPACITY, WHEEL_TICK_MS};
 use crate::naming::op::NamingOp;
-use crate::raft::node::RaftSettings;
+use crate::raft::node::{ClusterLinks, RaftSettings};
 use crate::raft::storage::LmdbStorage;
 use crate::shard::core::RAFT_CORE;
 use crate::shard::core::{spawn_mesh_servers, spawn_timer_driver, Envelope};
 use crate::shard::{Core, CoreHandle};
+use glommio::channels::local_channel;
 use raft::prelude::ConfState;
 
 /// Raft node id of a single node (clusters number their members from 1).
@@ -84,6 +87,7 @@ async fn run_core(
     } else {
         Core::new(0, 1, None, origin, push_delay)
     };
+    core.set_members(config.members.clone());
     spawn_timer_driver(&core, Duration::from_millis(WHEEL_TICK_MS));
     crate::health::probe::spawn(&core, config.probe);
     let udp = crate::udp::UdpPusher::bind(config.bind)
@@ -104,7 +108,8 @@ async fn run_core(
     glommio::spawn_local(accept_loop(listener, core.clone())).detach();
     if id == RAFT_CORE {
         let storage = open_storage(&config)?;
-        glommio::spawn_local(recover_and_serve(storage, config, core)).detach();
+        let cluster = start_cluster(&config, &core)?;
+        glommio::spawn_local(recover_and_serve(storage, config, core, cluster)).detach();
     }
     Ok(id)
 }
@@ -116,8 +121,12 @@ fn open_storage(config: &Config) -> Result<LmdbStorage, String> {
         .map_err(|e| format!("cannot open the data dir {}: {e}", dir.display()))?;
     let conf_state = storage.conf_state().map_err(|e| e.to_string())?;
     if conf_state.voters.is_empty() {
+        let voters = match &config.members {
+            Some(members) => members.ids(),
+            None => vec![SINGLE_NODE_ID],
+        };
         let initial = ConfState {
-            voters: vec![SINGLE_NODE_ID],
+            voters,
             ..Default::default()
         };
         storage
@@ -127,9 +136,40 @@ fn open_storage(config: &Config) -> Result<LmdbStorage, String> {
     Ok(storage)
 }
 
+/// In cluster mode: listens on the cluster port and connects to the peers.
+fn start_cluster(config: &Config, core: &CoreHandle) -> Result<Option<ClusterLinks>, String> {
+    let Some(members) = &config.members else {
+        return Ok(None);
+    };
+    let addr = SocketAddr::new(config.bind, config.cluster_port);
+    let listener =
+        TcpListener::bind(addr).map_err(|e| format!("cannot listen for peers on {addr}: {e}"))?;
+    let (failures_tx, snapshot_failures) = local_channel::new_bounded(CLUSTER_INBOX_MAX);
+    let (messages_tx, messages) = local_channel::new_bounded(CLUSTER_INBOX_MAX);
+    let transport = Transport::start(members, failures_tx);
+    let inbox = Rc::new(messages_tx);
+    glommio::spawn_local(crate::cluster::server::accept_loop(
+        listener,
+        core.clone(),
+        inbox,
+    ))
+    .detach();
+    tracing::info!(%addr, node_id = members.self_id, members = members.nodes.len(), "cluster listening");
+    Ok(Some(ClusterLinks {
+        transport,
+        messages,
+        snapshot_failures,
+    }))
+}
+
 /// Rebuilds memory from the state tables, starts the Raft node (which re-applies committed
 /// entries not yet applied), and only then lets every core serve clients.
-async fn recover_and_serve(storage: LmdbStorage, config: Config, core: CoreHandle) {
+async fn recover_and_serve(
+    storage: LmdbStorage,
+    config: Config,
+    core: CoreHandle,
+    cluster: Option<ClusterLinks>,
+) {
     let started = Instant::now();
     let restored = match crate::raft::recovery::restore(&core, &storage).await {
         Ok(count) => count,
@@ -139,10 +179,13 @@ async fn recover_and_serve(storage: LmdbStorage, config: Config, core: CoreHandl
         }
     };
     let settings = RaftSettings {
-        node_id: SINGLE_NODE_ID,
+        node_id: config
+            .members
+            .as_ref()
+            .map_or(SINGLE_NODE_ID, |m| m.self_id),
         compact_after_entries: config.raft_compact_entries,
     };
-    match crate::raft::node::start(storage, settings, core.clone()) {
+    match crate::raft::node::start(storage, settings, core.clone(), cluster) {
         Ok((sender, caught_up)) => {
             core.set_raft(Rc::new(sender));
             let _ = caught_up.await;

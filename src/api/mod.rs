@@ -31,7 +31,7 @@ pub async fn route(core: &CoreHandle, request: &Request) -> Response {
     if let Some(rest) = path.strip_prefix("/nacos/v2/ns") {
         return naming(core, request, rest, Flavor::V2).await;
     }
-    match operator::console(core, request, path) {
+    match operator::console(core, request, path).await {
         Some(response) => response,
         None => not_found(request),
     }

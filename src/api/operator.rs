@@ -4,7 +4,9 @@
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
-use serde_json::json;
+use std::net::SocketAddr;
+
+use serde_json::{json, Value};
 
 use crate::api::form;
 use crate::api::instance::unexpected;
@@ -85,50 +87,102 @@ fn load_average() -> f64 {
 }
 
 /// Console, core and health paths outside `/ns`. `None`: not one of ours.
-pub fn console(core: &CoreHandle, request: &Request, path: &str) -> Option<Response> {
+pub async fn console(core: &CoreHandle, request: &Request, path: &str) -> Option<Response> {
     let get = matches!(request.head.method, Method::Get | Method::Head);
     let response = match path {
-        "/nacos/v1/console/health/liveness" | "/nacos/v1/console/health/readiness" if get => {
-            Response::text(200, "OK")
-        }
+        "/nacos/v1/console/health/liveness" if get => Response::text(200, "OK"),
+        "/nacos/v1/console/health/readiness" if get => readiness(core),
         "/nacos/v1/core/cluster/nodes" | "/nacos/v1/core/cluster/nodes/self" if get => {
-            cluster_nodes(core, request, path.ends_with("/self"))
+            cluster_nodes(core, request, path.ends_with("/self")).await
         }
-        "/nacos/v1/console/server/state" if get => server_state(request),
+        "/nacos/v1/console/server/state" if get => server_state(core, request),
         _ => return None,
     };
     Some(response)
 }
 
-fn this_node(request: &Request) -> serde_json::Value {
-    let (ip, port) = match request.local_addr {
-        Some(addr) => (addr.ip().to_string(), addr.port()),
-        None => ("127.0.0.1".to_string(), 8848),
-    };
+fn readiness(core: &CoreHandle) -> Response {
+    if core.is_ready() {
+        Response::text(200, "OK")
+    } else {
+        Response::text(503, "server is starting: its state is being rebuilt")
+    }
+}
+
+/// One member as Nacos `Member` JSON; the Raft leader is shown the way Nacos 2.x shows its
+/// JRaft groups (`extendInfo.raftMetaData.metaDataMap`).
+fn member_json(
+    http: SocketAddr,
+    cluster_port: u16,
+    leader: Option<SocketAddr>,
+    term: u64,
+) -> Value {
+    let ip = http.ip().to_string();
+    let leader = leader.map(|l| l.to_string()).unwrap_or_default();
     json!({
         "ip": ip,
-        "port": port,
+        "port": http.port(),
         "state": "UP",
-        "address": format!("{ip}:{port}"),
+        "address": http.to_string(),
         "failAccessCnt": 0,
-        "extendInfo": {"lastRefreshTime": wall_clock_ms(), "version": VERSION},
-        "abilities": {"namingAbility": {"supportJraft": false}},
+        "extendInfo": {
+            "lastRefreshTime": wall_clock_ms(),
+            "version": VERSION,
+            "raftPort": cluster_port.to_string(),
+            "raftMetaData": {"metaDataMap": {"naming_persistent_service_v2": {
+                "leader": leader, "term": term}}},
+        },
+        "abilities": {"namingAbility": {"supportJraft": true}},
     })
 }
 
-fn cluster_nodes(_core: &CoreHandle, request: &Request, only_self: bool) -> Response {
-    let node = this_node(request);
-    let data = if only_self { node } else { json!([node]) };
+async fn cluster_nodes(core: &CoreHandle, request: &Request, only_self: bool) -> Response {
+    let (leader_id, term) = core.raft_status().await;
+    let members = core.members();
+    let nodes: Vec<Value> = match &members {
+        Some(members) => members
+            .ids()
+            .into_iter()
+            .filter(|id| !only_self || *id == members.self_id)
+            .filter_map(|id| {
+                let http = members.http_addr_of(id)?;
+                let cluster = members.addr_of(id)?;
+                Some(member_json(
+                    http,
+                    cluster.port(),
+                    members.addr_of(leader_id),
+                    term,
+                ))
+            })
+            .collect(),
+        None => {
+            let local = request
+                .local_addr
+                .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 8848)));
+            let cluster_port = local.port().saturating_add(1001);
+            let leader = (leader_id != 0).then(|| SocketAddr::new(local.ip(), cluster_port));
+            vec![member_json(local, cluster_port, leader, term)]
+        }
+    };
+    let data = match (only_self, nodes.first()) {
+        (true, Some(node)) => node.clone(),
+        _ => Value::Array(nodes),
+    };
     let body = json!({"code": 200, "message": null, "data": data});
     Response::json(200, body.to_string())
 }
 
-fn server_state(request: &Request) -> Response {
+fn server_state(core: &CoreHandle, request: &Request) -> Response {
     let port = request.local_addr.map_or(8848, |a| a.port());
+    let mode = if core.members().is_some() {
+        "cluster"
+    } else {
+        "standalone"
+    };
     let body = json!({
         "version": VERSION,
-        "standalone_mode": "standalone",
-        "startup_mode": "standalone",
+        "standalone_mode": mode,
+        "startup_mode": mode,
         "function_mode": "naming",
         "server_port": port.to_string(),
         "auth_enabled": "false",

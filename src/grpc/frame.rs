@@ -30,6 +30,14 @@ impl std::fmt::Display for FrameError {
 
 /// Takes one whole message off the front of `buf`, if one is there.
 pub fn decode(buf: &mut BytesMut) -> Result<Option<Bytes>, FrameError> {
+    decode_with_limit(buf, GRPC_MESSAGE_BYTES_MAX)
+}
+
+/// `decode` with another message size limit (peer traffic carries bigger snapshots).
+pub fn decode_with_limit(
+    buf: &mut BytesMut,
+    max_bytes: usize,
+) -> Result<Option<Bytes>, FrameError> {
     if buf.len() < FRAME_HEADER_BYTES {
         return Ok(None);
     }
@@ -37,7 +45,7 @@ pub fn decode(buf: &mut BytesMut) -> Result<Option<Bytes>, FrameError> {
         return Err(FrameError::Compressed);
     }
     let length = u32::from_be_bytes([buf[1], buf[2], buf[3], buf[4]]) as usize;
-    if length > GRPC_MESSAGE_BYTES_MAX {
+    if length > max_bytes {
         return Err(FrameError::TooLarge(length));
     }
     if buf.len() < FRAME_HEADER_BYTES + length {

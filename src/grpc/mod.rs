@@ -8,4 +8,4 @@ pub mod frame;
 pub mod payload;
 pub mod proto;
 pub mod server;
-mod stream;
+pub(crate) mod stream;

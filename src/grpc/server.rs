@@ -54,7 +54,7 @@ pub async fn accept_loop(listener: TcpListener, core: CoreHandle) {
     }
 }
 
-fn h2_builder() -> h2::server::Builder {
+pub(crate) fn h2_builder() -> h2::server::Builder {
     let mut builder = h2::server::Builder::new();
     builder
         .max_concurrent_streams(GRPC_STREAMS_PER_CONNECTION_MAX)

@@ -56,7 +56,7 @@ pub async fn serve(
     }
 }
 
-fn response_head() -> Response<()> {
+pub(crate) fn response_head() -> Response<()> {
     let mut response = Response::new(());
     response
         .headers_mut()
@@ -64,7 +64,7 @@ fn response_head() -> Response<()> {
     response
 }
 
-fn status_trailers(code: u32, message: &str) -> HeaderMap {
+pub(crate) fn status_trailers(code: u32, message: &str) -> HeaderMap {
     let mut trailers = HeaderMap::new();
     trailers.insert("grpc-status", HeaderValue::from(code));
     // grpc-message must be percent-encoded; our messages are ASCII, spaces encoded.
@@ -86,7 +86,7 @@ fn status_trailers(code: u32, message: &str) -> HeaderMap {
 }
 
 /// Answers with status only (a "Trailers-Only" response).
-fn trailers_only(mut respond: SendResponse<Bytes>, code: u32, message: &str) {
+pub(crate) fn trailers_only(mut respond: SendResponse<Bytes>, code: u32, message: &str) {
     let mut head = response_head();
     for (name, value) in status_trailers(code, message).iter() {
         head.headers_mut().insert(name.clone(), value.clone());
@@ -95,10 +95,13 @@ fn trailers_only(mut respond: SendResponse<Bytes>, code: u32, message: &str) {
 }
 
 /// Reads one whole gRPC message, refusing oversized ones as soon as their length is known.
-async fn read_message(body: &mut RecvStream) -> Result<Bytes, (u32, String)> {
+pub(crate) async fn read_message(
+    body: &mut RecvStream,
+    max_bytes: usize,
+) -> Result<Bytes, (u32, String)> {
     let mut buf = BytesMut::new();
     loop {
-        match frame::decode(&mut buf) {
+        match frame::decode_with_limit(&mut buf, max_bytes) {
             Ok(Some(message)) => return Ok(message),
             Ok(None) => {}
             Err(error @ FrameError::TooLarge(_)) => {
@@ -114,17 +117,17 @@ async fn read_message(body: &mut RecvStream) -> Result<Bytes, (u32, String)> {
             Some(Err(error)) => return Err((GRPC_INTERNAL, error.to_string())),
             None => return Err((GRPC_INTERNAL, "the request ended before its message".into())),
         }
-        debug_assert!(buf.len() <= GRPC_MESSAGE_BYTES_MAX + frame::FRAME_HEADER_BYTES + (1 << 20));
+        debug_assert!(buf.len() <= max_bytes + frame::FRAME_HEADER_BYTES + (1 << 20));
     }
 }
 
 async fn unary(
     mut body: RecvStream,
-    mut respond: SendResponse<Bytes>,
+    respond: SendResponse<Bytes>,
     connection: &Rc<Connection>,
     core: &CoreHandle,
 ) {
-    let message = match read_message(&mut body).await {
+    let message = match read_message(&mut body, GRPC_MESSAGE_BYTES_MAX).await {
         Ok(message) => message,
         Err((code, text)) => return trailers_only(respond, code, &text),
     };
@@ -136,11 +139,15 @@ async fn unary(
         }
         Err(PayloadError::BadJson { kind, reason }) => handlers::bad_json(&kind, &reason),
     };
+    reply_unary(respond, &payload::encode(&kind, json));
+}
+
+/// Answers a unary call with one message and `grpc-status: 0`.
+pub(crate) fn reply_unary(mut respond: SendResponse<Bytes>, message: &[u8]) {
     let Ok(mut send) = respond.send_response(response_head(), false) else {
         return;
     };
-    let framed = frame::encode(&payload::encode(&kind, json));
-    if send.send_data(framed, false).is_ok() {
+    if send.send_data(frame::encode(message), false).is_ok() {
         let _ = send.send_trailers(status_trailers(GRPC_OK, ""));
     }
 }

@@ -117,6 +117,8 @@ pub enum NamingOp {
     MarkReady,
     /// Fan-out: forget every durable record in memory (a snapshot is about to replace them).
     ClearDurable,
+    /// The Raft leader and term as the Raft core knows them (answered by core 0).
+    RaftStatus,
 }
 
 /// A write that goes through the Raft log: persistent instances, service metadata, instance
@@ -230,7 +232,8 @@ impl NamingOp {
             | NamingOp::Counts
             | NamingOp::SetSwitch { .. }
             | NamingOp::MarkReady
-            | NamingOp::ClearDurable => None,
+            | NamingOp::ClearDurable
+            | NamingOp::RaftStatus => None,
         }
     }
 }
@@ -355,6 +358,10 @@ pub enum NamingReply {
     /// (group, service) pairs.
     ServiceNames(Vec<(String, String)>),
     Counts(Counts),
+    RaftStatus {
+        leader: u64,
+        term: u64,
+    },
     /// The outcome of a committed command and the durable records it changed.
     Committed {
         result: Result<(), NamingError>,

@@ -145,6 +145,7 @@ impl Registry {
                 Ok(NamingReply::Done)
             }
             NamingOp::MarkReady => Ok(NamingReply::Done),
+            NamingOp::RaftStatus => Ok(NamingReply::RaftStatus { leader: 0, term: 0 }),
             NamingOp::ClearDurable => {
                 self.clear_durable(now_ms);
                 Ok(NamingReply::Done)

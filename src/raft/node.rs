@@ -5,6 +5,7 @@
 //! write survives `kill -9`. Many proposals share one Ready, one transaction, one fsync.
 
 use std::collections::BTreeMap;
+use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 use futures::channel::oneshot;
@@ -14,6 +15,8 @@ use hashbrown::HashMap;
 use raft::prelude::{Entry, EntryType, Message};
 use raft::{RawNode, StateRole};
 
+use crate::cluster::transport::{SnapshotFailure, Transport};
+use crate::limits::FORWARDED_APPLY_WAIT_MS;
 use crate::limits::{
     RAFT_APPLY_BATCH_MAX, RAFT_ELECTION_TICKS, RAFT_HEARTBEAT_TICKS, RAFT_LOG_KEEP_ENTRIES,
     RAFT_MESSAGE_BYTES_MAX, RAFT_PROPOSAL_QUEUE_MAX, RAFT_PROPOSAL_WAIT_MS, RAFT_TICK_MS,
@@ -27,7 +30,15 @@ use crate::shard::CoreHandle;
 /// A write waiting for Raft: the command and where its outcome goes.
 pub struct Proposal {
     pub command: DurableCommand,
-    pub reply: oneshot::Sender<NamingReply>,
+    pub reply: oneshot::Sender<Applied>,
+}
+
+/// The outcome of a proposal once applied, and the log index it was applied at (0 when it
+/// never reached the log).
+#[derive(Debug)]
+pub struct Applied {
+    pub reply: NamingReply,
+    pub index: u64,
 }
 
 /// Where proposals for the Raft core are sent (core 0 only).
@@ -45,11 +56,31 @@ struct Driver {
     node: RawNode<LmdbStorage>,
     core: CoreHandle,
     inbox: LocalReceiver<Proposal>,
-    pending: HashMap<u64, oneshot::Sender<NamingReply>>,
+    pending: HashMap<u64, oneshot::Sender<Applied>>,
     /// Proposals that arrived while no leader was known, with their arrival time.
     waiting: Vec<(Instant, Proposal)>,
     next_proposal_id: u64,
     settings: RaftSettings,
+    /// Cluster mode: the peer transport and what peers send to the driver.
+    cluster: Option<ClusterLinks>,
+    forwarded_tx: Rc<LocalSender<Forwarded>>,
+    forwarded_rx: LocalReceiver<Forwarded>,
+    /// Writes the leader applied, waiting for this node to apply their index too (so that a
+    /// client reading this node right after its write sees it).
+    awaiting_apply: Vec<(u64, Instant, oneshot::Sender<Applied>, NamingReply)>,
+}
+
+/// What the driver needs in cluster mode.
+pub struct ClusterLinks {
+    pub transport: Rc<Transport>,
+    pub messages: LocalReceiver<Message>,
+    pub snapshot_failures: LocalReceiver<SnapshotFailure>,
+}
+
+/// A write a follower forwarded to the leader, with the leader's answer.
+struct Forwarded {
+    outcome: Result<(NamingReply, u64), String>,
+    reply: oneshot::Sender<Applied>,
 }
 
 fn raft_config(settings: &RaftSettings, applied: u64) -> raft::Config {
@@ -67,8 +98,21 @@ fn raft_config(settings: &RaftSettings, applied: u64) -> raft::Config {
     }
 }
 
+/// raft-rs logs through slog; its records go to tracing (target `raft`) at debug level.
+struct TracingDrain;
+
+impl slog::Drain for TracingDrain {
+    type Ok = ();
+    type Err = slog::Never;
+
+    fn log(&self, record: &slog::Record, _: &slog::OwnedKVList) -> Result<(), slog::Never> {
+        tracing::debug!(target: "raft", "{}", record.msg());
+        Ok(())
+    }
+}
+
 fn logger() -> slog::Logger {
-    slog::Logger::root(slog::Discard, slog::o!())
+    slog::Logger::root(TracingDrain, slog::o!())
 }
 
 /// Starts the Raft node on this core (core 0). Returns where to send proposals, and a signal
@@ -77,6 +121,7 @@ pub fn start(
     storage: LmdbStorage,
     settings: RaftSettings,
     core: CoreHandle,
+    cluster: Option<ClusterLinks>,
 ) -> Result<(ProposalSender, oneshot::Receiver<()>), String> {
     let applied = storage.applied_index().map_err(|e| e.to_string())?;
     let config = raft_config(&settings, applied);
@@ -95,6 +140,7 @@ pub fn start(
         node.campaign().map_err(|e| e.to_string())?;
     }
     let (sender, inbox) = local_channel::new_bounded(RAFT_PROPOSAL_QUEUE_MAX);
+    let (forwarded_tx, forwarded_rx) = local_channel::new_bounded(RAFT_PROPOSAL_QUEUE_MAX);
     let driver = Driver {
         node,
         core,
@@ -103,6 +149,10 @@ pub fn start(
         waiting: Vec::new(),
         next_proposal_id: 0,
         settings,
+        cluster,
+        forwarded_tx: Rc::new(forwarded_tx),
+        forwarded_rx,
+        awaiting_apply: Vec::new(),
     };
     let (caught_up_tx, caught_up) = oneshot::channel();
     glommio::spawn_local(driver.run(caught_up_tx)).detach();
@@ -111,6 +161,9 @@ pub fn start(
 
 enum Event {
     Proposal(Option<Proposal>),
+    Message(Option<Message>),
+    SnapshotFailed(Option<SnapshotFailure>),
+    Forwarded(Option<Forwarded>),
     Tick,
 }
 
@@ -123,21 +176,51 @@ impl Driver {
         let mut next_tick = Instant::now() + tick;
         loop {
             let wait = next_tick.saturating_duration_since(Instant::now());
-            let event = futures::select_biased! {
-                proposal = self.inbox.recv().fuse() => Event::Proposal(proposal),
-                _ = glommio::timer::sleep(wait).fuse() => Event::Tick,
-            };
+            let event = self.next_event(wait).await;
             match event {
                 Event::Proposal(Some(proposal)) => self.propose(proposal),
                 Event::Proposal(None) => return,
+                Event::Message(Some(message)) => {
+                    // Stale or misdirected messages are refused by raft; nothing to do.
+                    let _ = self.node.step(message);
+                }
+                Event::SnapshotFailed(Some(failure)) => {
+                    self.node
+                        .report_snapshot(failure.to, raft::SnapshotStatus::Failure);
+                }
+                Event::Forwarded(Some(forwarded)) => self.on_forwarded(forwarded),
+                Event::Message(None) | Event::SnapshotFailed(None) | Event::Forwarded(None) => {}
                 Event::Tick => {
                     next_tick = Instant::now() + tick;
                     self.node.tick();
                     self.retry_waiting();
+                    self.release_applied();
                 }
             }
             self.drain_inbox();
             self.on_ready().await;
+        }
+    }
+
+    async fn next_event(&self, wait: Duration) -> Event {
+        let messages = async {
+            match &self.cluster {
+                Some(links) => links.messages.recv().await,
+                None => futures::future::pending().await,
+            }
+        };
+        let failures = async {
+            match &self.cluster {
+                Some(links) => links.snapshot_failures.recv().await,
+                None => futures::future::pending().await,
+            }
+        };
+        futures::select_biased! {
+            message = messages.fuse() => Event::Message(message),
+            proposal = self.inbox.recv().fuse() => Event::Proposal(proposal),
+            forwarded = self.forwarded_rx.recv().fuse() => Event::Forwarded(forwarded),
+            failure = failures.fuse() => Event::SnapshotFailed(failure),
+            _ = glommio::timer::sleep(wait).fuse() => Event::Tick,
         }
     }
 
@@ -153,6 +236,10 @@ impl Driver {
 
     fn propose(&mut self, proposal: Proposal) {
         if self.node.raft.state != StateRole::Leader {
+            let leader = self.node.raft.leader_id;
+            if leader != raft::INVALID_ID && self.cluster.is_some() {
+                return self.forward(leader, proposal);
+            }
             self.waiting.push((Instant::now(), proposal));
             return;
         }
@@ -170,11 +257,63 @@ impl Driver {
         }
     }
 
+    /// Sends a write to the leader; its answer comes back as an event.
+    fn forward(&self, leader: u64, proposal: Proposal) {
+        let Some(links) = &self.cluster else {
+            return answer(proposal.reply, Err(no_leader()));
+        };
+        let transport = links.transport.clone();
+        let results = self.forwarded_tx.clone();
+        glommio::spawn_local(async move {
+            let outcome = transport.propose(leader, &proposal.command).await;
+            let forwarded = Forwarded {
+                outcome,
+                reply: proposal.reply,
+            };
+            let _ = results.send(forwarded).await;
+        })
+        .detach();
+    }
+
+    /// The leader applied a forwarded write: answer once this node applied it too.
+    fn on_forwarded(&mut self, forwarded: Forwarded) {
+        match forwarded.outcome {
+            Ok((reply, index)) => {
+                self.awaiting_apply
+                    .push((index, Instant::now(), forwarded.reply, reply));
+                self.release_applied();
+            }
+            Err(detail) => {
+                let error = crate::cluster::transport::unreachable_leader(detail);
+                answer(forwarded.reply, Err(error));
+            }
+        }
+    }
+
+    /// Answers forwarded writes this node has applied (or waited long enough for).
+    fn release_applied(&mut self) {
+        let applied = self.node.raft.raft_log.applied;
+        let limit = Duration::from_millis(FORWARDED_APPLY_WAIT_MS);
+        let waiting = std::mem::take(&mut self.awaiting_apply);
+        for (index, since, reply, outcome) in waiting {
+            if index <= applied || since.elapsed() > limit {
+                let _ = reply.send(Applied {
+                    reply: outcome,
+                    index,
+                });
+            } else {
+                self.awaiting_apply.push((index, since, reply, outcome));
+            }
+        }
+    }
+
     /// Proposals wait for a leader for a bounded time, then fail.
     fn retry_waiting(&mut self) {
         let waiting = std::mem::take(&mut self.waiting);
         for (since, proposal) in waiting {
-            if self.node.raft.state == StateRole::Leader {
+            let leader_known = self.node.raft.leader_id != raft::INVALID_ID;
+            if self.node.raft.state == StateRole::Leader || (leader_known && self.cluster.is_some())
+            {
                 self.propose(proposal);
             } else if since.elapsed() > Duration::from_millis(RAFT_PROPOSAL_WAIT_MS) {
                 answer(proposal.reply, Err(no_leader()));
@@ -219,12 +358,24 @@ impl Driver {
         self.apply(light.take_committed_entries()).await;
         self.node.advance_apply();
         self.maybe_compact();
+        self.release_applied();
+        self.core
+            .set_raft_status(self.node.raft.leader_id, self.node.raft.term);
     }
 
+    /// Sends each peer its messages as one batch.
     fn send_messages(&mut self, messages: Vec<Message>) {
-        // A single-node group has no peers; cluster transport is added with `--members`.
         debug_assert!(messages.iter().all(|m| m.to != self.settings.node_id));
-        drop(messages);
+        let Some(links) = &self.cluster else {
+            return;
+        };
+        let mut by_peer: HashMap<u64, Vec<Message>> = HashMap::new();
+        for message in messages {
+            by_peer.entry(message.to).or_default().push(message);
+        }
+        for (to, batch) in by_peer {
+            links.transport.send(to, batch);
+        }
     }
 
     /// Applies committed entries in log order on their owner cores, stores their records and
@@ -252,7 +403,7 @@ impl Driver {
             }
             if let Some(reply) = proposal_id(&entry.context).and_then(|id| self.pending.remove(&id))
             {
-                answers.push((reply, result));
+                answers.push((reply, result, entry.index));
             }
         }
         let mut puts = Vec::new();
@@ -267,8 +418,8 @@ impl Driver {
             tracing::error!(%error, "cannot store applied state; stopping");
             std::process::exit(70);
         }
-        for (reply, result) in answers {
-            answer(reply, result);
+        for (reply, result, index) in answers {
+            answer_at(reply, result, index);
         }
     }
 
@@ -333,12 +484,19 @@ fn proposal_id(context: &[u8]) -> Option<u64> {
     Some(u64::from_be_bytes(bytes))
 }
 
-fn answer(reply: oneshot::Sender<NamingReply>, result: Result<(), NamingError>) {
+fn answer(reply: oneshot::Sender<Applied>, result: Result<(), NamingError>) {
+    answer_at(reply, result, 0);
+}
+
+fn answer_at(reply: oneshot::Sender<Applied>, result: Result<(), NamingError>, index: u64) {
     let reply_value = match result {
         Ok(()) => NamingReply::Done,
         Err(error) => NamingReply::Error(error),
     };
-    let _ = reply.send(reply_value);
+    let _ = reply.send(Applied {
+        reply: reply_value,
+        index,
+    });
 }
 
 fn internal(message: String) -> NamingError {

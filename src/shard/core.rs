@@ -11,12 +11,13 @@ use glommio::channels::channel_mesh::{Receivers, Senders};
 use glommio::channels::local_channel::LocalSender;
 use hashbrown::HashMap;
 
+use crate::cluster::members::Members;
 use crate::health::probe::{ProbeSettings, ProbeTarget};
 use crate::naming::error::{ErrorKind, NamingError};
 use crate::naming::op::{DurableCommand, NamingOp, NamingReply, PushOut};
 use crate::naming::registry::Registry;
 use crate::naming::switches::Switches;
-use crate::raft::node::{Proposal, ProposalSender};
+use crate::raft::node::{Applied, Proposal, ProposalSender};
 use crate::shard::owner::owner_core;
 use crate::udp::UdpPusher;
 
@@ -35,7 +36,7 @@ pub enum Envelope {
     /// A durable command for the Raft core (core 0).
     Propose {
         command: DurableCommand,
-        reply: oneshot::Sender<NamingReply>,
+        reply: oneshot::Sender<Applied>,
     },
 }
 
@@ -64,6 +65,8 @@ pub struct Core {
     connection_counter: Cell<u64>,
     udp: RefCell<Option<Rc<UdpPusher>>>,
     ready: Cell<bool>,
+    raft_status: Cell<(u64, u64)>,
+    members: RefCell<Option<Members>>,
     /// Core 0 only: the Raft driver's proposal queue.
     raft: RefCell<Option<Rc<ProposalSender>>>,
     /// This core's own handle, for tasks it spawns.
@@ -97,6 +100,8 @@ impl Core {
             connection_counter: Cell::new(0),
             udp: RefCell::new(None),
             ready: Cell::new(false),
+            raft_status: Cell::new((0, 0)),
+            members: RefCell::new(None),
             raft: RefCell::new(None),
             me: RefCell::new(Weak::new()),
         });
@@ -129,16 +134,26 @@ impl Core {
             {
                 return core_down(RAFT_CORE);
             }
-            return answer.await.unwrap_or_else(|_| core_down(RAFT_CORE));
+            return answer
+                .await
+                .map_or_else(|_| core_down(RAFT_CORE), |a| a.reply);
         }
         self.propose_local(command).await
     }
 
     async fn propose_local(&self, command: DurableCommand) -> NamingReply {
+        self.propose_indexed(command).await.reply
+    }
+
+    /// Proposes on the Raft core (this one) and returns the outcome with its log index.
+    pub async fn propose_indexed(&self, command: DurableCommand) -> Applied {
         debug_assert_eq!(self.id, RAFT_CORE);
         let (reply, answer) = oneshot::channel();
         self.hand_to_raft(Proposal { command, reply }).await;
-        answer.await.unwrap_or_else(|_| core_down(RAFT_CORE))
+        answer.await.unwrap_or_else(|_| Applied {
+            reply: core_down(RAFT_CORE),
+            index: 0,
+        })
     }
 
     /// Queues a proposal for the Raft driver of this core; fails it if there is none.
@@ -152,9 +167,41 @@ impl Core {
             }
             None => {
                 let error = NamingError::new(ErrorKind::Unavailable, "raft is not running");
-                let _ = proposal.reply.send(NamingReply::Error(error));
+                let _ = proposal.reply.send(Applied {
+                    reply: NamingReply::Error(error),
+                    index: 0,
+                });
             }
         }
+    }
+
+    /// Core 0: the Raft leader (0 when unknown) and term, as the driver last saw them.
+    pub fn set_raft_status(&self, leader: u64, term: u64) {
+        self.raft_status.set((leader, term));
+    }
+
+    /// The Raft leader id and term, read from the Raft core.
+    pub async fn raft_status(&self) -> (u64, u64) {
+        match self.execute_everywhere_first(NamingOp::RaftStatus).await {
+            NamingReply::RaftStatus { leader, term } => (leader, term),
+            _ => (0, 0),
+        }
+    }
+
+    async fn execute_everywhere_first(&self, op: NamingOp) -> NamingReply {
+        if self.id == RAFT_CORE {
+            return self.apply_local(op);
+        }
+        self.execute_on(RAFT_CORE, op).await
+    }
+
+    /// The cluster's members, in cluster mode.
+    pub fn members(&self) -> Option<Members> {
+        self.members.borrow().clone()
+    }
+
+    pub fn set_members(&self, members: Option<Members>) {
+        *self.members.borrow_mut() = members;
     }
 
     pub fn set_raft(&self, sender: Rc<ProposalSender>) {
@@ -166,6 +213,10 @@ impl Core {
     pub fn apply_local(&self, op: NamingOp) -> NamingReply {
         if matches!(op, NamingOp::MarkReady) {
             self.ready.set(true);
+        }
+        if matches!(op, NamingOp::RaftStatus) {
+            let (leader, term) = self.raft_status.get();
+            return NamingReply::RaftStatus { leader, term };
         }
         debug_assert!(op
             .service_key()

@@ -90,6 +90,44 @@ impl Server {
         }
     }
 
+    /// Starts an `n`-member cluster on loopback (`--members` with explicit cluster ports) and
+    /// waits until every member is ready.
+    pub fn start_cluster(n: usize, args: &[&str]) -> Vec<Server> {
+        let ports: Vec<(u16, u16, u16)> = (0..n).map(|_| pick_member_ports()).collect();
+        let members: Vec<String> = ports
+            .iter()
+            .map(|(_, _, c)| format!("127.0.0.1:{c}"))
+            .collect();
+        let members = members.join(",");
+        let mut servers: Vec<Server> = ports
+            .iter()
+            .map(|&(http_port, grpc_port, cluster_port)| {
+                let mut all: Vec<String> = vec![
+                    "--members".into(),
+                    members.clone(),
+                    "--cluster-port".into(),
+                    cluster_port.to_string(),
+                ];
+                all.extend(args.iter().map(|a| a.to_string()));
+                let refs: Vec<&str> = all.iter().map(String::as_str).collect();
+                let data_dir = fresh_data_dir();
+                Server {
+                    http_port,
+                    grpc_port,
+                    child: spawn(http_port, grpc_port, &data_dir, &refs, false),
+                    data_dir,
+                    args: all,
+                }
+            })
+            .collect();
+        for server in servers.iter_mut() {
+            if let Err(StartError::Fatal(msg) | StartError::PortsTaken(msg)) = server.wait_ready() {
+                panic!("cluster member did not start: {msg}");
+            }
+        }
+        servers
+    }
+
     /// Kills the server with SIGKILL (no clean shutdown) and waits for it to be gone.
     pub fn kill9(&mut self) {
         let _ = self.child.kill();
@@ -234,6 +272,26 @@ fn pick_two_free_ports() -> (u16, u16) {
     let pa = a.local_addr().expect("local_addr").port();
     let pb = b.local_addr().expect("local_addr").port();
     (pa, pb)
+}
+
+/// Free (http, grpc, cluster) ports with cluster = http + 1001, as members derive each
+/// other's HTTP address from the cluster port.
+fn pick_member_ports() -> (u16, u16, u16) {
+    for _ in 0..100 {
+        let http = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
+        let http_port = http.local_addr().expect("local_addr").port();
+        let Some(cluster_port) = http_port.checked_add(1001) else {
+            continue;
+        };
+        let Ok(cluster) = TcpListener::bind(("127.0.0.1", cluster_port)) else {
+            continue;
+        };
+        let grpc = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
+        let grpc_port = grpc.local_addr().expect("local_addr").port();
+        drop((http, cluster, grpc));
+        return (http_port, grpc_port, cluster_port);
+    }
+    panic!("no free port pair (p, p + 1001) found");
 }
 
 /// A fresh, empty `target/test-data/<pid>-<counter>` directory.

@@ -1,0 +1,145 @@
+//! The cluster-port server on core 0: peers' Raft messages go to the Raft driver's inbox, and
+//! writes forwarded by followers are proposed here (on the leader) and answered once applied.
+
+use std::rc::Rc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use glommio::channels::local_channel::LocalSender;
+use glommio::net::{TcpListener, TcpStream};
+use h2::server::SendResponse;
+use h2::RecvStream;
+use prost::Message as _;
+use protobuf::Message as _;
+use raft::prelude::Message;
+use tokio_util::compat::FuturesAsyncReadCompatExt;
+
+use crate::cluster::proto::{Ack, ProposeRequest, ProposeResponse, RaftBatch};
+use crate::grpc::server::h2_builder;
+use crate::grpc::stream::{read_message, reply_unary, trailers_only};
+use crate::limits::CLUSTER_MESSAGE_BYTES_MAX;
+use crate::naming::error::ErrorKind;
+use crate::naming::op::{DurableCommand, NamingReply};
+use crate::shard::CoreHandle;
+
+const GRPC_INVALID_ARGUMENT: u32 = 3;
+const GRPC_UNIMPLEMENTED: u32 = 12;
+
+/// Where incoming Raft messages go: the driver's inbox.
+pub type RaftInbox = Rc<LocalSender<Message>>;
+
+pub async fn accept_loop(listener: TcpListener, core: CoreHandle, inbox: RaftInbox) {
+    loop {
+        match listener.accept().await {
+            Ok(stream) => {
+                let (core, inbox) = (core.clone(), inbox.clone());
+                glommio::spawn_local(serve(stream, core, inbox)).detach();
+            }
+            Err(error) => {
+                tracing::warn!(%error, "cluster accept failed");
+                glommio::timer::sleep(Duration::from_millis(50)).await;
+            }
+        }
+    }
+}
+
+async fn serve(stream: TcpStream, core: CoreHandle, inbox: RaftInbox) {
+    let _ = stream.set_nodelay(true);
+    let Ok(mut h2) = h2_builder().handshake::<_, Bytes>(stream.compat()).await else {
+        return;
+    };
+    while let Some(Ok((request, respond))) = h2.accept().await {
+        let path = request.uri().path().to_string();
+        let body = request.into_body();
+        let (core, inbox) = (core.clone(), inbox.clone());
+        glommio::spawn_local(async move {
+            match path.as_str() {
+                "/Cluster/Raft" => raft(body, respond, &inbox).await,
+                "/Cluster/Propose" => propose(body, respond, &core).await,
+                _ => trailers_only(respond, GRPC_UNIMPLEMENTED, "unknown cluster method"),
+            }
+        })
+        .detach();
+    }
+}
+
+async fn raft(mut body: RecvStream, respond: SendResponse<Bytes>, inbox: &RaftInbox) {
+    let message = match read_message(&mut body, CLUSTER_MESSAGE_BYTES_MAX).await {
+        Ok(message) => message,
+        Err((code, text)) => return trailers_only(respond, code, &text),
+    };
+    let Ok(batch) = RaftBatch::decode(message) else {
+        return trailers_only(respond, GRPC_INVALID_ARGUMENT, "not a RaftBatch");
+    };
+    for raw in batch.messages {
+        match Message::parse_from_bytes(&raw) {
+            Ok(message) => {
+                if inbox.try_send(message).is_err() {
+                    tracing::debug!("raft inbox full; dropping a peer message");
+                }
+            }
+            Err(error) => tracing::warn!(%error, "undecodable raft message from a peer"),
+        }
+    }
+    reply_unary(respond, &Ack {}.encode_to_vec());
+}
+
+async fn propose(mut body: RecvStream, respond: SendResponse<Bytes>, core: &CoreHandle) {
+    let message = match read_message(&mut body, CLUSTER_MESSAGE_BYTES_MAX).await {
+        Ok(message) => message,
+        Err((code, text)) => return trailers_only(respond, code, &text),
+    };
+    let Ok(request) = ProposeRequest::decode(message) else {
+        return trailers_only(respond, GRPC_INVALID_ARGUMENT, "not a ProposeRequest");
+    };
+    let Ok(command) = serde_json::from_slice::<DurableCommand>(&request.command_json) else {
+        return trailers_only(respond, GRPC_INVALID_ARGUMENT, "not a durable command");
+    };
+    let applied = core.propose_indexed(command).await;
+    let response = match applied.reply {
+        NamingReply::Error(error) => ProposeResponse {
+            ok: false,
+            error_kind: kind_name(error.kind).to_string(),
+            error_message: error.message,
+            index: applied.index,
+        },
+        _ => ProposeResponse {
+            ok: true,
+            error_kind: String::new(),
+            error_message: String::new(),
+            index: applied.index,
+        },
+    };
+    reply_unary(respond, &response.encode_to_vec());
+}
+
+const KINDS: [(ErrorKind, &str); 14] = [
+    (ErrorKind::MissingParam, "MissingParam"),
+    (ErrorKind::InvalidParam, "InvalidParam"),
+    (ErrorKind::InvalidWeight, "InvalidWeight"),
+    (ErrorKind::InvalidMetadata, "InvalidMetadata"),
+    (ErrorKind::InvalidServiceName, "InvalidServiceName"),
+    (ErrorKind::InvalidCluster, "InvalidCluster"),
+    (ErrorKind::ServiceNotFound, "ServiceNotFound"),
+    (ErrorKind::ServiceExists, "ServiceExists"),
+    (ErrorKind::ServiceNotEmpty, "ServiceNotEmpty"),
+    (ErrorKind::InstanceNotFound, "InstanceNotFound"),
+    (ErrorKind::KindConflict, "KindConflict"),
+    (ErrorKind::LimitReached, "LimitReached"),
+    (ErrorKind::Unavailable, "Unavailable"),
+    (ErrorKind::Internal, "Internal"),
+];
+
+fn kind_name(kind: ErrorKind) -> &'static str {
+    KINDS
+        .iter()
+        .find(|(k, _)| *k == kind)
+        .map_or("Internal", |(_, n)| n)
+}
+
+pub fn kind_from_name(name: &str) -> ErrorKind {
+    KINDS
+        .iter()
+        .find(|(_, n)| *n == name)
+        .map_or(ErrorKind::Internal, |(k, _)| *k)
+}
