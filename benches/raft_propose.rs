@@ -44,11 +44,18 @@ fn run(iterations: u64, batch: u64) -> Duration {
     let handle = builder
         .spawn(move || async move {
             let storage = LmdbStorage::open(&dir, LMDB_MAP_BYTES).unwrap();
-            let voters = ConfState { voters: vec![1], ..Default::default() };
+            let voters = ConfState {
+                voters: vec![1],
+                ..Default::default()
+            };
             storage.set_conf_state(&voters).unwrap();
             let core = Core::new(0, 1, None, Instant::now(), Duration::ZERO);
-            let settings = RaftSettings { node_id: 1, compact_after_entries: 10_000 };
-            let (sender, caught_up) = nacore::raft::node::start(storage, settings, core.clone(), None).unwrap();
+            let settings = RaftSettings {
+                node_id: 1,
+                compact_after_entries: 10_000,
+            };
+            let (sender, caught_up) =
+                nacore::raft::node::start(storage, settings, core.clone(), None).unwrap();
             core.set_raft(std::rc::Rc::new(sender));
             caught_up.await.unwrap();
             let started = Instant::now();

@@ -7,7 +7,7 @@ use crate::naming::error::{NamingError, NamingResult};
 use crate::naming::instance::{json_value_text, parse_metadata, InstanceSpec, Metadata};
 use crate::naming::key::{ServiceKey, DEFAULT_CLUSTER};
 use crate::naming::op::{BeatRequest, InstanceUpdate, ServiceSpec};
-use crate::naming::service::Selector;
+use crate::naming::service::{ClusterConfig, HealthChecker, Selector};
 use crate::naming::switches::parse_bool;
 
 pub fn service_key(params: &Params) -> NamingResult<ServiceKey> {
@@ -217,6 +217,56 @@ pub fn selector(raw: Option<&str>) -> NamingResult<Selector> {
         }),
         other => Err(NamingError::invalid(format!(
             "selector type {other} not supported"
+        ))),
+    }
+}
+
+/// `PUT /cluster` (Nacos `ClusterController.update`): how a cluster's persistent instances
+/// are checked.
+pub fn cluster_config(params: &Params) -> NamingResult<ClusterConfig> {
+    let check_port = match params.non_blank("checkPort") {
+        Some(raw) => port(raw)?,
+        None => 80,
+    };
+    let checker = match params.non_blank("healthChecker") {
+        None => HealthChecker::Tcp,
+        Some(raw) => health_checker(raw)?,
+    };
+    Ok(ClusterConfig {
+        checker,
+        check_port,
+        use_instance_port: flag(params, "useInstancePort4Check", true),
+        metadata: metadata(params)?.unwrap_or_default(),
+    })
+}
+
+fn health_checker(raw: &str) -> NamingResult<HealthChecker> {
+    let value: serde_json::Value = serde_json::from_str(raw)
+        .map_err(|_| NamingError::invalid(format!("healthChecker is not JSON: {raw}")))?;
+    let kind = value.get("type").and_then(|t| t.as_str()).unwrap_or("TCP");
+    match kind.to_ascii_uppercase().as_str() {
+        "TCP" => Ok(HealthChecker::Tcp),
+        "NONE" => Ok(HealthChecker::None),
+        "HTTP" => {
+            let text = |k: &str| {
+                value
+                    .get(k)
+                    .and_then(|v| v.as_str())
+                    .unwrap_or("")
+                    .to_string()
+            };
+            let code = value
+                .get("expectedResponseCode")
+                .and_then(|c| c.as_u64())
+                .unwrap_or(200);
+            Ok(HealthChecker::Http {
+                path: text("path"),
+                headers: text("headers"),
+                expected_code: u16::try_from(code).unwrap_or(200),
+            })
+        }
+        other => Err(NamingError::invalid(format!(
+            "health checker type {other} not supported"
         ))),
     }
 }

@@ -70,6 +70,7 @@ async fn naming(core: &CoreHandle, request: &Request, rest: &str, flavor: Flavor
         (Delete, "/service") => service::delete(core, p).await,
         (Put, "/service") => service::update(core, p, flavor).await,
         (Get, "/service") => service::get(core, p, flavor).await,
+        (Put, "/cluster") if flavor == Flavor::V1 => service::update_cluster(core, p).await,
         (Get, "/service/list") => service::list(core, p, flavor).await,
         (Get, "/service/subscribers") if flavor == Flavor::V1 => {
             service::subscribers(core, p).await

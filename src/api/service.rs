@@ -11,13 +11,15 @@ use crate::limits::SERVICE_LIST_V2_PAGE_SIZE_MAX;
 use crate::naming::error::NamingResult;
 use crate::naming::key::{check_group, normalize_namespace, DEFAULT_GROUP};
 use crate::naming::op::{DurableCommand, NamingOp, NamingReply, ServiceView};
+use crate::naming::service::HealthChecker;
 use crate::shard::CoreHandle;
 
-const PATHS: [&str; 4] = [
+const PATHS: [&str; 5] = [
     "/service",
     "/service/list",
     "/service/subscribers",
     "/service/names",
+    "/cluster",
 ];
 
 pub fn knows(path: &str) -> bool {
@@ -68,12 +70,57 @@ fn selector_json(view: &ServiceView) -> serde_json::Value {
     }
 }
 
+/// `PUT /nacos/v1/ns/cluster`: the health check of one cluster's persistent instances,
+/// stored through Raft.
+pub async fn update_cluster(core: &CoreHandle, params: &Params) -> NamingResult<Reply> {
+    let key = form::service_key(params)?;
+    let cluster = form::required(params, "clusterName")?.to_string();
+    crate::naming::key::check_cluster(&cluster)?;
+    let config = form::cluster_config(params)?;
+    write_durably(
+        core,
+        DurableCommand::UpdateCluster {
+            key,
+            cluster,
+            config,
+        },
+    )
+    .await
+}
+
+fn checker_json(view: &ServiceView, cluster: &str) -> serde_json::Value {
+    let config = view
+        .cluster_configs
+        .iter()
+        .find(|(name, _)| name == cluster);
+    match config.map(|(_, c)| &c.checker) {
+        Some(HealthChecker::Http {
+            path,
+            headers,
+            expected_code,
+        }) => json!({"type": "HTTP", "path": path, "headers": headers,
+            "expectedResponseCode": expected_code}),
+        Some(HealthChecker::None) => json!({"type": "NONE"}),
+        _ => json!({"type": "TCP"}),
+    }
+}
+
+/// Clusters with instances or with settings.
+fn cluster_names(view: &ServiceView) -> Vec<String> {
+    let mut names = view.clusters.clone();
+    names.extend(view.cluster_configs.iter().map(|(name, _)| name.clone()));
+    names.sort();
+    names.dedup();
+    names
+}
+
 /// Nacos `ServiceOperatorV2Impl.queryService`.
 fn v1_detail(view: &ServiceView) -> serde_json::Value {
-    let clusters: Vec<serde_json::Value> = view
-        .clusters
+    let clusters: Vec<serde_json::Value> = cluster_names(view)
         .iter()
-        .map(|name| json!({"name": name, "healthChecker": {"type": "TCP"}, "metadata": {}}))
+        .map(
+            |name| json!({"name": name, "healthChecker": checker_json(view, name), "metadata": {}}),
+        )
         .collect();
     json!({
         "namespaceId": view.key.namespace,
@@ -88,11 +135,10 @@ fn v1_detail(view: &ServiceView) -> serde_json::Value {
 
 /// Nacos `ServiceDetailInfo` of `ServiceControllerV2.detail`.
 fn v2_detail(view: &ServiceView) -> serde_json::Value {
-    let cluster_map: serde_json::Map<String, serde_json::Value> = view
-        .clusters
+    let cluster_map: serde_json::Map<String, serde_json::Value> = cluster_names(view)
         .iter()
         .map(|name| {
-            let info = json!({"clusterName": name, "healthChecker": {"type": "TCP"},
+            let info = json!({"clusterName": name, "healthChecker": checker_json(view, name),
                 "metadata": {}, "healthyCheckPort": 80, "useInstancePortForCheck": true});
             (name.clone(), info)
         })

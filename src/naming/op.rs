@@ -151,6 +151,11 @@ pub enum DurableCommand {
         entry: String,
         value: String,
     },
+    UpdateCluster {
+        key: ServiceKey,
+        cluster: String,
+        config: crate::naming::service::ClusterConfig,
+    },
 }
 
 impl DurableCommand {
@@ -160,7 +165,8 @@ impl DurableCommand {
             DurableCommand::RegisterInstance { key, .. }
             | DurableCommand::DeregisterInstance { key, .. }
             | DurableCommand::UpdateInstance { key, .. }
-            | DurableCommand::DeleteService { key } => Some(key),
+            | DurableCommand::DeleteService { key }
+            | DurableCommand::UpdateCluster { key, .. } => Some(key),
             DurableCommand::CreateService { spec } | DurableCommand::UpdateService { spec } => {
                 Some(&spec.key)
             }
@@ -199,6 +205,11 @@ pub enum DurableRecord {
         ip: String,
         port: u16,
         cluster: String,
+    },
+    Cluster {
+        key: ServiceKey,
+        cluster: String,
+        config: crate::naming::service::ClusterConfig,
     },
     Switch {
         entry: String,
@@ -301,6 +312,8 @@ pub struct ServiceView {
     pub selector: Selector,
     pub ephemeral: bool,
     pub clusters: Vec<String>,
+    /// Health-check settings of the clusters that have them.
+    pub cluster_configs: Vec<(String, crate::naming::service::ClusterConfig)>,
     pub instance_count: usize,
     pub healthy_count: usize,
 }
@@ -377,7 +390,8 @@ impl DurableRecord {
             | DurableRecord::Instance { key, .. }
             | DurableRecord::NoInstance { key, .. }
             | DurableRecord::Overlay { key, .. }
-            | DurableRecord::NoOverlay { key, .. } => Some(key),
+            | DurableRecord::NoOverlay { key, .. }
+            | DurableRecord::Cluster { key, .. } => Some(key),
             DurableRecord::Switch { .. } => None,
         }
     }

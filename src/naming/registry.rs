@@ -20,7 +20,9 @@ use crate::naming::op::{
     UdpSubscription,
 };
 use crate::naming::select::select;
-use crate::naming::service::{GrpcSubscriber, InstanceOverlay, Service, UdpSubscriber};
+use crate::naming::service::{
+    ClusterConfig, GrpcSubscriber, HealthChecker, InstanceOverlay, Service, UdpSubscriber,
+};
 use crate::naming::switches::Switches;
 
 /// What a wheel entry points at. Slots are reused, so each carries the uid or epoch it was
@@ -688,6 +690,11 @@ impl Registry {
             selector: service.selector.clone(),
             ephemeral: service.ephemeral,
             clusters: service.cluster_names(),
+            cluster_configs: service
+                .cluster_configs
+                .iter()
+                .map(|(name, config)| (name.clone(), config.clone()))
+                .collect(),
             instance_count: service.len(),
             healthy_count: service.instances().filter(|i| i.healthy).count(),
         })
@@ -865,6 +872,18 @@ impl Registry {
                 let result = self.switches.update(&entry, &value);
                 (result, vec![DurableRecord::Switch { entry, value }])
             }
+            DurableCommand::UpdateCluster {
+                key,
+                cluster,
+                config,
+            } => {
+                let record = DurableRecord::Cluster {
+                    key: key.clone(),
+                    cluster: cluster.clone(),
+                    config: config.clone(),
+                };
+                (self.update_cluster(&key, cluster, config), vec![record])
+            }
         };
         let records = if result.is_ok() { records } else { Vec::new() };
         NamingReply::Committed { result, records }
@@ -918,6 +937,22 @@ impl Registry {
         (result, records)
     }
 
+    /// Sets how a cluster's persistent instances are health-checked. The service must exist.
+    pub fn update_cluster(
+        &mut self,
+        key: &ServiceKey,
+        cluster: String,
+        config: ClusterConfig,
+    ) -> NamingResult<()> {
+        let Some(slot) = self.service_slot(key) else {
+            return Err(service_not_found(key));
+        };
+        self.service_at(slot)
+            .cluster_configs
+            .insert(cluster, config);
+        Ok(())
+    }
+
     /// Puts a stored record back into memory at start-up. Services come first, then
     /// instances, then overlays (the caller orders them).
     pub fn restore(&mut self, record: DurableRecord, now_ms: u64) {
@@ -958,6 +993,16 @@ impl Registry {
             DurableRecord::Switch { entry, value } => {
                 let _ = self.switches.update(&entry, &value);
             }
+            DurableRecord::Cluster {
+                key,
+                cluster,
+                config,
+            } => {
+                let slot = self.ensure_service(&key, false, now_ms);
+                self.service_at(slot)
+                    .cluster_configs
+                    .insert(cluster, config);
+            }
             DurableRecord::NoService { .. }
             | DurableRecord::NoInstance { .. }
             | DurableRecord::NoOverlay { .. } => {}
@@ -992,12 +1037,27 @@ impl Registry {
     /// The persistent instances of this core's services, for the health prober.
     pub fn probe_targets(&self) -> Vec<ProbeTarget> {
         let mut targets = Vec::new();
+        let tcp = ClusterConfig::default();
         for service in self.services.iter().flatten().filter(|s| !s.ephemeral) {
             for instance in service.instances().filter(|i| !i.ephemeral) {
+                let config = service
+                    .cluster_configs
+                    .get(&*instance.cluster)
+                    .unwrap_or(&tcp);
+                if config.checker == HealthChecker::None {
+                    continue;
+                }
+                let probe_port = if config.use_instance_port {
+                    instance.port
+                } else {
+                    config.check_port
+                };
                 targets.push(ProbeTarget {
                     key: service.key.clone(),
                     ip: instance.ip.to_string(),
                     port: instance.port,
+                    probe_port,
+                    checker: config.checker.clone(),
                 });
             }
         }

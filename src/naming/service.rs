@@ -16,6 +16,41 @@ pub struct Selector {
     pub expression: String,
 }
 
+/// How the instances of one cluster are health-checked (Nacos `ClusterMetadata`), for
+/// persistent instances. The default is a TCP connect to the instance port.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct ClusterConfig {
+    pub checker: HealthChecker,
+    pub check_port: u16,
+    pub use_instance_port: bool,
+    pub metadata: Metadata,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub enum HealthChecker {
+    Tcp,
+    /// GET `path` with these `headers` (`k:v|k:v`, as Nacos writes them); healthy when the
+    /// status is `expected_code`.
+    Http {
+        path: String,
+        headers: String,
+        expected_code: u16,
+    },
+    /// No checks: the instance keeps the health it was registered with.
+    None,
+}
+
+impl Default for ClusterConfig {
+    fn default() -> Self {
+        ClusterConfig {
+            checker: HealthChecker::Tcp,
+            check_port: 80,
+            use_instance_port: true,
+            metadata: Metadata::new(),
+        }
+    }
+}
+
 /// The per-instance overlay of `PUT/PATCH /instance` (Nacos `InstanceMetadata`): merged over
 /// the registered instance whenever it (re)registers.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -75,6 +110,8 @@ pub struct Service {
     pub udp_subscribers: Vec<UdpSubscriber>,
     /// gRPC subscribers by connection.
     pub grpc_subscribers: HashMap<u64, GrpcSubscriber>,
+    /// Health-check settings by cluster name (`PUT /nacos/v1/ns/cluster`).
+    pub cluster_configs: HashMap<String, ClusterConfig>,
     /// PUT/PATCH overlays by (ip, port, cluster).
     pub overlays: HashMap<(Box<str>, u16, Box<str>), InstanceOverlay>,
     /// The instance slots each connection published here.
@@ -102,6 +139,7 @@ impl Service {
             empty_since_ms: Some(now_ms),
             udp_subscribers: Vec::new(),
             grpc_subscribers: HashMap::new(),
+            cluster_configs: HashMap::new(),
             overlays: HashMap::new(),
             by_connection: HashMap::new(),
             slots: Vec::new(),

@@ -11,6 +11,7 @@ const SERVICE: u8 = b's';
 const INSTANCE: u8 = b'i';
 const OVERLAY: u8 = b'o';
 const SWITCH: u8 = b'w';
+const CLUSTER: u8 = b'c';
 const SEPARATOR: u8 = 0;
 
 /// What a record does to the tables.
@@ -72,6 +73,17 @@ pub fn change_of(record: &DurableRecord) -> TableChange {
         DurableRecord::Switch { entry, value } => {
             TableChange::Put(key_of(SWITCH, &[entry]), value.as_bytes().to_vec())
         }
+        DurableRecord::Cluster {
+            key,
+            cluster,
+            config,
+        } => {
+            let [ns, group, service] = service_parts(key);
+            TableChange::Put(
+                key_of(CLUSTER, &[ns, group, service, cluster]),
+                json(config),
+            )
+        }
     }
 }
 
@@ -122,6 +134,15 @@ pub fn record_of(key: &[u8], value: &[u8]) -> Option<DurableRecord> {
             let spec: InstanceSpec = serde_json::from_slice(value).ok()?;
             Some(DurableRecord::Instance { key: service, spec })
         }
+        CLUSTER => {
+            let config = serde_json::from_slice(value).ok()?;
+            let cluster = parts.get(3)?.clone();
+            Some(DurableRecord::Cluster {
+                key: service,
+                cluster,
+                config,
+            })
+        }
         OVERLAY => {
             let overlay: InstanceOverlay = serde_json::from_slice(value).ok()?;
             let ip = parts.get(3)?.clone();
@@ -145,6 +166,7 @@ pub fn restore_order(entries: Vec<(Vec<u8>, Vec<u8>)>) -> Vec<DurableRecord> {
     let rank = |key: &[u8]| match key.first() {
         Some(&SWITCH) => 0,
         Some(&SERVICE) => 1,
+        Some(&CLUSTER) => 2,
         Some(&INSTANCE) => 2,
         _ => 3,
     };
