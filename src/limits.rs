@@ -46,6 +46,10 @@ pub const INSTANCES_PER_SERVICE_MAX: usize = 100_000;
 /// Cached encoded `hosts` variants per service (one per distinct clusters/healthyOnly query).
 pub const LIST_CACHE_ENTRIES_PER_SERVICE_MAX: usize = 8;
 
+/// Bytes of cached list encodings per core; beyond it lists are encoded per request. Keeps a
+/// million instances (~300 MiB) plus caches within 512 MiB on two cores.
+pub const LIST_CACHE_BYTES_PER_CORE_MAX: usize = 64 * 1024 * 1024;
+
 /// Parameter lengths, from Nacos `ParamCheckRule` (nacos-protocol.md §0.2).
 pub const NAMESPACE_CHARS_MAX: usize = 64;
 pub const SERVICE_NAME_CHARS_MAX: usize = 512;

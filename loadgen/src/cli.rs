@@ -8,7 +8,7 @@ use clap::{Parser, ValueEnum};
 
 use crate::keyspace::{KeyDist, Keyspace, ZipfTable};
 use crate::limits::{CORES_MAX, REQUEST_TIMEOUT_DEFAULT_MS};
-use crate::runner::{KeyOrder, OpMix, PhaseSpec};
+use crate::runner::{KeyOrder, OpMix, PhaseSpec, Transport};
 use crate::scenario::http::Op;
 use crate::scenario::{BeatMode, Scenario};
 
@@ -22,6 +22,17 @@ pub struct Cli {
     /// Server HTTP address (host:port).
     #[arg(long, default_value = "127.0.0.1:8848")]
     pub server: String,
+    /// Server gRPC port for the `grpc-*` scenarios [default: the HTTP port + 1000, as Nacos].
+    #[arg(long)]
+    pub grpc_port: Option<u16>,
+    /// `grpc-subscribe-push`: subscriber connections, each subscribed to one service
+    /// (subscriber `i` to `lg-svc-{i % services}`).
+    #[arg(long, default_value_t = 100)]
+    pub subscribers: usize,
+    /// `grpc-connections`: the server's process id, for its RSS (default: the process
+    /// listening on the gRPC port, found through /proc when it is local).
+    #[arg(long)]
+    pub server_pid: Option<u32>,
     /// Executors, one pinned per CPU of the affinity mask (default: every allowed CPU).
     #[arg(long)]
     pub cores: Option<usize>,
@@ -81,6 +92,9 @@ pub enum KeysArg {
     Uniform,
     Zipf,
 }
+
+/// Nacos's gRPC port is its HTTP port + 1000 (nacos-protocol.md §0.1).
+pub const GRPC_PORT_OFFSET: u16 = 1000;
 
 /// Parses `10s`, `250ms`, `2m`, `1.5s` or a bare number of seconds.
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
@@ -149,6 +163,20 @@ impl Cli {
             .ok_or_else(|| format!("--server {} has no address", self.server))
     }
 
+    /// The gRPC address: the `--server` host with `--grpc-port` (default HTTP port + 1000).
+    pub fn grpc_addr(&self) -> Result<SocketAddr, String> {
+        let mut addr = self.server_addr()?;
+        let port = match self.grpc_port {
+            Some(port) => port,
+            None => addr
+                .port()
+                .checked_add(GRPC_PORT_OFFSET)
+                .ok_or("the HTTP port + 1000 is not a port: give --grpc-port")?,
+        };
+        addr.set_port(port);
+        Ok(addr)
+    }
+
     pub fn key_dist(&self, keyspace: &Keyspace) -> Result<KeyDist, String> {
         match self.keys {
             KeysArg::Uniform => Ok(KeyDist::Uniform),
@@ -183,6 +211,7 @@ impl Cli {
         Ok(PhaseSpec {
             label: "run",
             server,
+            transport: Transport::Http,
             host: self.server.clone(),
             keyspace,
             mix: OpMix::Single(Op::Query),

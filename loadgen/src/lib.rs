@@ -4,9 +4,13 @@
 //!
 //! - `cli`: flags, CPU choice, and the phase settings they describe.
 //! - `scenario`: what each scenario sends (`http`: Nacos HTTP v1 requests and their checks;
-//!   `grpc`: placeholder for the gRPC scenarios).
+//!   `grpc`: gRPC register/query plans; `grpc_push`: subscribers, churn and push latency;
+//!   `grpc_connections`: held connections and the server's RSS).
 //! - `runner`: one pinned glommio executor per core, connections in closed loop or on the
 //!   fixed-rate schedule, progress lines, merged statistics.
+//! - `grpc`: the Nacos gRPC client (proto and framing, request bodies and checks, one h2
+//!   connection with its lifecycle and bi-stream).
+//! - `proc`: the server's RSS from /proc (`grpc-connections`).
 //! - `http`: the minimal HTTP/1.1 client (request encoding, httparse response parsing, one
 //!   keep-alive connection).
 //! - `keyspace`, `schedule`, `stats`, `rng`: keys and their distributions, intended send times,
@@ -15,9 +19,11 @@
 //! - `limits`: every bound, with its unit.
 
 pub mod cli;
+pub mod grpc;
 pub mod http;
 pub mod keyspace;
 pub mod limits;
+pub mod proc;
 pub mod report;
 pub mod rng;
 pub mod runner;
@@ -30,11 +36,10 @@ use report::RunInfo;
 use runner::run_phase;
 
 /// Runs the scenario the flags describe and returns the process exit status: 0 when it ran
-/// and at least one request succeeded, 1 when nothing succeeded or it could not start, 2 for
-/// scenarios that are not implemented yet.
+/// and at least one request succeeded, 1 when nothing succeeded or it could not start.
 pub fn run(cli: &Cli) -> i32 {
     if cli.scenario.is_grpc() {
-        return scenario::grpc::run(cli.scenario);
+        return scenario::grpc::run(cli);
     }
     match run_http(cli) {
         Ok(code) => code,

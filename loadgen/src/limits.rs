@@ -63,3 +63,68 @@ const _: () = assert!(CONNECTION_READ_BUFFER_BYTES <= RESPONSE_HEAD_BYTES_MAX);
 const _: () = assert!(SERVICES_MAX <= KEYS_MAX);
 const _: () = assert!(CONNECT_TIMEOUT_MS <= REQUEST_TIMEOUT_DEFAULT_MS);
 const _: () = assert!(REQUEST_TIMEOUT_DEFAULT_MS * 1000 <= LATENCY_US_MAX);
+
+/// Largest gRPC message accepted (Nacos's 10 MiB inbound limit on both sides,
+/// nacos-protocol.md §3.1); a larger declared length is a protocol error.
+pub const GRPC_MESSAGE_BYTES_MAX: usize = 10 * 1024 * 1024;
+
+/// HTTP/2 stream receive window advertised per stream. Replies and pushes are a few KiB; a
+/// 1 MiB window lets a large `serviceInfo` arrive without a window update round trip.
+pub const H2_STREAM_WINDOW_BYTES: u32 = 1024 * 1024;
+
+/// HTTP/2 connection receive window (all streams of one connection together).
+pub const H2_CONNECTION_WINDOW_BYTES: u32 = 4 * 1024 * 1024;
+
+/// Largest HTTP/2 frame we accept (the RFC 9113 minimum of the maximum, which is h2's default).
+pub const H2_FRAME_BYTES_MAX: u32 = 16 * 1024;
+
+/// Concurrent streams we let the server open towards us (it opens none in Nacos gRPC).
+pub const H2_PUSHED_STREAMS_MAX: u32 = 0;
+
+/// How long a connection waits for `SetupAckRequest` after `ConnectionSetupRequest` when the
+/// server announced ability negotiation (the Java client's 5 s, nacos-protocol.md §3.3).
+pub const GRPC_SETUP_ACK_TIMEOUT_MS: u64 = 5_000;
+
+/// Pause after `ConnectionSetupRequest` when the server does not negotiate abilities: the Java
+/// client sleeps 100 ms so that the server registers the connection before the first request.
+pub const GRPC_SETUP_WITHOUT_ACK_DELAY_MS: u64 = 100;
+
+/// An idle connection sends `HealthCheckRequest` after this long (the Java client's
+/// `connectionKeepAlive`, nacos-protocol.md §3.3 step 6).
+pub const GRPC_HEALTH_CHECK_IDLE_MS: u64 = 5_000;
+
+/// Connections a core sets up at the same time. Opening thousands at once would overflow the
+/// server's accept backlog and turn a setup burst into connect timeouts.
+pub const GRPC_SETUPS_IN_FLIGHT_PER_CORE_MAX: usize = 64;
+
+/// How long the subscribers and held connections may take to set up, in total, before the
+/// scenario starts without the stragglers.
+pub const GRPC_SETUP_PHASE_TIMEOUT_MS: u64 = 120_000;
+
+/// Churn changes whose send time is remembered, by sequence number modulo this length. A
+/// subscriber more than this many changes behind records latencies only for the newest ones.
+pub const CHURN_SEQUENCE_RING_LEN: usize = 1 << 16;
+
+/// `grpc-subscribe-push` churn rate when `--rate` is not given.
+pub const CHURN_RATE_DEFAULT_PER_S: f64 = 10.0;
+
+/// After the churn stops, how long subscribers may take to receive the last change before the
+/// changes they have not seen count as missing pushes: the server's 5 s ack timeout plus its
+/// 1 s retry delay, plus a margin.
+pub const PUSH_DRAIN_TIMEOUT_MS: u64 = 7_000;
+
+/// Subscriber connections of `grpc-subscribe-push`.
+pub const SUBSCRIBERS_MAX: usize = CONNECTIONS_MAX;
+
+/// How long after the last connection is set up the server's RSS is read, so that lazily
+/// allocated per-connection state is counted.
+pub const RSS_SETTLE_MS: u64 = 1_000;
+
+/// How often a waiting core checks shared progress flags (start, stop, catch-up).
+pub const COORDINATION_POLL_MS: u64 = 10;
+
+const _: () = assert!(GRPC_SETUP_WITHOUT_ACK_DELAY_MS < GRPC_SETUP_ACK_TIMEOUT_MS);
+const _: () = assert!(H2_STREAM_WINDOW_BYTES <= H2_CONNECTION_WINDOW_BYTES);
+const _: () = assert!(CHURN_SEQUENCE_RING_LEN.is_power_of_two());
+const _: () = assert!(SUBSCRIBERS_MAX <= CONNECTIONS_MAX);
+const _: () = assert!(GRPC_HEALTH_CHECK_IDLE_MS <= REQUEST_TIMEOUT_DEFAULT_MS * 2);

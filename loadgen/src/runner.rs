@@ -10,8 +10,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use glommio::{LocalExecutorBuilder, Placement};
+use glommio::{ExecutorJoinHandle, LocalExecutorBuilder, Placement};
 
+use crate::grpc::client::GrpcConnection;
 use crate::http::client::HttpConnection;
 use crate::keyspace::{partition_key, partition_len, Key, KeyDist, Keyspace};
 use crate::limits::{
@@ -19,6 +20,7 @@ use crate::limits::{
     RECONNECT_BACKOFF_MS,
 };
 use crate::rng::SplitMix64;
+use crate::scenario::grpc as grpc_scenario;
 use crate::scenario::http::{self, Op, RequestBuffers};
 use crate::schedule::Schedule;
 use crate::stats::{CoreStats, ErrorKind, LiveCounters};
@@ -41,6 +43,18 @@ pub enum OpMix {
     },
 }
 
+/// How a phase's connections talk to the server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Transport {
+    /// HTTP/1.1 keep-alive connections to `PhaseSpec::server`.
+    Http,
+    /// Nacos gRPC connections (set up per nacos-protocol.md §3.3) to this address. A register
+    /// on connection `c` always registers instance `c` of the key's service: a gRPC
+    /// connection holds one instance per service, so the keyspace's instance dimension is
+    /// the connection.
+    Grpc { server: SocketAddr },
+}
+
 /// Which keys a phase visits.
 #[derive(Debug, Clone)]
 pub enum KeyOrder {
@@ -57,6 +71,7 @@ pub struct PhaseSpec {
     /// Shown on the progress line (`setup`, `run`).
     pub label: &'static str,
     pub server: SocketAddr,
+    pub transport: Transport,
     /// `Host` header value (the `--server` argument as given).
     pub host: String,
     pub keyspace: Keyspace,
@@ -96,27 +111,24 @@ pub fn run_phase(spec: &PhaseSpec) -> Result<PhaseResult, String> {
         Arc::new((0..cores).map(|_| LiveCounters::default()).collect());
     let finished = Arc::new(AtomicUsize::new(0));
     let start = Instant::now() + Duration::from_millis(STARTUP_GRACE_MS);
-    let mut handles = Vec::with_capacity(cores);
-    for (core, &cpu) in spec.cpus.iter().enumerate() {
-        let (spec, live, finished) = (spec.clone(), live.clone(), finished.clone());
-        let handle = LocalExecutorBuilder::new(Placement::Fixed(cpu))
-            .name(&format!("loadgen-{core}"))
-            .io_memory(EXECUTOR_IO_MEMORY_BYTES)
-            .spin_before_park(spec.spin_before_park)
-            .spawn(move || async move {
-                // Counts this core as finished even if it panics, so the progress loop ends.
-                let _finished = FinishGuard(finished);
-                run_core(spec, core, live, start).await
-            })
-            .map_err(|error| format!("cannot start an executor on cpu {cpu}: {error}"))?;
-        handles.push(handle);
-    }
-    watch_progress(&spec, &live, &finished, start);
+    let handles = {
+        let (spec, live) = (spec.clone(), live.clone());
+        spawn_cores(
+            &spec.cpus.clone(),
+            spec.spin_before_park,
+            &finished,
+            move |core| run_core(spec.clone(), core, live.clone(), start),
+        )?
+    };
+    let progress = Progress {
+        label: spec.label,
+        enabled: spec.progress,
+        start,
+        warmup: spec.warmup,
+    };
+    watch_progress(&progress, &live, &finished);
     let mut merged = CoreStats::new();
-    for handle in handles {
-        let stats = handle
-            .join()
-            .map_err(|error| format!("an executor failed: {error}"))?;
+    for stats in join_cores(handles)? {
         merged.merge(&stats);
     }
     let measured = spec.duration.unwrap_or_else(|| start.elapsed());
@@ -145,6 +157,63 @@ fn validate(spec: &PhaseSpec) -> Result<(), String> {
     Ok(())
 }
 
+/// Starts one executor per CPU of `cpus`, pinned to it, running `task(core index)`; each
+/// bumps `finished` when it ends (return or panic).
+pub fn spawn_cores<T, F, Fut>(
+    cpus: &[usize],
+    spin_before_park: Duration,
+    finished: &Arc<AtomicUsize>,
+    task: F,
+) -> Result<Vec<ExecutorJoinHandle<T>>, String>
+where
+    T: Send + 'static,
+    F: Fn(usize) -> Fut + Send + Clone + 'static,
+    Fut: std::future::Future<Output = T> + 'static,
+{
+    assert!(!cpus.is_empty());
+    let mut handles = Vec::with_capacity(cpus.len());
+    for (core, &cpu) in cpus.iter().enumerate() {
+        let (task, finished) = (task.clone(), finished.clone());
+        let handle = LocalExecutorBuilder::new(Placement::Fixed(cpu))
+            .name(&format!("loadgen-{core}"))
+            .io_memory(EXECUTOR_IO_MEMORY_BYTES)
+            .spin_before_park(spin_before_park)
+            .spawn(move || async move {
+                // Counts this core as finished even if it panics, so the progress loop ends.
+                let _finished = FinishGuard(finished);
+                task(core).await
+            })
+            .map_err(|error| format!("cannot start an executor on cpu {cpu}: {error}"))?;
+        handles.push(handle);
+    }
+    debug_assert_eq!(handles.len(), cpus.len());
+    Ok(handles)
+}
+
+/// Waits for every executor and returns their results in core order.
+pub fn join_cores<T: Send + 'static>(
+    handles: Vec<ExecutorJoinHandle<T>>,
+) -> Result<Vec<T>, String> {
+    handles
+        .into_iter()
+        .map(|handle| {
+            handle
+                .join()
+                .map_err(|error| format!("an executor failed: {error}"))
+        })
+        .collect()
+}
+
+/// What the progress line shows.
+#[derive(Debug, Clone, Copy)]
+pub struct Progress {
+    /// Shown after warmup (`run`, `setup`, `push`).
+    pub label: &'static str,
+    pub enabled: bool,
+    pub start: Instant,
+    pub warmup: Duration,
+}
+
 /// Bumps the count of finished cores when dropped (on return or on panic).
 struct FinishGuard(Arc<AtomicUsize>);
 
@@ -155,7 +224,8 @@ impl Drop for FinishGuard {
 }
 
 /// Prints one progress line per interval until every core has finished.
-fn watch_progress(spec: &PhaseSpec, live: &[LiveCounters], finished: &AtomicUsize, start: Instant) {
+pub fn watch_progress(progress: &Progress, live: &[LiveCounters], finished: &AtomicUsize) {
+    let start = progress.start;
     let interval = Duration::from_millis(PROGRESS_INTERVAL_MS);
     let tty = std::io::stderr().is_terminal();
     let mut next_print = start + interval;
@@ -163,7 +233,7 @@ fn watch_progress(spec: &PhaseSpec, live: &[LiveCounters], finished: &AtomicUsiz
     while finished.load(Ordering::Acquire) < live.len() {
         std::thread::sleep(Duration::from_millis(FINISH_POLL_MS));
         let now = Instant::now();
-        if !spec.progress || now < next_print {
+        if !progress.enabled || now < next_print {
             continue;
         }
         let (ok, errors) = live
@@ -171,10 +241,10 @@ fn watch_progress(spec: &PhaseSpec, live: &[LiveCounters], finished: &AtomicUsiz
             .map(LiveCounters::snapshot)
             .fold((0, 0), |a, b| (a.0 + b.0, a.1 + b.1));
         let elapsed = now.saturating_duration_since(start);
-        let label = if elapsed < spec.warmup {
+        let label = if elapsed < progress.warmup {
             "warmup"
         } else {
-            spec.label
+            progress.label
         };
         let rate = (ok - ok_before) as f64 / interval.as_secs_f64();
         let line = format!(
@@ -190,7 +260,7 @@ fn watch_progress(spec: &PhaseSpec, live: &[LiveCounters], finished: &AtomicUsiz
         ok_before = ok;
         next_print += interval;
     }
-    if spec.progress && tty {
+    if progress.enabled && tty {
         eprintln!();
     }
 }
@@ -233,7 +303,12 @@ async fn run_core(
     });
     let connections = partition_len(spec.connections as u64, cores as u64, core as u64);
     let tasks: Vec<_> = (0..connections)
-        .map(|index| glommio::spawn_local(run_connection(run.clone(), index)))
+        .map(|index| match spec.transport {
+            Transport::Http => glommio::spawn_local(run_connection(run.clone(), index)),
+            Transport::Grpc { server } => {
+                glommio::spawn_local(run_grpc_connection(run.clone(), server, index))
+            }
+        })
         .collect();
     for task in tasks {
         task.await;
@@ -283,6 +358,57 @@ async fn run_connection(run: Rc<CoreRun>, index: u64) {
             connection = None;
         }
         run.record(sent_at, outcome);
+    }
+}
+
+/// One gRPC connection: set up, wait for the start, then send requests until the phase ends,
+/// replacing the connection after a transport failure or timeout.
+async fn run_grpc_connection(run: Rc<CoreRun>, server: SocketAddr, index: u64) {
+    let spec = run.spec.clone();
+    let cores = spec.cpus.len() as u64;
+    let connection_index = partition_key(cores, run.core as u64, index);
+    debug_assert!(connection_index < spec.connections as u64);
+    let stream = (run.core as u64) * CONNECTIONS_MAX as u64 + index;
+    let mut rng = SplitMix64::new(spec.seed, stream);
+    let mut connection = GrpcConnection::open(server, spec.timeout, None).await.ok();
+    sleep_until(run.start).await;
+    loop {
+        let Some(intended) = run.next_send_time().await else {
+            break;
+        };
+        let Some((op, mut key)) = run.next_op(&mut rng) else {
+            break;
+        };
+        if connection.is_none() {
+            match GrpcConnection::open(server, spec.timeout, None).await {
+                Ok(fresh) => connection = Some(fresh),
+                Err(kind) => {
+                    run.record(intended, Err(kind));
+                    glommio::timer::sleep(Duration::from_millis(RECONNECT_BACKOFF_MS)).await;
+                    continue;
+                }
+            }
+        }
+        let Some(open) = connection.as_mut() else {
+            continue;
+        };
+        if matches!(op, Op::Register { .. }) {
+            key.instance_index = connection_index;
+        }
+        let sent_at = if run.schedule.is_some() {
+            intended
+        } else {
+            Instant::now()
+        };
+        let (kind, expected_kind, json) = grpc_scenario::request(op, &spec.keyspace, key);
+        let outcome = open.call(kind, expected_kind, json, spec.timeout).await;
+        if matches!(
+            outcome,
+            Err(ErrorKind::Io | ErrorKind::Timeout | ErrorKind::Protocol)
+        ) {
+            connection = None;
+        }
+        run.record(sent_at, outcome.map(|_| ()));
     }
 }
 
@@ -371,7 +497,7 @@ impl CoreRun {
     }
 }
 
-async fn sleep_until(at: Instant) {
+pub async fn sleep_until(at: Instant) {
     let now = Instant::now();
     if at > now {
         glommio::timer::sleep(at - now).await;

@@ -22,8 +22,13 @@ pub enum ErrorKind {
     Timeout,
     /// The response could not be parsed or broke a limit.
     Protocol,
-    /// HTTP 2xx, but Nacos reported a failure (beat `code` != 10200, register body != `ok`).
+    /// HTTP 2xx, but Nacos reported a failure (beat `code` != 10200, register body != `ok`,
+    /// a gRPC reply with `resultCode` != 200 or an `ErrorResponse`).
     Nacos,
+    /// A gRPC call that ended with a non-zero `grpc-status`.
+    GrpcStatus(u16),
+    /// A churn change a subscriber never received a push for (`grpc-subscribe-push`).
+    MissingPush,
 }
 
 impl ErrorKind {
@@ -36,6 +41,8 @@ impl ErrorKind {
             ErrorKind::Timeout => "timeout".to_string(),
             ErrorKind::Protocol => "protocol".to_string(),
             ErrorKind::Nacos => "nacos".to_string(),
+            ErrorKind::GrpcStatus(status) => format!("grpc_status_{status}"),
+            ErrorKind::MissingPush => "missing_push".to_string(),
         }
     }
 }
@@ -75,7 +82,14 @@ impl CoreStats {
     }
 
     pub fn record_error(&mut self, kind: ErrorKind) {
-        *self.errors.entry(kind).or_insert(0) += 1;
+        self.record_errors(kind, 1);
+    }
+
+    /// Counts `count` errors of one kind at once (missing pushes are tallied at the end).
+    pub fn record_errors(&mut self, kind: ErrorKind, count: u64) {
+        if count > 0 {
+            *self.errors.entry(kind).or_insert(0) += count;
+        }
     }
 
     pub fn errors_count(&self) -> u64 {
@@ -171,5 +185,7 @@ mod tests {
     fn error_labels() {
         assert_eq!(ErrorKind::Status(404).label(), "status_404");
         assert_eq!(ErrorKind::Nacos.label(), "nacos");
+        assert_eq!(ErrorKind::GrpcStatus(12).label(), "grpc_status_12");
+        assert_eq!(ErrorKind::MissingPush.label(), "missing_push");
     }
 }

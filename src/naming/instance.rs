@@ -2,6 +2,7 @@
 //! values (weight, metadata, heartbeat settings) into one.
 
 use std::collections::BTreeMap;
+use std::rc::Rc;
 
 use crate::limits::{
     BEAT_INTERVAL_DEFAULT_MS, BEAT_TIMEOUT_DEFAULT_MS, IP_DELETE_TIMEOUT_DEFAULT_MS,
@@ -179,12 +180,14 @@ pub enum Owner {
 pub struct Instance {
     pub ip: Box<str>,
     pub port: u16,
-    pub cluster: Box<str>,
+    /// Interned per core: instances of one cluster share the name.
+    pub cluster: Rc<str>,
     pub weight: f64,
     pub healthy: bool,
     pub enabled: bool,
     pub ephemeral: bool,
-    pub metadata: Metadata,
+    /// Interned per core: instances registered with the same metadata share one map.
+    pub metadata: Rc<Metadata>,
     pub timing: BeatTiming,
     /// Monotonic ms of the last beat or registration.
     pub last_beat_ms: u64,
@@ -201,12 +204,12 @@ impl Instance {
         Instance {
             ip: spec.ip.into_boxed_str(),
             port: spec.port,
-            cluster: spec.cluster.into_boxed_str(),
+            cluster: Rc::from(spec.cluster.as_str()),
             weight: spec.weight,
             healthy: spec.healthy,
             enabled: spec.enabled,
             ephemeral: spec.ephemeral,
-            metadata: spec.metadata,
+            metadata: Rc::new(spec.metadata),
             timing,
             last_beat_ms: now_ms,
             timer_epoch: epoch,

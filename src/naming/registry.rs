@@ -4,15 +4,22 @@
 //! Every method takes `now_ms` (monotonic) from the caller, so the registry has no clock of its
 //! own and tests can drive time exactly.
 
+use std::rc::Rc;
+
 use bytes::Bytes;
-use hashbrown::HashMap;
+use hashbrown::{HashMap, HashSet};
 
 use crate::health::probe::ProbeTarget;
 use crate::health::wheel::TimingWheel;
-use crate::limits::{EMPTY_SERVICE_EXPIRY_MS, INSTANCES_PER_SERVICE_MAX, UDP_SUBSCRIBER_EXPIRY_MS};
+use crate::limits::{
+    EMPTY_SERVICE_EXPIRY_MS, INSTANCES_PER_SERVICE_MAX, LIST_CACHE_BYTES_PER_CORE_MAX,
+    UDP_SUBSCRIBER_EXPIRY_MS,
+};
 use crate::naming::encode::{encode_hosts, encode_service_info, ServiceInfoHead};
 use crate::naming::error::{ErrorKind, NamingError, NamingResult};
-use crate::naming::instance::{BeatTiming, Instance, InstanceSpec, Owner, META_BEAT_INTERVAL};
+use crate::naming::instance::{
+    BeatTiming, Instance, InstanceSpec, Metadata, Owner, META_BEAT_INTERVAL,
+};
 use crate::naming::key::ServiceKey;
 use crate::naming::op::{
     BeatRequest, Counts, DurableCommand, DurableRecord, InstanceUpdate, InstanceView, NamingOp,
@@ -52,7 +59,45 @@ pub struct Registry {
     pub switches: Switches,
     /// Slots of services changed since the last `take_pushes`, possibly repeated.
     touched: Vec<u32>,
+    /// Cluster names and metadata maps shared by the instances of this core.
+    interned: Interned,
+    /// Bytes of cached list encodings, an upper bound (see `cache_has_room`).
+    cache_bytes_estimate: usize,
 }
+
+/// Hash-consing of values many instances repeat, so that a million instances with the same
+/// cluster and metadata hold one copy. Unused entries are swept when the pool has doubled.
+#[derive(Default)]
+struct Interned {
+    clusters: HashSet<Rc<str>>,
+    metadata: HashSet<Rc<Metadata>>,
+    metadata_swept_at: usize,
+}
+
+impl Interned {
+    fn cluster(&mut self, name: &Rc<str>) -> Rc<str> {
+        if let Some(shared) = self.clusters.get(&**name) {
+            return shared.clone();
+        }
+        self.clusters.insert(name.clone());
+        name.clone()
+    }
+
+    fn metadata(&mut self, metadata: Rc<Metadata>) -> Rc<Metadata> {
+        if let Some(shared) = self.metadata.get(&metadata) {
+            return shared.clone();
+        }
+        if self.metadata.len() >= 2 * self.metadata_swept_at.max(INTERNED_SWEEP_MIN) {
+            self.metadata.retain(|m| Rc::strong_count(m) > 1);
+            self.metadata_swept_at = self.metadata.len();
+        }
+        self.metadata.insert(metadata.clone());
+        metadata
+    }
+}
+
+/// Below this many interned maps the pool is not swept.
+const INTERNED_SWEEP_MIN: usize = 1024;
 
 impl Registry {
     pub fn new(now_ms: u64) -> Registry {
@@ -65,6 +110,8 @@ impl Registry {
             next_uid: 1,
             switches: Switches::default(),
             touched: Vec::new(),
+            interned: Interned::default(),
+            cache_bytes_estimate: 0,
         }
     }
 
@@ -251,8 +298,14 @@ impl Registry {
 
     /// Stores an instance with its overlay applied and marks the service changed.
     fn store(&mut self, slot: u32, owner: Owner, mut instance: Instance) -> u32 {
+        instance.cluster = self.interned.cluster(&instance.cluster);
+        instance.metadata = self.interned.metadata(instance.metadata);
         let service = self.service_at(slot);
-        let overlay_key = (instance.ip.clone(), instance.port, instance.cluster.clone());
+        let overlay_key = (
+            instance.ip.clone(),
+            instance.port,
+            Box::from(&*instance.cluster),
+        );
         if let Some(overlay) = service.overlays.get(&overlay_key) {
             apply_overlay(&mut instance, overlay);
         }
@@ -418,7 +471,7 @@ impl Registry {
             let Some(current) = current else {
                 return Err(no_instance_error(key, &update.cluster));
             };
-            let mut metadata = current.metadata.clone();
+            let mut metadata = (*current.metadata).clone();
             metadata.extend(update.metadata.unwrap_or_default());
             InstanceOverlay {
                 weight: update.weight.unwrap_or(current.weight),
@@ -490,7 +543,7 @@ impl Registry {
             healthy: instance.healthy,
             enabled: instance.enabled,
             ephemeral: instance.ephemeral,
-            metadata: instance.metadata.clone(),
+            metadata: (*instance.metadata).clone(),
         })
     }
 
@@ -550,7 +603,11 @@ impl Registry {
         );
         let hosts_json = Bytes::from(encode_hosts(selected.hosts.into_iter(), &grouped));
         let reach_protection = selected.reach_protection;
-        service.cache_hosts(clusters, healthy_only, hosts_json.clone(), reach_protection);
+        if self.cache_has_room(hosts_json.len()) {
+            self.cache_bytes_estimate += hosts_json.len();
+            let service = self.service_at(slot);
+            service.cache_hosts(clusters, healthy_only, hosts_json.clone(), reach_protection);
+        }
         NamingReply::Hosts {
             hosts_json,
             reach_protection,
@@ -982,7 +1039,7 @@ impl Registry {
                     let matches = service.instance(s).is_some_and(|i| {
                         i.ip == overlay_key.0
                             && i.port == overlay_key.1
-                            && i.cluster == overlay_key.2
+                            && *i.cluster == *overlay_key.2
                     });
                     if let (true, Some(instance)) = (matches, service.instance_mut(s)) {
                         apply_overlay(instance, &overlay);
@@ -1100,6 +1157,22 @@ impl Registry {
             self.touched.push(slot);
         }
         flip
+    }
+
+    /// Whether `bytes` more of cached lists fit the core's budget. The running estimate only
+    /// grows (caches are dropped silently on every change); when it reaches the budget the
+    /// caches are counted exactly, so the count costs a scan only under memory pressure.
+    fn cache_has_room(&mut self, bytes: usize) -> bool {
+        if self.cache_bytes_estimate + bytes <= LIST_CACHE_BYTES_PER_CORE_MAX {
+            return true;
+        }
+        self.cache_bytes_estimate = self
+            .services
+            .iter()
+            .flatten()
+            .map(Service::cache_bytes)
+            .sum();
+        self.cache_bytes_estimate + bytes <= LIST_CACHE_BYTES_PER_CORE_MAX
     }
 
     /// Whether changes wait to be pushed.
@@ -1269,8 +1342,12 @@ fn check_kind(service: &Service, ephemeral: bool) -> NamingResult<()> {
 fn apply_overlay(instance: &mut Instance, overlay: &InstanceOverlay) {
     instance.weight = overlay.weight;
     instance.enabled = overlay.enabled;
+    if overlay.metadata.is_empty() {
+        return;
+    }
+    let metadata = Rc::make_mut(&mut instance.metadata);
     for (k, v) in &overlay.metadata {
-        instance.metadata.insert(k.clone(), v.clone());
+        metadata.insert(k.clone(), v.clone());
     }
 }
 

@@ -257,6 +257,11 @@ impl Service {
         Some(instance)
     }
 
+    /// Bytes held by this service's cached list encodings.
+    pub fn cache_bytes(&self) -> usize {
+        self.list_cache.iter().map(|c| c.hosts_json.len()).sum()
+    }
+
     pub fn cached_hosts(&self, clusters: &str, healthy_only: bool) -> Option<(Bytes, bool)> {
         self.list_cache
             .iter()

@@ -1,8 +1,11 @@
 //! The scenarios: which requests each sends, over which keys, at what rate, and what it
-//! pre-registers first. `http` holds the Nacos HTTP v1 requests; `grpc` is the placeholder for
-//! the gRPC scenarios.
+//! pre-registers first. `http` holds the Nacos HTTP v1 requests; `grpc` the gRPC register and
+//! query plans and their requests, `grpc_push` the subscribe/push scenario, `grpc_connections`
+//! the held-connections scenario.
 
 pub mod grpc;
+pub mod grpc_connections;
+pub mod grpc_push;
 pub mod http;
 
 use std::time::Duration;
@@ -24,13 +27,14 @@ pub enum Scenario {
     HttpQuery,
     /// instance/list and register mixed by --read-ratio.
     HttpMixed,
-    /// gRPC InstanceRequest register (not implemented yet).
+    /// gRPC InstanceRequest register: connection c re-registers its instance in a random service.
     GrpcRegister,
-    /// gRPC ServiceQueryRequest (not implemented yet).
+    /// gRPC ServiceQueryRequest over the services pre-registered through HTTP.
     GrpcQuery,
-    /// gRPC SubscribeServiceRequest and push latency (not implemented yet).
+    /// --subscribers gRPC subscribers, churn at --rate, change-to-push latency.
     GrpcSubscribePush,
-    /// Many idle gRPC connections with their health checks (not implemented yet).
+    /// Hold --connections idle gRPC connections with health checks; the server's RSS.
+    #[value(alias = "connections")]
     GrpcConnections,
 }
 
@@ -146,6 +150,7 @@ mod tests {
         PhaseSpec {
             label: "base",
             server: "127.0.0.1:8848".parse().unwrap(),
+            transport: crate::runner::Transport::Http,
             host: "127.0.0.1:8848".to_string(),
             keyspace: Keyspace::new(10, 100).unwrap(),
             mix: OpMix::Single(Op::Query),
