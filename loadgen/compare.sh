@@ -23,6 +23,11 @@
 #                        the best run (highest throughput, then lowest p99), which filters out
 #                        runs disturbed by other load on a shared machine   [$REPEAT or 1]
 # SCENARIOS (env): one scenario per line, loadgen arguments after the name; see DEFAULT_SCENARIOS.
+#   A scenario line with its own --connections overrides --connections. gRPC scenarios use the
+#   HTTP port + 1000 on both servers. For grpc-subscribe-push the req/s column is latency
+#   samples per second (one per subscriber and change) and p99 is change-to-push latency; for
+#   grpc-connections it is health checks, and the last column gives the server's RSS growth
+#   per held connection.
 # LOADGEN_BIN (env): the nacore-loadgen binary; default: built with cargo --release.
 #
 # The default other server is r-nacos (`cargo install rnacos`), found as `rnacos` in PATH and
@@ -55,7 +60,11 @@ http-query --services 1000 --instances-per-service 10 --keys zipf
 http-register --services 1000 --instances-per-service 10
 http-beat --beat-mode max --services 1000 --instances-per-service 10
 http-beat --beat-mode steady --services 1000 --instances-per-service 100
-http-mixed --services 1000 --instances-per-service 10 --read-ratio 0.9"
+http-mixed --services 1000 --instances-per-service 10 --read-ratio 0.9
+grpc-register --services 1000
+grpc-query --services 1000 --instances-per-service 10
+grpc-subscribe-push --subscribers 1000 --services 1 --rate 10
+grpc-connections --connections 5000"
 SCENARIOS="${SCENARIOS:-$DEFAULT_SCENARIOS}"
 
 die() { echo "compare.sh: $*" >&2; exit 1; }
@@ -154,9 +163,11 @@ start_server() {
 run_one() {
     local name="$1" port="$2" index="$3" spec="$4" report="$OUT_DIR/$1-$3.json"
     start_server "$name" "$port" "$OUT_DIR/$name-$index.log" || return 1
+    local connections=(--connections "$CONNECTIONS")
+    case " $spec " in *" --connections "*) connections=() ;; esac
     # shellcheck disable=SC2086 # SPEC is a word list of loadgen arguments.
     if ! taskset -c "$LOADGEN_CPU" "$LOADGEN_BIN" $spec --server "127.0.0.1:$port" --cores 1 \
-        --connections "$CONNECTIONS" --duration "$DURATION" --warmup "$WARMUP" --json --quiet \
+        "${connections[@]}" --duration "$DURATION" --warmup "$WARMUP" --json --quiet \
         >"$report" 2>"$OUT_DIR/$name-$index.loadgen.log"; then
         echo "compare.sh: loadgen reported no success against $name for: $spec" >&2
     fi
@@ -208,18 +219,26 @@ def ratio(a, b):
 
 def figures(report):
     if report is None:
-        return None, None, None
+        return None, None, None, None
+    # Scenario-specific figure: RSS growth per held connection (KiB), pushes received.
+    if report.get("server_rss_bytes_per_connection") is not None:
+        extra = f'{report["server_rss_bytes_per_connection"] / 1024:.1f} KiB/conn'
+    elif "pushes_received" in report:
+        extra = f'{report["pushes_received"]} pushes'
+    else:
+        extra = None
     return (report["throughput_ok_per_s"], report["latency_us"]["p99"] / 1000.0,
-            report["errors_total"])
+            report["errors_total"], extra)
 
 header = ["scenario", "nacore req/s", f"{other_name} req/s", "ratio",
-          "nacore p99 ms", f"{other_name} p99 ms", "ratio", "errors n/o"]
+          "nacore p99 ms", f"{other_name} p99 ms", "ratio", "errors n/o", "extra n/o"]
 rows = []
 for index, spec in enumerate(specs, start=1):
-    nt, np99, ne = figures(load("nacore", index))
-    ot, op99, oe = figures(load("other", index))
+    nt, np99, ne, nx = figures(load("nacore", index))
+    ot, op99, oe, ox = figures(load("other", index))
+    extra = "" if nx is None and ox is None else f"{nx or 'n/a'} / {ox or 'n/a'}"
     rows.append([spec, fmt(nt), fmt(ot), ratio(nt, ot), fmt(np99, 3), fmt(op99, 3),
-                 ratio(np99, op99), f"{fmt(ne)}/{fmt(oe)}"])
+                 ratio(np99, op99), f"{fmt(ne)}/{fmt(oe)}", extra])
 widths = [max(len(str(row[i])) for row in rows + [header]) for i in range(len(header))]
 for row in [header] + rows:
     print("  ".join(str(cell).ljust(widths[i]) for i, cell in enumerate(row)))

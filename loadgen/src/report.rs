@@ -184,7 +184,30 @@ pub fn to_table(
     out
 }
 
-fn errors_line(stats: &CoreStats) -> String {
+/// Rows of name and value as the aligned table `to_table` prints.
+pub fn rows_table(rows: &[(&str, String)]) -> String {
+    let mut out = String::new();
+    for (name, value) in rows {
+        let _ = writeln!(out, "{name:<12} {value}");
+    }
+    out
+}
+
+/// The latency quantiles of `stats` in ms, as the table shows them.
+pub fn latency_line(stats: &CoreStats) -> String {
+    let latency = Latency::of(stats);
+    let ms = |us: u64| format!("{:.3}", us as f64 / 1000.0);
+    format!(
+        "p50 {}  p90 {}  p99 {}  p99.9 {}  max {}",
+        ms(latency.p50_us),
+        ms(latency.p90_us),
+        ms(latency.p99_us),
+        ms(latency.p999_us),
+        ms(latency.max_us)
+    )
+}
+
+pub fn errors_line(stats: &CoreStats) -> String {
     if stats.errors.is_empty() {
         return "none".to_string();
     }

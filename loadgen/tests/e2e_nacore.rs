@@ -1,5 +1,6 @@
 //! End to end: the real `nacore` binary on free loopback ports, driven by the real
-//! `nacore-loadgen` binary for a second each of `http-register` and `http-query`.
+//! `nacore-loadgen` binary for a second each of `http-register` and `http-query`, and of the
+//! gRPC scenarios `grpc-register`, `grpc-query`, `grpc-subscribe-push` and `grpc-connections`.
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -53,11 +54,14 @@ impl Drop for Server {
     }
 }
 
-fn start_nacore(http_port: u16) -> Server {
-    let data_dir = std::env::temp_dir().join(format!("nacore-loadgen-e2e-{}", std::process::id()));
+fn start_nacore(http_port: u16, grpc_port: u16) -> Server {
+    let data_dir = std::env::temp_dir().join(format!(
+        "nacore-loadgen-e2e-{}-{http_port}",
+        std::process::id()
+    ));
     let child = Command::new(nacore_binary())
         .args(["--http-port", &http_port.to_string()])
-        .args(["--grpc-port", &free_port().to_string()])
+        .args(["--grpc-port", &grpc_port.to_string()])
         .arg("--data-dir")
         .arg(&data_dir)
         .args(["--cores", "1", "--bind", "127.0.0.1", "--log-level", "warn"])
@@ -94,27 +98,26 @@ fn wait_ready(addr: SocketAddr) {
     panic!("nacore not ready within {READINESS_TIMEOUT_MS} ms");
 }
 
-/// Runs the load generator with `--json` and returns its report.
+/// Runs the load generator on the test keyspace with 4 connections and returns its report.
 fn loadgen(addr: SocketAddr, scenario: &str, extra: &[&str]) -> Value {
+    let services = SERVICES.to_string();
+    let instances = INSTANCES_PER_SERVICE.to_string();
+    let mut args = vec!["--connections", "4", "--services", &services];
+    args.extend(["--instances-per-service", &instances]);
+    args.extend(extra);
+    loadgen_with(addr, scenario, &args)
+}
+
+/// Runs the load generator with `--json`, one core and 1 s of measuring, and returns its
+/// report; `args` says the rest.
+fn loadgen_with(addr: SocketAddr, scenario: &str, args: &[&str]) -> Value {
     let output = Command::new(env!("CARGO_BIN_EXE_nacore-loadgen"))
         .arg(scenario)
-        .args([
-            "--server",
-            &addr.to_string(),
-            "--cores",
-            "1",
-            "--connections",
-            "4",
-        ])
-        .args(["--services", &SERVICES.to_string()])
-        .args([
-            "--instances-per-service",
-            &INSTANCES_PER_SERVICE.to_string(),
-        ])
+        .args(["--server", &addr.to_string(), "--cores", "1"])
         .args(["--duration", "1s", "--warmup", "200ms", "--json", "--quiet"])
         // Both processes may share one CPU here: busy-polling would starve the server.
         .args(["--spin-before-park", "0ms"])
-        .args(extra)
+        .args(args)
         .output()
         .expect("loadgen runs");
     let stderr = String::from_utf8_lossy(&output.stderr);
@@ -136,7 +139,7 @@ fn assert_clean_run(report: &Value) {
 #[test]
 fn register_and_query_against_nacore() {
     let http_port = free_port();
-    let _server = start_nacore(http_port);
+    let _server = start_nacore(http_port, free_port());
     let addr: SocketAddr = ([127, 0, 0, 1], http_port).into();
     wait_ready(addr);
 
@@ -167,4 +170,54 @@ fn register_and_query_against_nacore() {
             .iter()
             .all(|host| host["ip"].as_str().is_some_and(|ip| ip.starts_with("10."))));
     }
+}
+
+/// The gRPC scenarios against a real nacore: register and query run without errors, every
+/// subscriber receives pushes for the churn with no push missing, and held connections are
+/// all established and health-checked.
+#[test]
+fn grpc_scenarios_against_nacore() {
+    let (http_port, grpc_port) = (free_port(), free_port());
+    let _server = start_nacore(http_port, grpc_port);
+    let addr: SocketAddr = ([127, 0, 0, 1], http_port).into();
+    wait_ready(addr);
+    let grpc_port = grpc_port.to_string();
+    let grpc = ["--grpc-port", grpc_port.as_str()];
+
+    let register = loadgen(addr, "grpc-register", &grpc);
+    assert_clean_run(&register);
+    assert_eq!(register["scenario"], "grpc-register");
+    // One instance per (connection, service): 4 connections.
+    assert_eq!(register["instances_per_service"], 4);
+
+    let query = loadgen(addr, "grpc-query", &grpc);
+    assert_clean_run(&query);
+    assert_eq!(
+        query["setup"]["requests_ok"],
+        SERVICES * INSTANCES_PER_SERVICE
+    );
+
+    let mut args = vec!["--subscribers", "10", "--services", "1", "--rate", "50"];
+    args.extend(grpc);
+    let push = loadgen_with(addr, "grpc-subscribe-push", &args);
+    assert_eq!(push["errors_total"], 0, "{push}");
+    assert_eq!(push["subscribers_ok"], 10, "{push}");
+    let measured = push["changes_measured"].as_u64().unwrap_or(0);
+    assert!(measured > 0, "{push}");
+    // Every measured change reached every subscriber: one latency sample each.
+    assert_eq!(push["requests_ok"].as_u64(), Some(measured * 10), "{push}");
+    assert!(
+        push["pushes_received"].as_u64().unwrap_or(0) >= measured,
+        "{push}"
+    );
+
+    let mut args = vec!["--connections", "50"];
+    args.extend(grpc);
+    let held = loadgen_with(addr, "connections", &args);
+    assert_eq!(held["connections_established"], 50, "{held}");
+    assert_eq!(held["errors_total"], 0, "{held}");
+    assert!(
+        held["server_rss_bytes_after"].as_u64().unwrap_or(0) > 0,
+        "{held}"
+    );
 }

@@ -247,17 +247,6 @@ fn print_report(
     setup: Duration,
     rss: Rss,
 ) {
-    let info = RunInfo {
-        scenario: cli.scenario.name(),
-        server: format!("{} (gRPC {})", cli.server, spec.server),
-        cpus: spec.cpus.clone(),
-        connections: spec.connections,
-        services: 0,
-        instances_per_service: 0,
-        keys: "none".to_string(),
-        rate_total_per_s: None,
-        warmup: cli.warmup,
-    };
     let delta = match (rss.before_bytes, rss.after_bytes) {
         (Some(before), Some(after)) => Some(after as i64 - before as i64),
         _ => None,
@@ -265,8 +254,21 @@ fn print_report(
     let per_connection = delta
         .filter(|_| established > 0)
         .map(|delta| delta as f64 / established as f64);
+    let server = format!("{} (gRPC {})", cli.server, spec.server);
     if cli.json {
+        let info = RunInfo {
+            scenario: cli.scenario.name(),
+            server,
+            cpus: spec.cpus.clone(),
+            connections: spec.connections,
+            services: 0,
+            instances_per_service: 0,
+            keys: "none".to_string(),
+            rate_total_per_s: None,
+            warmup: cli.warmup,
+        };
         let mut value = report::to_json(&info, stats, cli.duration, None);
+        value["mode"] = json!("held connections");
         value["connections_established"] = json!(established);
         value["setup_s"] = json!(setup.as_secs_f64());
         value["server_pid"] = json!(rss.pid);
@@ -277,24 +279,44 @@ fn print_report(
         println!("{value}");
         return;
     }
-    print!("{}", report::to_table(&info, stats, cli.duration, None));
     let mib = |bytes: Option<u64>| {
         bytes.map_or("n/a".to_string(), |b| {
-            format!("{:.1} MiB", b as f64 / 1048576.0)
+            format!("{:.1} MiB", b as f64 / (1024.0 * 1024.0))
         })
     };
-    println!(
-        "{:<12} {established} of {} established in {:.1} s (latency above: health checks)",
-        "held",
-        spec.connections,
-        setup.as_secs_f64()
-    );
-    println!(
-        "{:<12} pid {} before {} after {} per connection {}",
-        "server rss",
-        rss.pid.map_or("n/a".to_string(), |pid| pid.to_string()),
-        mib(rss.before_bytes),
-        mib(rss.after_bytes),
-        per_connection.map_or("n/a".to_string(), |b| format!("{:.0} B", b))
-    );
+    let rows = [
+        ("scenario", cli.scenario.name().to_string()),
+        ("server", server),
+        (
+            "cores",
+            format!("{} (cpus {:?})", spec.cpus.len(), spec.cpus),
+        ),
+        (
+            "held",
+            format!(
+                "{established} of {} established in {:.1} s, held {:.1} s after {:.1} s warmup",
+                spec.connections,
+                setup.as_secs_f64(),
+                cli.duration.as_secs_f64(),
+                cli.warmup.as_secs_f64()
+            ),
+        ),
+        (
+            "checks",
+            format!("{} HealthCheckRequest ok", stats.ok_count),
+        ),
+        ("latency ms", report::latency_line(stats)),
+        ("errors", report::errors_line(stats)),
+        (
+            "server rss",
+            format!(
+                "pid {}: before {}, after {}, per connection {}",
+                rss.pid.map_or("n/a".to_string(), |pid| pid.to_string()),
+                mib(rss.before_bytes),
+                mib(rss.after_bytes),
+                per_connection.map_or("n/a".to_string(), |b| format!("{b:.0} B"))
+            ),
+        ),
+    ];
+    print!("{}", report::rows_table(&rows));
 }

@@ -122,6 +122,9 @@ struct Shared {
     subscribers: usize,
     /// Subscribers whose setup ended, successfully or not.
     settled: AtomicUsize,
+    /// Cores done waiting for the last pushes; the churn connection stays open until all are,
+    /// because closing it removes its instances, and that change would hide the last ones.
+    drained: AtomicUsize,
     /// The first change sent after warmup (0: none yet).
     first_measured: AtomicU64,
     /// The last change sent.
@@ -199,6 +202,7 @@ pub fn run(cli: &Cli) -> Result<i32, String> {
         services: cli.services,
         subscribers: cli.subscribers,
         settled: AtomicUsize::new(0),
+        drained: AtomicUsize::new(0),
         first_measured: AtomicU64::new(0),
         last_sent: AtomicU64::new(0),
         churn_done: AtomicBool::new(false),
@@ -269,6 +273,7 @@ async fn run_core(spec: PushSpec, shared: Arc<Shared>, core: usize) -> CoreOutco
         glommio::timer::sleep(Duration::from_millis(COORDINATION_POLL_MS)).await;
     }
     drain(&shared, &held).await;
+    shared.drained.fetch_add(1, Ordering::AcqRel);
     let mut outcome = CoreOutcome {
         subscribed,
         ..CoreOutcome::default()
@@ -421,9 +426,15 @@ fn count_missing(
 /// after warmup, churn errors).
 async fn churn(spec: PushSpec, shared: Arc<Shared>) -> (u64, u64, CoreStats) {
     let mut stats = CoreStats::new();
-    let result = churn_changes(&spec, &shared, &mut stats).await;
+    let mut connection = None;
+    let result = churn_changes(&spec, &shared, &mut stats, &mut connection).await;
     // Subscribers wait for this flag even when the churn could not start.
     shared.churn_done.store(true, Ordering::Release);
+    // Bounded: every core drains for at most PUSH_DRAIN_TIMEOUT_MS after this flag.
+    while shared.drained.load(Ordering::Acquire) < spec.cpus.len() {
+        glommio::timer::sleep(Duration::from_millis(COORDINATION_POLL_MS)).await;
+    }
+    drop(connection);
     match result {
         Ok((changes_ok, changes_measured)) => (changes_ok, changes_measured, stats),
         Err(kind) => {
@@ -437,6 +448,7 @@ async fn churn_changes(
     spec: &PushSpec,
     shared: &Shared,
     stats: &mut CoreStats,
+    slot: &mut Option<GrpcConnection>,
 ) -> Result<(u64, u64), ErrorKind> {
     let setup_deadline = Instant::now() + Duration::from_millis(GRPC_SETUP_PHASE_TIMEOUT_MS);
     while shared.settled.load(Ordering::Acquire) < shared.subscribers {
@@ -445,7 +457,7 @@ async fn churn_changes(
         }
         glommio::timer::sleep(Duration::from_millis(COORDINATION_POLL_MS)).await;
     }
-    let mut connection = GrpcConnection::open(spec.server, spec.timeout, None).await?;
+    let connection = slot.insert(GrpcConnection::open(spec.server, spec.timeout, None).await?);
     let start = Instant::now();
     let warmup_end = start + spec.warmup;
     let end = warmup_end + spec.duration;
@@ -480,7 +492,7 @@ async fn churn_changes(
             Err(kind) => {
                 stats.record_error(kind);
                 if matches!(kind, ErrorKind::Io | ErrorKind::Timeout) {
-                    connection = GrpcConnection::open(spec.server, spec.timeout, None).await?;
+                    *connection = GrpcConnection::open(spec.server, spec.timeout, None).await?;
                 }
             }
         }
@@ -489,42 +501,62 @@ async fn churn_changes(
 }
 
 fn print_report(cli: &Cli, spec: &PushSpec, outcome: &CoreOutcome) {
-    let info = RunInfo {
-        scenario: cli.scenario.name(),
-        server: format!("{} (gRPC {})", cli.server, spec.server),
-        cpus: spec.cpus.clone(),
-        connections: cli.subscribers + 1,
-        services: cli.services,
-        instances_per_service: 1,
-        keys: "churn".to_string(),
-        rate_total_per_s: Some(spec.rate_per_s),
-        warmup: spec.warmup,
-    };
     let stats = &outcome.stats;
+    let latency_kind = "change send to push arrival, one sample per subscriber and change";
     if cli.json {
+        let info = RunInfo {
+            scenario: cli.scenario.name(),
+            server: format!("{} (gRPC {})", cli.server, spec.server),
+            cpus: spec.cpus.clone(),
+            connections: cli.subscribers + 1,
+            services: cli.services,
+            instances_per_service: 1,
+            keys: "churn".to_string(),
+            rate_total_per_s: Some(spec.rate_per_s),
+            warmup: spec.warmup,
+        };
         let mut value = report::to_json(&info, stats, spec.duration, None);
+        value["mode"] = json!("churn at a fixed rate");
         value["subscribers"] = json!(cli.subscribers);
         value["subscribers_ok"] = json!(outcome.subscribed);
         value["pushes_received"] = json!(outcome.pushes);
         value["changes_ok"] = json!(outcome.changes_ok);
         value["changes_measured"] = json!(outcome.changes_measured);
-        value["latency_kind"] = json!("change send to push arrival, per subscriber and change");
+        value["latency_kind"] = json!(latency_kind);
         println!("{value}");
-    } else {
-        print!("{}", report::to_table(&info, stats, spec.duration, None));
-        println!(
-            "{:<12} {} of {} set up",
-            "subscribers", outcome.subscribed, cli.subscribers
-        );
-        println!(
-            "{:<12} {} sent and acknowledged, {} after warmup",
-            "changes", outcome.changes_ok, outcome.changes_measured
-        );
-        println!(
-            "{:<12} {} received (latency: change send to push arrival, per subscriber and change)",
-            "pushes", outcome.pushes
-        );
+        return;
     }
+    let rows = [
+        ("scenario", cli.scenario.name().to_string()),
+        ("server", format!("{} (gRPC {})", cli.server, spec.server)),
+        (
+            "cores",
+            format!("{} (cpus {:?})", spec.cpus.len(), spec.cpus),
+        ),
+        (
+            "subscribers",
+            format!(
+                "{} of {} set up, over {} service(s)",
+                outcome.subscribed, cli.subscribers, cli.services
+            ),
+        ),
+        (
+            "churn",
+            format!(
+                "{:.1} changes/s for {:.1} s after {:.1} s warmup: {} acknowledged, {} measured",
+                spec.rate_per_s,
+                spec.duration.as_secs_f64(),
+                spec.warmup.as_secs_f64(),
+                outcome.changes_ok,
+                outcome.changes_measured
+            ),
+        ),
+        ("pushes", format!("{} received", outcome.pushes)),
+        ("samples", format!("{} ({latency_kind})", stats.ok_count)),
+        ("latency ms", report::latency_line(stats)),
+        ("errors", report::errors_line(stats)),
+    ];
+    print!("{}", report::rows_table(&rows));
 }
 
 #[cfg(test)]
