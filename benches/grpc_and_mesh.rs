@@ -19,7 +19,10 @@ use nacore::shard::{owner_core, Core};
 const INSTANCE_REQUEST: &str = r#"{"headers":{},"namespace":"public","serviceName":"orders","groupName":"DEFAULT_GROUP","type":"registerInstance","instance":{"ip":"10.0.0.5","port":8080,"weight":1.0,"healthy":true,"enabled":true,"ephemeral":true,"clusterName":"DEFAULT","metadata":{"version":"1.2.3","zone":"a"},"instanceHeartBeatInterval":5000,"instanceHeartBeatTimeOut":15000,"ipDeleteTimeout":30000,"instanceIdGenerator":"simple"},"module":"naming"}"#;
 
 fn codec(c: &mut Criterion) {
-    let framed = frame::encode(&payload::encode("InstanceRequest", INSTANCE_REQUEST.as_bytes().to_vec()));
+    let framed = frame::encode(&payload::encode(
+        "InstanceRequest",
+        INSTANCE_REQUEST.as_bytes().to_vec(),
+    ));
     c.bench_function("grpc/decode_instance_request", |b| {
         b.iter(|| {
             let mut buf = bytes::BytesMut::from(&framed[..]);
@@ -40,7 +43,8 @@ fn codec(c: &mut Criterion) {
                 reach_protection: false,
             };
             let info = nacore::naming::encode::encode_service_info(&head, hosts.as_bytes());
-            let mut body = br#"{"resultCode":200,"errorCode":0,"success":true,"serviceInfo":"#.to_vec();
+            let mut body =
+                br#"{"resultCode":200,"errorCode":0,"success":true,"serviceInfo":"#.to_vec();
             body.extend_from_slice(&info);
             body.push(b'}');
             frame::encode(&payload::encode("QueryServiceResponse", body))
@@ -82,7 +86,9 @@ fn mesh(c: &mut Criterion) {
                     while let Ok(iterations) = jobs.recv() {
                         let started = Instant::now();
                         for _ in 0..iterations {
-                            let op = NamingOp::Statuses { key: remote.clone() };
+                            let op = NamingOp::Statuses {
+                                key: remote.clone(),
+                            };
                             black_box(core.execute(op).await);
                         }
                         done.send(started.elapsed()).unwrap();

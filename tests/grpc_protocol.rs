@@ -443,8 +443,8 @@ async fn idle_connection_detection() {
     );
 }
 
-/// A push that is not acknowledged is sent again (new request id, same data) after the 5 s
-/// ack timeout plus the 1 s retry delay.
+/// A push that is not acknowledged is sent again (the same push, same request id) after the
+/// 5 s ack timeout plus the 1 s retry delay.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn unacknowledged_push_is_retried() {
     let server = Server::start();
@@ -468,7 +468,7 @@ async fn unacknowledged_push_is_retried() {
         waited >= Duration::from_millis(5_500),
         "retried after only {waited:?}"
     );
-    assert_ne!(first["requestId"], again["requestId"]);
+    assert_eq!(first["requestId"], again["requestId"]);
     assert_eq!(first["serviceInfo"]["hosts"], again["serviceInfo"]["hosts"]);
     // Acked now: no further retries.
     watch.send(

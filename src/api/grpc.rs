@@ -86,7 +86,7 @@ pub fn client_detection(request_id: u64) -> Vec<u8> {
 }
 
 /// `NotifySubscriberRequest` around an encoded `ServiceInfo`.
-pub fn notify_subscriber(request_id: u64, service_info: &Bytes) -> Vec<u8> {
+pub fn notify_subscriber(request_id: u64, service_info: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(service_info.len() + 96);
     out.extend_from_slice(b"{\"headers\":{},\"requestId\":\"");
     out.extend_from_slice(request_id.to_string().as_bytes());
@@ -331,7 +331,7 @@ fn service_info(
     clusters: &str,
     hosts: &[u8],
     reach: bool,
-) -> Value {
+) -> Vec<u8> {
     let head = crate::naming::encode::ServiceInfoHead {
         name: &key.service,
         group: Some(&key.group),
@@ -340,8 +340,21 @@ fn service_info(
         last_ref_time_ms: crate::api::wall_clock_ms(),
         reach_protection: reach,
     };
-    let encoded = crate::naming::encode::encode_service_info(&head, hosts);
-    serde_json::from_slice(&encoded).unwrap_or(Value::Null)
+    crate::naming::encode::encode_service_info(&head, hosts)
+}
+
+/// A success response carrying an already encoded `serviceInfo` (no re-parsing: the hosts
+/// come from the owner core's cache as bytes).
+fn with_service_info(kind: &str, service_info: &[u8], message: bool) -> Answer {
+    let mut body = Vec::with_capacity(service_info.len() + 96);
+    body.extend_from_slice(br#"{"resultCode":200,"errorCode":0,"success":true,"#);
+    if message {
+        body.extend_from_slice(br#""message":"success","#);
+    }
+    body.extend_from_slice(br#""serviceInfo":"#);
+    body.extend_from_slice(service_info);
+    body.push(b'}');
+    (kind.to_string(), body)
 }
 
 /// `ServiceQueryRequest` → `QueryServiceResponse`.
@@ -359,12 +372,8 @@ async fn query(core: &CoreHandle, body: &Value) -> NamingResult<Answer> {
         udp_subscriber: None,
     };
     let (hosts_json, reach) = hosts(core, op).await?;
-    let mut fields = Map::new();
-    fields.insert(
-        "serviceInfo".into(),
-        service_info(core, &key, &clusters, &hosts_json, reach),
-    );
-    Ok(success("QueryServiceResponse", fields))
+    let info = service_info(core, &key, &clusters, &hosts_json, reach);
+    Ok(with_service_info("QueryServiceResponse", &info, false))
 }
 
 /// `SubscribeServiceRequest` (`subscribe=false` unsubscribes) → `SubscribeServiceResponse`
@@ -397,13 +406,8 @@ async fn subscribe(
         }
     };
     let (hosts_json, reach) = hosts(core, op).await?;
-    let mut fields = Map::new();
-    fields.insert(
-        "serviceInfo".into(),
-        service_info(core, &key, &clusters, &hosts_json, reach),
-    );
-    fields.insert("message".into(), json!("success"));
-    Ok(success("SubscribeServiceResponse", fields))
+    let info = service_info(core, &key, &clusters, &hosts_json, reach);
+    Ok(with_service_info("SubscribeServiceResponse", &info, true))
 }
 
 /// `ServiceListRequest` → `ServiceListResponse{count, serviceNames}` (un-grouped, paged).

@@ -22,7 +22,7 @@ use crate::limits::{
     PUSH_QUEUE_PER_CONNECTION_MAX, PUSH_RETRY_DELAY_MS, PUSH_WRITE_STALL_MS,
 };
 use crate::naming::key::ServiceKey;
-use crate::naming::op::PushOut;
+use crate::shard::core::Delivery;
 use crate::shard::CoreHandle;
 
 /// gRPC status codes (grpc/doc/statuscodes.md) used here.
@@ -155,7 +155,8 @@ pub(crate) fn reply_unary(mut respond: SendResponse<Bytes>, message: &[u8]) {
 /// A push sent and not yet acknowledged.
 struct InFlight {
     key: ServiceKey,
-    payload: Bytes,
+    /// The framed push, sent again as is on a retry.
+    frame: Bytes,
     sent_at_ms: u64,
 }
 
@@ -165,12 +166,12 @@ struct BiStream {
     send: SendStream<Bytes>,
     connection: Rc<Connection>,
     core: CoreHandle,
-    inbox: LocalReceiver<PushOut>,
-    inbox_sender: Option<local_channel::LocalSender<PushOut>>,
+    inbox: LocalReceiver<Delivery>,
+    inbox_sender: Option<local_channel::LocalSender<Delivery>>,
     next_request_id: u64,
     in_flight: HashMap<u64, InFlight>,
     /// Pushes to send again at a time (ms): (due, key, payload).
-    retries: Vec<(u64, ServiceKey, Bytes)>,
+    retries: Vec<(u64, ServiceKey, u64, Bytes)>,
     /// The request id of an unanswered `ClientDetectionRequest` and when it was sent.
     detection: Option<(u64, u64)>,
 }
@@ -182,7 +183,7 @@ enum Step {
 
 enum Event {
     Data(Option<Result<Bytes, h2::Error>>),
-    Push(Option<PushOut>),
+    Push(Option<Delivery>),
     Tick,
 }
 
@@ -230,7 +231,9 @@ impl BiStream {
                     self.on_data(&mut buf).await
                 }
                 Event::Data(Some(Err(_)) | None) => Step::Close("the client ended the stream"),
-                Event::Push(Some(push)) => self.send_push(push.key, push.service_info_json).await,
+                Event::Push(Some(push)) => {
+                    self.send_push(push.key, push.request_id, push.frame).await
+                }
                 Event::Push(None) => Step::Close("push inbox overflowed"),
                 Event::Tick => self.on_tick().await,
             };
@@ -312,30 +315,24 @@ impl BiStream {
         if let Some(flight) = self.in_flight.remove(&request_id) {
             if !success {
                 let due = self.core.now_ms() + PUSH_RETRY_DELAY_MS;
-                self.retries.push((due, flight.key, flight.payload));
+                self.retries
+                    .push((due, flight.key, request_id, flight.frame));
             }
         }
     }
 
-    async fn send_push(&mut self, key: ServiceKey, service_info: Bytes) -> Step {
+    async fn send_push(&mut self, key: ServiceKey, request_id: u64, frame: Bytes) -> Step {
         // A newer push for the same service supersedes one still waiting for its ack.
         self.in_flight.retain(|_, f| f.key != key);
-        self.retries.retain(|(_, k, _)| *k != key);
-        self.next_request_id += 1;
-        let request_id = self.next_request_id;
-        let json = handlers::notify_subscriber(request_id, &service_info);
-        let step = self
-            .write(payload::encode("NotifySubscriberRequest", json))
-            .await;
+        self.retries.retain(|(_, k, _, _)| *k != key);
+        let step = self.write_framed(frame.clone()).await;
         let sent_at_ms = self.core.now_ms();
-        self.in_flight.insert(
-            request_id,
-            InFlight {
-                key,
-                payload: service_info,
-                sent_at_ms,
-            },
-        );
+        let flight = InFlight {
+            key,
+            frame,
+            sent_at_ms,
+        };
+        self.in_flight.insert(request_id, flight);
         step
     }
 
@@ -373,8 +370,8 @@ impl BiStream {
             .collect();
         for id in expired {
             if let Some(flight) = self.in_flight.remove(&id) {
-                self.retries
-                    .push((now_ms + PUSH_RETRY_DELAY_MS, flight.key, flight.payload));
+                let due = now_ms + PUSH_RETRY_DELAY_MS;
+                self.retries.push((due, flight.key, id, flight.frame));
             }
         }
     }
@@ -382,10 +379,11 @@ impl BiStream {
     async fn send_due_retries(&mut self, now_ms: u64) -> Step {
         let (due, waiting): (Vec<_>, Vec<_>) = std::mem::take(&mut self.retries)
             .into_iter()
-            .partition(|(at, _, _)| *at <= now_ms);
+            .partition(|(at, _, _, _)| *at <= now_ms);
         self.retries = waiting;
-        for (_, key, service_info) in due {
-            if let Step::Close(reason) = self.send_push(key, service_info).await {
+        // A retry sends the same push again, under the same request id.
+        for (_, key, request_id, frame) in due {
+            if let Step::Close(reason) = self.send_push(key, request_id, frame).await {
                 return Step::Close(reason);
             }
         }
@@ -395,7 +393,10 @@ impl BiStream {
     /// Writes one message, waiting for flow-control capacity; a client that lets it stall
     /// past `PUSH_WRITE_STALL_MS` is disconnected.
     async fn write(&mut self, payload: Bytes) -> Step {
-        let framed = frame::encode(&payload);
+        self.write_framed(frame::encode(&payload)).await
+    }
+
+    async fn write_framed(&mut self, framed: Bytes) -> Step {
         let needed = framed.len();
         self.send.reserve_capacity(needed);
         let stall = Duration::from_millis(PUSH_WRITE_STALL_MS);
@@ -415,6 +416,12 @@ impl BiStream {
             Err(_) => Step::Close("the stream closed"),
         }
     }
+}
+
+/// The framed `NotifySubscriberRequest` carrying `service_info`.
+pub(crate) fn notify_frame(request_id: u64, service_info: &[u8]) -> Bytes {
+    let json = handlers::notify_subscriber(request_id, service_info);
+    frame::encode(&payload::encode("NotifySubscriberRequest", json))
 }
 
 fn request_id_of(incoming: &Incoming) -> Option<u64> {

@@ -14,12 +14,14 @@ use hashbrown::HashMap;
 use crate::cluster::members::Members;
 use crate::health::probe::{ProbeSettings, ProbeTarget};
 use crate::naming::error::{ErrorKind, NamingError};
+use crate::naming::key::ServiceKey;
 use crate::naming::op::{DurableCommand, NamingOp, NamingReply, PushOut};
 use crate::naming::registry::Registry;
 use crate::naming::switches::Switches;
 use crate::raft::node::{Applied, Proposal, ProposalSender};
 use crate::shard::owner::owner_core;
 use crate::udp::UdpPusher;
+use bytes::Bytes;
 
 /// How often unanswered UDP pushes are checked for their retransmit.
 const UDP_RETRANSMIT_TICK_MS: u64 = 500;
@@ -32,7 +34,7 @@ pub enum Envelope {
         reply: oneshot::Sender<NamingReply>,
     },
     /// A push from a service's owner core for a gRPC connection held by the receiving core.
-    Push(PushOut),
+    Push(Delivery),
     /// A durable command for the Raft core (core 0).
     Propose {
         command: DurableCommand,
@@ -45,7 +47,22 @@ pub const RAFT_CORE: usize = 0;
 
 /// Where pushes for a connection held by this core go: its bounded inbox. `try_send` fails when
 /// the inbox is full; the connection is then closed rather than allowed to grow memory.
-pub type PushInbox = LocalSender<PushOut>;
+pub type PushInbox = LocalSender<Delivery>;
+
+/// A push ready for the wire: the framed `NotifySubscriberRequest` is encoded once per change
+/// and selection and shared (`Bytes`) by every connection that gets the same data; its request
+/// id is unique per push, so acks still match per connection.
+#[derive(Debug, Clone)]
+pub struct Delivery {
+    pub connection: u64,
+    pub key: ServiceKey,
+    pub request_id: u64,
+    pub frame: Bytes,
+}
+
+/// Push request ids made by owner cores carry the top bit, so they never meet the ids a
+/// connection numbers its own requests (detections) with.
+const PUSH_REQUEST_ID_BIT: u64 = 1 << 63;
 
 /// Shared within one core only (`Rc`, never `Arc`): tasks on this executor borrow it briefly
 /// and never across an `.await`.
@@ -63,6 +80,7 @@ pub struct Core {
     flush_scheduled: Cell<bool>,
     push_delay: Duration,
     connection_counter: Cell<u64>,
+    push_counter: Cell<u64>,
     udp: RefCell<Option<Rc<UdpPusher>>>,
     ready: Cell<bool>,
     raft_status: Cell<(u64, u64)>,
@@ -98,6 +116,7 @@ impl Core {
             flush_scheduled: Cell::new(false),
             push_delay,
             connection_counter: Cell::new(0),
+            push_counter: Cell::new(0),
             udp: RefCell::new(None),
             ready: Cell::new(false),
             raft_status: Cell::new((0, 0)),
@@ -338,20 +357,48 @@ impl Core {
                 udp.push(target, &push.service_info_json, now_ms).await;
             }
         }
-        for push in pushes.grpc {
-            let holder = connection_core(push.connection);
+        for delivery in self.frame_pushes(pushes.grpc) {
+            let holder = connection_core(delivery.connection);
             if holder == self.id {
-                self.deliver_push(push);
+                self.deliver_push(delivery);
             } else if let Some(senders) = &self.senders {
                 // A full channel waits: pushes keep their order and are not dropped.
-                let _ = senders.send_to(holder, Envelope::Push(push)).await;
+                let _ = senders.send_to(holder, Envelope::Push(delivery)).await;
             }
         }
     }
 
+    /// Encodes each distinct `ServiceInfo` once into a framed push with its own request id.
+    fn frame_pushes(&self, pushes: Vec<PushOut>) -> Vec<Delivery> {
+        let mut framed: Option<(*const u8, u64, Bytes)> = None;
+        let mut deliveries = Vec::with_capacity(pushes.len());
+        for push in pushes {
+            let same = framed
+                .as_ref()
+                .is_some_and(|(ptr, _, _)| *ptr == push.service_info_json.as_ptr());
+            if !same {
+                let n = self.push_counter.get() + 1;
+                self.push_counter.set(n);
+                let request_id = PUSH_REQUEST_ID_BIT | ((self.id as u64) << 48) | n;
+                let frame = crate::grpc::stream::notify_frame(request_id, &push.service_info_json);
+                framed = Some((push.service_info_json.as_ptr(), request_id, frame));
+            }
+            let Some((_, request_id, frame)) = &framed else {
+                continue;
+            };
+            deliveries.push(Delivery {
+                connection: push.connection,
+                key: push.key,
+                request_id: *request_id,
+                frame: frame.clone(),
+            });
+        }
+        deliveries
+    }
+
     /// Hands a push to the connection's inbox; a connection whose inbox is full or gone is
     /// dropped from the table (its driver notices and closes it).
-    pub fn deliver_push(&self, push: PushOut) {
+    pub fn deliver_push(&self, push: Delivery) {
         debug_assert_eq!(connection_core(push.connection), self.id);
         let mut inboxes = self.push_inboxes.borrow_mut();
         let Some(inbox) = inboxes.get(&push.connection) else {
