@@ -31,7 +31,7 @@ fn codec(c: &mut Criterion) {
         })
     });
     let host = r#"{"instanceId":"10.0.0.5#8080#DEFAULT#DEFAULT_GROUP@@orders","ip":"10.0.0.5","port":8080,"weight":1.0,"healthy":true,"enabled":true,"ephemeral":true,"clusterName":"DEFAULT","serviceName":"DEFAULT_GROUP@@orders","metadata":{},"instanceHeartBeatInterval":5000,"instanceHeartBeatTimeOut":15000,"ipDeleteTimeout":30000,"instanceIdGenerator":"simple"}"#;
-    let hosts = format!("[{}]", vec![host; 10].join(","));
+    let hosts = format!("[{}]", [host; 10].join(","));
     c.bench_function("grpc/encode_query_response_10_hosts", |b| {
         b.iter(|| {
             let head = nacore::naming::encode::ServiceInfoHead {
