@@ -71,17 +71,9 @@ fn register(server: &Server, port: u16) -> Result<(), String> {
 }
 
 fn ports(server: &Server) -> BTreeSet<u16> {
-    let (_, body) = server.http(
-        "GET",
-        "/nacos/v1/ns/instance/list?serviceName=clustered",
-        None,
-    );
-    let info: Value = serde_json::from_str(&body).unwrap();
-    info["hosts"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|h| h["port"].as_u64().unwrap() as u16)
+    common::port_health(server, "clustered")
+        .into_iter()
+        .map(|(p, _)| p as u16)
         .collect()
 }
 

@@ -45,18 +45,9 @@ fn write_burst(port: u16, service: &str, stop: Arc<AtomicBool>) -> Arc<Mutex<BTr
 }
 
 fn stored_ports(server: &Server, service: &str) -> BTreeSet<u16> {
-    let (status, body) = server.http(
-        "GET",
-        &format!("/nacos/v1/ns/instance/list?serviceName={service}"),
-        None,
-    );
-    assert_eq!(status, 200, "{body}");
-    let info: Value = serde_json::from_str(&body).unwrap();
-    info["hosts"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|h| h["port"].as_u64().unwrap() as u16)
+    common::port_health(server, service)
+        .into_iter()
+        .map(|(p, _)| p as u16)
         .collect()
 }
 

@@ -7,31 +7,7 @@
 
 mod common;
 
-use std::process::{Command, Output};
-use std::time::Duration;
-
-use common::{assert_client_ok, ensure_clients, repo_root, run_with_timeout, Server};
-
-/// Hard limit for one client script run (the script has its own 60 s timeout).
-const CLIENT_TIMEOUT: Duration = Duration::from_secs(90);
-
-/// Run `tests/clients/<script>` with the nacos-sdk-python 3.x venv's Python
-/// (target/clients/venv3); killed after 90 s.
-fn run_python3(script: &str, args: &[&str]) -> Output {
-    ensure_clients();
-    let python = repo_root()
-        .join("target")
-        .join("clients")
-        .join("venv3")
-        .join("bin")
-        .join("python");
-    let mut cmd = Command::new(python);
-    cmd.arg(repo_root().join("tests").join("clients").join(script))
-        .args(args)
-        .env("PYTHONUNBUFFERED", "1")
-        .env("PYTHONDONTWRITEBYTECODE", "1");
-    run_with_timeout(cmd, CLIENT_TIMEOUT)
-}
+use common::{assert_client_ok, ensure_clients, run_python3, Server};
 
 #[test]
 fn python_v3_grpc_client_register_subscribe_shutdown() {

@@ -8,19 +8,9 @@ use std::net::TcpListener;
 use std::time::{Duration, Instant};
 
 use common::Server;
-use serde_json::Value;
 
 fn health(server: &Server) -> Vec<(u64, bool)> {
-    let (_, body) = server.http("GET", "/nacos/v1/ns/instance/list?serviceName=probed", None);
-    let info: Value = serde_json::from_str(&body).unwrap();
-    let mut out: Vec<(u64, bool)> = info["hosts"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|h| (h["port"].as_u64().unwrap(), h["healthy"].as_bool().unwrap()))
-        .collect();
-    out.sort();
-    out
+    common::port_health(server, "probed")
 }
 
 fn wait_for(server: &Server, want: &[(u64, bool)]) -> Duration {

@@ -7,26 +7,11 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::Server;
-use serde_json::Value;
 
 const META: &str = "%7B%22preserved.heart.beat.timeout%22%3A%221000%22%2C%22preserved.ip.delete.timeout%22%3A%222500%22%2C%22preserved.heart.beat.interval%22%3A%22500%22%7D";
 
 fn hosts(server: &Server, service: &str) -> Vec<(u64, bool)> {
-    let (status, body) = server.http(
-        "GET",
-        &format!("/nacos/v1/ns/instance/list?serviceName={service}"),
-        None,
-    );
-    assert_eq!(status, 200, "{body}");
-    let info: Value = serde_json::from_str(&body).unwrap();
-    let mut out: Vec<(u64, bool)> = info["hosts"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|h| (h["port"].as_u64().unwrap(), h["healthy"].as_bool().unwrap()))
-        .collect();
-    out.sort();
-    out
+    common::port_health(server, service)
 }
 
 fn register(server: &Server, service: &str, port: u16) -> Instant {

@@ -6,6 +6,7 @@
 use bytes::Bytes;
 use serde_json::{json, Map, Value};
 
+use crate::api::instance::service_info;
 use crate::grpc::conn::Connection;
 use crate::grpc::payload::Incoming;
 use crate::naming::error::{ErrorKind, NamingError, NamingResult};
@@ -324,25 +325,6 @@ async fn hosts(core: &CoreHandle, op: NamingOp) -> NamingResult<(Bytes, bool)> {
     }
 }
 
-/// `ServiceInfo` as gRPC carries it: un-grouped name plus `groupName`.
-fn service_info(
-    core: &CoreHandle,
-    key: &ServiceKey,
-    clusters: &str,
-    hosts: &[u8],
-    reach: bool,
-) -> Vec<u8> {
-    let head = crate::naming::encode::ServiceInfoHead {
-        name: &key.service,
-        group: Some(&key.group),
-        clusters,
-        cache_millis: core.with_switches(|s| s.default_push_cache_millis),
-        last_ref_time_ms: crate::api::wall_clock_ms(),
-        reach_protection: reach,
-    };
-    crate::naming::encode::encode_service_info(&head, hosts)
-}
-
 /// A success response carrying an already encoded `serviceInfo` (no re-parsing: the hosts
 /// come from the owner core's cache as bytes).
 fn with_service_info(kind: &str, service_info: &[u8], message: bool) -> Answer {
@@ -372,7 +354,7 @@ async fn query(core: &CoreHandle, body: &Value) -> NamingResult<Answer> {
         udp_subscriber: None,
     };
     let (hosts_json, reach) = hosts(core, op).await?;
-    let info = service_info(core, &key, &clusters, &hosts_json, reach);
+    let info = service_info(core, &key, false, &clusters, &hosts_json, reach);
     Ok(with_service_info("QueryServiceResponse", &info, false))
 }
 
@@ -406,7 +388,7 @@ async fn subscribe(
         }
     };
     let (hosts_json, reach) = hosts(core, op).await?;
-    let info = service_info(core, &key, &clusters, &hosts_json, reach);
+    let info = service_info(core, &key, false, &clusters, &hosts_json, reach);
     Ok(with_service_info("SubscribeServiceResponse", &info, true))
 }
 
@@ -428,27 +410,8 @@ async fn service_list(core: &CoreHandle, body: &Value) -> NamingResult<Answer> {
         .and_then(Value::as_u64)
         .unwrap_or(10)
         .max(1) as usize;
-    let op = NamingOp::ServiceNames {
-        namespace,
-        group: Some(group),
-    };
-    let mut names = Vec::new();
-    for reply in core.execute_everywhere(op).await {
-        match reply {
-            NamingReply::ServiceNames(part) => names.extend(part.into_iter().map(|(_, n)| n)),
-            NamingReply::Error(e) => return Err(e),
-            other => {
-                return Err(NamingError::new(
-                    ErrorKind::Internal,
-                    format!("unexpected reply {other:?}"),
-                ))
-            }
-        }
-    }
-    names.sort();
-    let count = names.len();
-    let skip = (page_no - 1).saturating_mul(page_size);
-    let page: Vec<String> = names.into_iter().skip(skip).take(page_size).collect();
+    let (count, page) =
+        crate::api::service::service_names_page(core, namespace, group, page_no, page_size).await?;
     let mut fields = Map::new();
     fields.insert("count".into(), json!(count));
     fields.insert("serviceNames".into(), json!(page));

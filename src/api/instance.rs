@@ -150,20 +150,23 @@ pub async fn list(core: &CoreHandle, request: &Request, flavor: Flavor) -> Namin
         NamingReply::Error(error) => return Err(error),
         other => return Err(unexpected(&other)),
     };
-    let body = service_info(core, &key, &clusters, &hosts_json, reach_protection);
+    let body = service_info(core, &key, true, &clusters, &hosts_json, reach_protection);
     Ok(Reply::Json(Bytes::from(body)))
 }
 
-fn service_info(
+/// A `ServiceInfo` around cached hosts, as a client reads it: HTTP carries the grouped name
+/// (`grouped`), gRPC the plain name; both carry `groupName` and a fresh `lastRefTime`.
+pub fn service_info(
     core: &CoreHandle,
     key: &ServiceKey,
+    grouped: bool,
     clusters: &str,
     hosts: &[u8],
     reach: bool,
 ) -> Vec<u8> {
-    let grouped = key.grouped_name();
+    let grouped_name = key.grouped_name();
     let head = ServiceInfoHead {
-        name: &grouped,
+        name: if grouped { &grouped_name } else { &key.service },
         group: Some(&key.group),
         clusters,
         cache_millis: core.with_switches(|s| s.default_push_cache_millis),

@@ -4,10 +4,10 @@
 
 mod form;
 pub mod grpc;
-mod instance;
+pub(crate) mod instance;
 mod operator;
 mod render;
-mod service;
+pub(crate) mod service;
 
 use crate::http::codec::Method;
 use crate::http::conn::Request;

@@ -176,6 +176,25 @@ pub async fn list(core: &CoreHandle, params: &Params, flavor: Flavor) -> NamingR
         .trim()
         .to_string();
     check_group(&group)?;
+    let (count, page) = service_names_page(core, namespace, group, page_no, page_size).await?;
+    let field = match flavor {
+        Flavor::V1 => "doms",
+        Flavor::V2 => "services",
+    };
+    let body = json!({ "count": count, field: page });
+    Ok(Reply::Json(Bytes::from(body.to_string())))
+}
+
+/// One page of the (un-grouped, sorted) service names of a group, gathered from every core,
+/// and the total count. Shared by HTTP `service/list` and gRPC `ServiceListRequest`.
+pub async fn service_names_page(
+    core: &CoreHandle,
+    namespace: String,
+    group: String,
+    page_no: usize,
+    page_size: usize,
+) -> NamingResult<(usize, Vec<String>)> {
+    debug_assert!(page_no >= 1 && page_size >= 1);
     let op = NamingOp::ServiceNames {
         namespace,
         group: Some(group),
@@ -191,13 +210,10 @@ pub async fn list(core: &CoreHandle, params: &Params, flavor: Flavor) -> NamingR
     names.sort();
     let count = names.len();
     let skip = (page_no - 1).saturating_mul(page_size);
-    let page: Vec<String> = names.into_iter().skip(skip).take(page_size).collect();
-    let field = match flavor {
-        Flavor::V1 => "doms",
-        Flavor::V2 => "services",
-    };
-    let body = json!({ "count": count, field: page });
-    Ok(Reply::Json(Bytes::from(body.to_string())))
+    Ok((
+        count,
+        names.into_iter().skip(skip).take(page_size).collect(),
+    ))
 }
 
 /// `service/subscribers`: the v1 pollers recorded for the service (Nacos `Subscriber`).

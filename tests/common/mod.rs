@@ -491,10 +491,19 @@ pub fn ensure_clients() {
 
 /// Run `tests/clients/<script>` with the venv's Python (kills it after 90 s).
 pub fn run_python(script: &str, args: &[&str]) -> Output {
+    run_python_in("venv", script, args)
+}
+
+/// Like [`run_python`] with the nacos-sdk-python 3.x venv (`target/clients/venv3`).
+pub fn run_python3(script: &str, args: &[&str]) -> Output {
+    run_python_in("venv3", script, args)
+}
+
+fn run_python_in(venv: &str, script: &str, args: &[&str]) -> Output {
     ensure_clients();
     let python = target_dir()
         .join("clients")
-        .join("venv")
+        .join(venv)
         .join("bin")
         .join("python");
     let mut cmd = Command::new(python);
@@ -598,4 +607,29 @@ pub fn assert_client_ok(what: &str, out: &Output, marker: &str, server: &Server)
             server.log()
         );
     }
+}
+
+/// The `hosts` of `GET /nacos/v1/ns/instance/list?serviceName=<service>` (panics on errors).
+pub fn list_hosts(server: &Server, service: &str) -> Vec<serde_json::Value> {
+    let path = format!("/nacos/v1/ns/instance/list?serviceName={service}");
+    let (status, body) = server.http("GET", &path, None);
+    assert_eq!(status, 200, "{body}");
+    let info: serde_json::Value = serde_json::from_str(&body)
+        .unwrap_or_else(|e| panic!("instance/list is not JSON ({e}): {body}"));
+    info["hosts"].as_array().cloned().unwrap_or_default()
+}
+
+/// (port, healthy) of every host of `service`, sorted.
+pub fn port_health(server: &Server, service: &str) -> Vec<(u64, bool)> {
+    let mut out: Vec<(u64, bool)> = list_hosts(server, service)
+        .iter()
+        .map(|h| {
+            (
+                h["port"].as_u64().unwrap_or(0),
+                h["healthy"].as_bool().unwrap_or(false),
+            )
+        })
+        .collect();
+    out.sort();
+    out
 }
