@@ -15,6 +15,9 @@ pub const REQUEST_HEADERS_COUNT_MAX: usize = 64;
 /// 4 MiB covers batch metadata updates with thousands of instances.
 pub const REQUEST_BODY_BYTES_MAX: usize = 4 * 1024 * 1024;
 
+/// Chunk-size lines and trailers a chunked body may add to its data before it is refused.
+pub const CHUNKED_FRAMING_BYTES_MAX: usize = 64 * 1024;
+
 /// Read buffer allocated per connection up front; it grows up to head + body limits on demand.
 pub const CONNECTION_READ_BUFFER_BYTES: usize = 8 * 1024;
 

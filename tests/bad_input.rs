@@ -108,7 +108,7 @@ fn unknown_endpoints() {
     );
 }
 
-/// Oversized heads get 431, oversized bodies 413, chunked bodies 501, garbage 400; each
+/// Oversized heads get 431, oversized bodies 413, unknown transfer codings 501, garbage 400; each
 /// closes only its own connection.
 #[test]
 fn limits_and_garbage() {
@@ -130,8 +130,13 @@ fn limits_and_garbage() {
     let big_body =
         "POST /nacos/v1/ns/instance HTTP/1.1\r\nContent-Length: 999999999\r\n\r\nserviceName=x";
     assert!(raw(&server, big_body.as_bytes()).starts_with("HTTP/1.1 413 "));
-    let chunked = "POST /nacos/v1/ns/instance HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n";
-    assert!(raw(&server, chunked.as_bytes()).starts_with("HTTP/1.1 501 "));
+    let gzip = "POST /nacos/v1/ns/instance HTTP/1.1\r\nTransfer-Encoding: gzip\r\n\r\n";
+    assert!(raw(&server, gzip.as_bytes()).starts_with("HTTP/1.1 501 "));
+    let huge = format!(
+        "POST /nacos/v1/ns/instance HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n{:x}\r\n",
+        64 * 1024 * 1024
+    );
+    assert!(raw(&server, huge.as_bytes()).starts_with("HTTP/1.1 413 "));
     assert!(raw(
         &server,
         b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03garbage\r\n\r\n"
@@ -218,4 +223,25 @@ fn slow_header_client_is_dropped() {
         waited >= Duration::from_secs(9) && waited < Duration::from_secs(15),
         "dropped after {waited:?}"
     );
+}
+
+/// A chunked form body (as some HTTP libraries stream it) is read like a sized one.
+#[test]
+fn chunked_form_body_is_accepted() {
+    let server = Server::start();
+    let body = "serviceName=chunky&ip=10.0.0.1&port=9";
+    let (a, b) = body.split_at(12);
+    let request = format!(
+        "POST /nacos/v1/ns/instance HTTP/1.1\r\nContent-Type: application/x-www-form-urlencoded\r\n\
+         Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n{:x}\r\n{a}\r\n{:x}\r\n{b}\r\n0\r\n\r\n",
+        a.len(),
+        b.len()
+    );
+    let out = raw(&server, request.as_bytes());
+    assert!(
+        out.starts_with("HTTP/1.1 200 ") && out.ends_with("ok"),
+        "{out}"
+    );
+    let (_, list) = server.http("GET", "/nacos/v1/ns/instance/list?serviceName=chunky", None);
+    assert!(list.contains("\"port\":9"), "{list}");
 }

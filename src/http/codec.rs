@@ -2,7 +2,10 @@
 //! partial head is `Ok(None)`; every limit violation is an `HttpError` carrying the status
 //! the client gets (431 for heads, 413 for bodies, 400/501 for malformed requests).
 
-use crate::limits::{REQUEST_BODY_BYTES_MAX, REQUEST_HEADERS_COUNT_MAX, REQUEST_HEAD_BYTES_MAX};
+use crate::limits::{
+    CHUNKED_FRAMING_BYTES_MAX, REQUEST_BODY_BYTES_MAX, REQUEST_HEADERS_COUNT_MAX,
+    REQUEST_HEAD_BYTES_MAX,
+};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Method {
@@ -46,6 +49,8 @@ pub struct RequestHead {
     /// The body is `application/x-www-form-urlencoded` (or untyped, which Go clients send).
     pub form_body: bool,
     pub user_agent: String,
+    /// The body comes in `Transfer-Encoding: chunked` (its length is not known up front).
+    pub chunked: bool,
 }
 
 /// A request the server refuses before routing; the connection is closed after the answer.
@@ -115,11 +120,19 @@ fn head_from(request: &httparse::Request, head_bytes: usize) -> Result<RequestHe
         expect_continue: false,
         form_body: true,
         user_agent: String::new(),
+        chunked: false,
     };
     let mut content_length: Option<usize> = None;
     for header in request.headers.iter() {
         let value = std::str::from_utf8(header.value).unwrap_or("").trim();
         apply_header(&mut head, &mut content_length, header.name, value)?;
+    }
+    // Both framings at once is a request-smuggling vector (RFC 9112 §6.1).
+    if head.chunked && content_length.is_some() {
+        return Err(HttpError::new(
+            400,
+            "both Content-Length and chunked Transfer-Encoding",
+        ));
     }
     head.body_bytes = content_length.unwrap_or(0);
     if head.body_bytes > REQUEST_BODY_BYTES_MAX {
@@ -147,10 +160,14 @@ fn apply_header(
         }
         *content_length = Some(length);
     } else if name.eq_ignore_ascii_case("transfer-encoding") {
-        if !value.eq_ignore_ascii_case("identity") {
+        if value.eq_ignore_ascii_case("chunked") {
+            head.chunked = true;
+        } else if !value.eq_ignore_ascii_case("identity") {
             return Err(HttpError::new(
                 501,
-                format!("Transfer-Encoding {value} is not supported; send Content-Length"),
+                format!(
+                    "Transfer-Encoding {value} is not supported; send chunked or Content-Length"
+                ),
             ));
         }
     } else if name.eq_ignore_ascii_case("connection") {
@@ -174,9 +191,86 @@ fn apply_header(
     Ok(())
 }
 
+/// Decodes a chunked body at the start of `input` (RFC 9112 §7.1). `Ok(None)`: incomplete;
+/// `Ok(Some((body, consumed)))`: the body and how many input bytes it took, trailers included.
+pub fn decode_chunked(input: &[u8]) -> Result<Option<(Vec<u8>, usize)>, HttpError> {
+    let mut body = Vec::new();
+    let mut at = 0;
+    loop {
+        let (size_bytes, size) = match httparse::parse_chunk_size(&input[at..]) {
+            Ok(httparse::Status::Complete((n, size))) => (n, size),
+            Ok(httparse::Status::Partial) => return chunked_partial(input.len()),
+            Err(_) => return Err(HttpError::new(400, "malformed chunk size")),
+        };
+        let size = usize::try_from(size).unwrap_or(usize::MAX);
+        if size > REQUEST_BODY_BYTES_MAX - body.len() {
+            return Err(body_too_large());
+        }
+        at += size_bytes;
+        if size == 0 {
+            return Ok(skip_trailers(input, at).map(|end| (body, end)));
+        }
+        if input.len() < at + size + 2 {
+            return chunked_partial(input.len());
+        }
+        if &input[at + size..at + size + 2] != b"\r\n" {
+            return Err(HttpError::new(400, "chunk data not followed by CRLF"));
+        }
+        body.extend_from_slice(&input[at..at + size]);
+        at += size + 2;
+    }
+}
+
+/// An incomplete chunked body may still grow, up to the framing allowance.
+fn chunked_partial(buffered: usize) -> Result<Option<(Vec<u8>, usize)>, HttpError> {
+    if buffered > REQUEST_BODY_BYTES_MAX + CHUNKED_FRAMING_BYTES_MAX {
+        return Err(body_too_large());
+    }
+    Ok(None)
+}
+
+/// The end of the trailer section that starts at `at` (after the last chunk), if complete.
+fn skip_trailers(input: &[u8], mut at: usize) -> Option<usize> {
+    loop {
+        let line_end = input[at..].windows(2).position(|w| w == b"\r\n")?;
+        at += line_end + 2;
+        if line_end == 0 {
+            return Some(at);
+        }
+    }
+}
+
+fn body_too_large() -> HttpError {
+    HttpError::new(
+        413,
+        format!("request body too large (max {REQUEST_BODY_BYTES_MAX} bytes)"),
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Chunked bodies decode across chunks and trailers; partial input waits; bad framing and
+    /// oversized bodies are refused.
+    #[test]
+    fn chunked_bodies() {
+        let raw = b"5\r\nhello\r\n6;ext=1\r\n world\r\n0\r\nX-Trailer: 1\r\n\r\nNEXT";
+        let (body, used) = decode_chunked(raw).unwrap().unwrap();
+        assert_eq!(body, b"hello world");
+        assert_eq!(&raw[used..], b"NEXT");
+        assert_eq!(decode_chunked(&raw[..9]).unwrap(), None);
+        assert_eq!(decode_chunked(b"0\r\n").unwrap(), None);
+        assert_eq!(decode_chunked(b"0\r\n\r\n").unwrap(), Some((Vec::new(), 5)));
+        assert_eq!(decode_chunked(b"zz\r\n").unwrap_err().status, 400);
+        assert_eq!(decode_chunked(b"2\r\nabXY").unwrap_err().status, 400);
+        let huge = format!("{:x}\r\n", REQUEST_BODY_BYTES_MAX + 1);
+        assert_eq!(decode_chunked(huge.as_bytes()).unwrap_err().status, 413);
+        let both = b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\nContent-Length: 3\r\n\r\n";
+        assert_eq!(parse_head(both).unwrap_err().status, 400);
+        let gzip = b"POST / HTTP/1.1\r\nTransfer-Encoding: gzip\r\n\r\n";
+        assert_eq!(parse_head(gzip).unwrap_err().status, 501);
+    }
 
     /// A complete head parses; a partial one asks for more bytes.
     #[test]
@@ -244,7 +338,7 @@ mod tests {
         let ok = format!("POST / HTTP/1.1\r\nContent-Length: {REQUEST_BODY_BYTES_MAX}\r\n\r\n");
         assert!(parse_head(ok.as_bytes()).unwrap().is_some());
         let chunked = b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n";
-        assert_eq!(parse_head(chunked).unwrap_err().status, 501);
+        assert!(parse_head(chunked).unwrap().unwrap().chunked);
         let bad = b"POST / HTTP/1.1\r\nContent-Length: x\r\n\r\n";
         assert_eq!(parse_head(bad).unwrap_err().status, 400);
         let dup = b"POST / HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n";

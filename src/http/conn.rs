@@ -9,9 +9,10 @@ use futures_lite::{AsyncReadExt, AsyncWriteExt};
 use glommio::net::TcpStream;
 
 use crate::api;
-use crate::http::codec::{parse_head, Method, RequestHead};
+use crate::http::codec::{decode_chunked, parse_head, Method, RequestHead};
 use crate::http::params::Params;
 use crate::http::response::Response;
+use crate::limits::CHUNKED_FRAMING_BYTES_MAX;
 use crate::limits::{
     CONNECTION_IDLE_TIMEOUT_MS, CONNECTION_READ_BUFFER_BYTES, CONNECTION_WRITE_BUFFER_BYTES_MAX,
     REQUEST_BODY_BYTES_MAX, REQUEST_BODY_TIMEOUT_MS, REQUEST_HEAD_BYTES_MAX,
@@ -85,13 +86,32 @@ impl Connection {
                     return self.flush().await;
                 }
             };
-            let total = head.head_bytes + head.body_bytes;
+            let (total, chunked_body) = if head.chunked {
+                let body_at = self.start + head.head_bytes;
+                match decode_chunked(&self.buf[body_at..]) {
+                    Ok(Some((body, used))) => (head.head_bytes + used, Some(body)),
+                    Ok(None) => {
+                        self.await_body(&head).await?;
+                        continue;
+                    }
+                    Err(error) => {
+                        Response::text(error.status, error.message).write_to(
+                            &mut self.out,
+                            false,
+                            false,
+                        );
+                        return self.flush().await;
+                    }
+                }
+            } else {
+                (head.head_bytes + head.body_bytes, None)
+            };
             if self.buf.len() - self.start < total {
                 self.await_body(&head).await?;
                 continue;
             }
             let keep_alive = head.keep_alive;
-            let request = self.take_request(head, total, local_addr);
+            let request = self.take_request(head, total, chunked_body, local_addr);
             let response = api::route(core, &request).await;
             let head_only = request.head.method == Method::Head;
             response.write_to(&mut self.out, keep_alive, head_only);
@@ -108,9 +128,11 @@ impl Connection {
         &mut self,
         head: RequestHead,
         total: usize,
+        chunked_body: Option<Vec<u8>>,
         local: Option<SocketAddr>,
     ) -> Request {
-        let body = &self.buf[self.start + head.head_bytes..self.start + total];
+        let raw = &self.buf[self.start + head.head_bytes..self.start + total];
+        let body = chunked_body.as_deref().unwrap_or(raw);
         let params = Params::parse(&head.query, head.form_body.then_some(body));
         self.start += total;
         // Pipelined bytes already buffered belong to a request that has started now.
@@ -151,7 +173,9 @@ impl Connection {
             .map_err(|e| Closed::Io(e.into()))?;
         let filled = self.buf.len();
         let want = CONNECTION_READ_BUFFER_BYTES.max(self.buf.capacity() - filled);
-        debug_assert!(filled <= REQUEST_HEAD_BYTES_MAX + REQUEST_BODY_BYTES_MAX);
+        debug_assert!(
+            filled <= REQUEST_HEAD_BYTES_MAX + REQUEST_BODY_BYTES_MAX + CHUNKED_FRAMING_BYTES_MAX
+        );
         self.buf.resize(filled + want, 0);
         let read = self.stream.read(&mut self.buf[filled..]).await;
         let n = match read {
