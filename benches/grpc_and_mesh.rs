@@ -1,6 +1,7 @@
-//! Criterion benches of the gRPC payload codec (decode an `InstanceRequest`, encode a
-//! `QueryServiceResponse` around cached hosts) and of one cross-core op round trip over the
-//! glommio channel mesh (core 0 asks core 1, which owns the service, and waits for the reply).
+//! Criterion benches that need a running core: an HTTP `instance/list` request parsed and
+//! routed end to end on one core (cached hosts), the gRPC payload codec (decode an
+//! `InstanceRequest`, encode a `QueryServiceResponse` around cached hosts), and one cross-core
+//! op round trip over the glommio channel mesh (core 0 asks core 1, which owns the service).
 //! Run: `cargo bench --bench grpc_and_mesh`.
 
 use std::sync::mpsc;
@@ -108,5 +109,54 @@ fn mesh(c: &mut Criterion) {
     std::mem::forget(threads);
 }
 
-criterion_group!(benches, codec, mesh);
+/// Parse + route + encode of `GET instance/list` for a 10-instance service, on one core.
+fn route(c: &mut Criterion) {
+    let (jobs_tx, jobs_rx) = mpsc::channel::<u64>();
+    let (done_tx, done_rx) = mpsc::channel::<Duration>();
+    let builder = LocalExecutorBuilder::new(Placement::Unbound).io_memory(512 * 1024);
+    let thread = builder
+        .spawn(move || async move {
+            let core = Core::new(0, 1, None, Instant::now(), Duration::ZERO);
+            core.apply_local(NamingOp::MarkReady);
+            let key = ServiceKey::parse(None, None, "orders").unwrap();
+            for port in 0..10u16 {
+                let spec = nacore::naming::instance::InstanceSpec {
+                    ip: "10.0.0.1".into(),
+                    port,
+                    cluster: "DEFAULT".into(),
+                    weight: 1.0,
+                    healthy: true,
+                    enabled: true,
+                    ephemeral: true,
+                    metadata: Default::default(),
+                };
+                core.apply_local(NamingOp::Register { key: key.clone(), spec });
+            }
+            let raw = b"GET /nacos/v1/ns/instance/list?serviceName=DEFAULT_GROUP%40%40orders&namespaceId=public&clusters=&healthyOnly=false HTTP/1.1\r\nUser-Agent: Nacos-Java-Client:v2.5.1\r\n\r\n";
+            while let Ok(iterations) = jobs_rx.recv() {
+                let started = Instant::now();
+                for _ in 0..iterations {
+                    let head = nacore::http::codec::parse_head(raw).unwrap().unwrap();
+                    let params = nacore::http::params::Params::parse(&head.query, None);
+                    let request = nacore::http::conn::Request { head, params, local_addr: None };
+                    let response = nacore::api::route(&core, &request).await;
+                    let mut out = Vec::with_capacity(2048);
+                    response.write_to(&mut out, true, false);
+                    black_box(out);
+                }
+                done_tx.send(started.elapsed()).unwrap();
+            }
+        })
+        .unwrap();
+    c.bench_function("http/parse_route_list_10_cached", |b| {
+        b.iter_custom(|iterations| {
+            jobs_tx.send(iterations).unwrap();
+            done_rx.recv().unwrap()
+        })
+    });
+    drop(jobs_tx);
+    thread.join().unwrap();
+}
+
+criterion_group!(benches, route, codec, mesh);
 criterion_main!(benches);
