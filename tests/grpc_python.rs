@@ -33,3 +33,30 @@ fn python_v3_grpc_client_register_subscribe_shutdown() {
         &server,
     );
 }
+
+/// The same scenario with nacos-sdk-python 2.0.11's gRPC module `v2.nacos` (clients that do
+/// not negotiate abilities and so get no SetupAck).
+#[test]
+fn python_2_0_11_grpc_client_register_subscribe_shutdown() {
+    ensure_clients();
+    let server = Server::start();
+    let addr = server.addr();
+    let grpc_port = server.grpc_port.to_string();
+    let out = common::run_python(
+        "py_v2_grpc.py",
+        &[
+            "--server",
+            &addr,
+            "--grpc-port",
+            &grpc_port,
+            "--service",
+            "nacore-it-py-2011-grpc",
+        ],
+    );
+    assert_client_ok(
+        "py_v2_grpc.py (nacos-sdk-python 2.0.11 v2 gRPC)",
+        &out,
+        "PY_V2_GRPC_OK",
+        &server,
+    );
+}

@@ -291,6 +291,15 @@ impl BiStream {
             .unwrap_or("");
         self.connection.register(&client_ip, version);
         self.core.add_push_inbox(self.connection.uid, sender);
+        // Only clients that negotiate abilities (they send an `abilityTable`, Java 2.3+) wait
+        // for SetupAck; older clients do not know the type and would answer it with an error.
+        if !incoming
+            .body
+            .get("abilityTable")
+            .is_some_and(|t| t.is_object())
+        {
+            return Step::Continue;
+        }
         let ack = handlers::setup_ack();
         self.write(payload::encode("SetupAckRequest", ack)).await
     }

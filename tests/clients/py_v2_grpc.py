@@ -241,7 +241,7 @@ async def run(args, work_dir):
         # ---- f. A shuts down: its remaining ephemeral instance must go with the connection
         step("A.shutdown()")
         n_before = len(events)
-        await a.shutdown()
+        await shutdown(a)
         clients.remove(a)
         hosts, waited = await poll("server view after A.shutdown()", server_view, lambda h: h == [],
                                    timeout=SHUTDOWN_POLL_TIMEOUT)
@@ -257,9 +257,21 @@ async def run(args, work_dir):
     finally:
         for c in clients:
             try:
-                await asyncio.wait_for(c.shutdown(), 5)
+                await asyncio.wait_for(shutdown(c), 5)
             except Exception as e:  # noqa: BLE001
                 print("warning: shutdown failed: %r" % e, file=sys.stderr)
+
+
+async def shutdown(client):
+    """Shuts a naming service down. In nacos-sdk-python 2.0.11 (module v2) shutdown() closes
+    the gRPC client and then fails awaiting a non-coroutine `stop()` (an SDK bug); the
+    connection is closed by then, which is what the test is about."""
+    try:
+        await client.shutdown()
+    except TypeError as e:
+        if "NoneType" not in str(e):
+            raise
+        print("note: SDK shutdown() raised after closing its connection: %r" % e, file=sys.stderr)
 
 
 def _const(value):
