@@ -141,7 +141,10 @@ pub const RAFT_ELECTION_TICKS: usize = 10;
 pub const RAFT_HEARTBEAT_TICKS: usize = 1;
 /// Largest Raft append message, and largest batch of committed entries per Ready.
 pub const RAFT_MESSAGE_BYTES_MAX: u64 = 1024 * 1024;
-/// Proposals queued for the Raft core; proposers wait when it is full.
+/// Uncommitted proposal bytes a leader holds before it refuses new ones (no quorum in sight).
+pub const RAFT_UNCOMMITTED_BYTES_MAX: u64 = 64 * 1024 * 1024;
+/// Proposals queued for the Raft core; proposers wait when it is full. Also the most that may
+/// wait for a leader to be elected.
 pub const RAFT_PROPOSAL_QUEUE_MAX: usize = 4096;
 /// Proposals taken off the queue into one Ready (one LMDB transaction, one fsync).
 pub const RAFT_APPLY_BATCH_MAX: usize = 1024;

@@ -487,6 +487,22 @@ impl Registry {
         };
         crate::naming::instance::check_weight(overlay.weight)?;
         crate::naming::instance::check_metadata_size(&overlay.metadata)?;
+        // Overlays may name instances that do not exist (yet); their number is capped like
+        // the instances', so a client cannot grow them without bound.
+        let known = service.overlays.contains_key(&(
+            Box::<str>::from(update.ip.as_str()),
+            update.port,
+            Box::<str>::from(update.cluster.as_str()),
+        ));
+        if !known && service.overlays.len() >= INSTANCES_PER_SERVICE_MAX {
+            return Err(NamingError::new(
+                ErrorKind::LimitReached,
+                format!(
+                    "service {} holds too many instance overlays",
+                    key.grouped_name()
+                ),
+            ));
+        }
         let matching: Vec<u32> = (0..service.slot_count())
             .filter(|&s| {
                 service.instance(s).is_some_and(|i| {

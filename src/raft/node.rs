@@ -16,7 +16,7 @@ use raft::prelude::{Entry, EntryType, Message};
 use raft::{RawNode, StateRole};
 
 use crate::cluster::transport::{SnapshotFailure, Transport};
-use crate::limits::FORWARDED_APPLY_WAIT_MS;
+use crate::limits::{FORWARDED_APPLY_WAIT_MS, RAFT_UNCOMMITTED_BYTES_MAX};
 use crate::limits::{
     RAFT_APPLY_BATCH_MAX, RAFT_ELECTION_TICKS, RAFT_HEARTBEAT_TICKS, RAFT_LOG_KEEP_ENTRIES,
     RAFT_MESSAGE_BYTES_MAX, RAFT_PROPOSAL_QUEUE_MAX, RAFT_PROPOSAL_WAIT_MS, RAFT_TICK_MS,
@@ -94,6 +94,9 @@ fn raft_config(settings: &RaftSettings, applied: u64) -> raft::Config {
         check_quorum: true,
         pre_vote: true,
         max_committed_size_per_ready: RAFT_MESSAGE_BYTES_MAX,
+        // Proposals beyond this many uncommitted bytes are refused (answered 503), so a leader
+        // that cannot reach a quorum does not buffer without bound.
+        max_uncommitted_size: RAFT_UNCOMMITTED_BYTES_MAX,
         ..Default::default()
     }
 }
@@ -239,6 +242,9 @@ impl Driver {
             let leader = self.node.raft.leader_id;
             if leader != raft::INVALID_ID && self.cluster.is_some() {
                 return self.forward(leader, proposal);
+            }
+            if self.waiting.len() >= RAFT_PROPOSAL_QUEUE_MAX {
+                return answer(proposal.reply, Err(no_leader()));
             }
             self.waiting.push((Instant::now(), proposal));
             return;
