@@ -121,6 +121,9 @@ impl PeerLink {
                         self.report_lost(&batch);
                         glommio::timer::sleep(Duration::from_millis(backoff_ms)).await;
                         backoff_ms = (backoff_ms * 2).min(CLUSTER_RECONNECT_BACKOFF_MAX_MS);
+                        // What queued meanwhile is stale: Raft resends what is still needed
+                        // (or a snapshot) once the peer answers again.
+                        self.drop_queued(&batches);
                         continue;
                     }
                 }
@@ -165,6 +168,13 @@ impl PeerLink {
         if let Err(error) = call(send, "/Cluster/Raft", body).await {
             tracing::debug!(peer = self.id, %error, "raft send failed");
             self.connection.borrow_mut().take();
+            self.report_lost(&batch);
+        }
+    }
+
+    fn drop_queued(&self, batches: &LocalReceiver<Vec<Message>>) {
+        use futures::FutureExt;
+        while let Some(Some(batch)) = batches.recv().now_or_never() {
             self.report_lost(&batch);
         }
     }

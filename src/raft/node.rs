@@ -479,8 +479,9 @@ impl Driver {
         }
         let keep = RAFT_LOG_KEEP_ENTRIES.min(self.settings.compact_after_entries / 2);
         let compact_to = applied.saturating_sub(keep).max(first);
-        if let Err(error) = store.compact(compact_to) {
-            tracing::warn!(%error, "log compaction failed");
+        match store.compact(compact_to) {
+            Ok(()) => tracing::debug!(first, compact_to, applied, "raft log compacted"),
+            Err(error) => tracing::warn!(%error, "log compaction failed"),
         }
     }
 }
