@@ -61,6 +61,27 @@ fn errors_map(stats: &CoreStats) -> Map<String, Value> {
         .collect()
 }
 
+/// Prints the report (JSON or the table) and returns the exit status: 0 when any request
+/// succeeded, 1 when none did.
+pub fn print(
+    info: &RunInfo,
+    run: &CoreStats,
+    measured: Duration,
+    setup: Option<&CoreStats>,
+    json: bool,
+) -> i32 {
+    if json {
+        println!("{}", to_json(info, run, measured, setup));
+    } else {
+        print!("{}", to_table(info, run, measured, setup));
+    }
+    if run.ok_count > 0 {
+        0
+    } else {
+        1
+    }
+}
+
 /// The whole report as one JSON object.
 pub fn to_json(
     info: &RunInfo,

@@ -129,16 +129,13 @@ fn run_request_scenario(cli: &Cli) -> Result<i32, String> {
         rate_total_per_s: plan.run.rate_total_per_s,
         warmup: cli.warmup,
     };
-    if cli.json {
-        let value = report::to_json(&info, &result.stats, result.measured, setup.as_ref());
-        println!("{value}");
-    } else {
-        print!(
-            "{}",
-            report::to_table(&info, &result.stats, result.measured, setup.as_ref())
-        );
-    }
-    Ok(if result.stats.ok_count > 0 { 0 } else { 1 })
+    Ok(report::print(
+        &info,
+        &result.stats,
+        result.measured,
+        setup.as_ref(),
+        cli.json,
+    ))
 }
 
 fn run_setup(setup: &PhaseSpec, quiet: bool) -> Result<CoreStats, String> {
