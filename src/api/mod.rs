@@ -85,3 +85,65 @@ async fn naming(core: &CoreHandle, request: &Request, rest: &str, flavor: Flavor
     };
     render(result, flavor)
 }
+
+#[cfg(test)]
+mod tests {
+    use std::net::SocketAddr;
+    use std::time::{Duration, Instant};
+
+    use super::*;
+    use crate::grpc::conn::Connection;
+    use crate::grpc::payload::Incoming;
+    use crate::http::codec::parse_head;
+    use crate::http::params::Params;
+    use crate::naming::op::NamingOp;
+    use crate::shard::Core;
+
+    fn request(raw: &[u8]) -> Request {
+        let head = parse_head(raw).unwrap().unwrap();
+        let params = Params::parse(&head.query, None);
+        Request {
+            head,
+            params,
+            local_addr: None,
+        }
+    }
+
+    /// Until its state is rebuilt a node answers naming and readiness with 503 and gRPC
+    /// ServerCheck with error 300; liveness stays OK. After MarkReady it serves.
+    #[test]
+    fn not_ready_until_marked() {
+        let executor = glommio::LocalExecutorBuilder::new(glommio::Placement::Unbound)
+            .io_memory(512 * 1024)
+            .make()
+            .unwrap();
+        executor.run(async {
+            let core = Core::new(0, 1, None, Instant::now(), Duration::ZERO);
+            let readiness = request(b"GET /nacos/v1/console/health/readiness HTTP/1.1\r\n\r\n");
+            let list = request(b"GET /nacos/v1/ns/instance/list?serviceName=a HTTP/1.1\r\n\r\n");
+            let liveness = request(b"GET /nacos/v1/console/health/liveness HTTP/1.1\r\n\r\n");
+            assert_eq!(route(&core, &readiness).await.status, 503);
+            assert_eq!(route(&core, &list).await.status, 503);
+            assert_eq!(route(&core, &liveness).await.status, 200);
+            let remote: SocketAddr = "127.0.0.1:1".parse().unwrap();
+            let (close, _closed) = futures::channel::oneshot::channel();
+            let connection = Connection::new(1, "c".into(), remote, close, 0);
+            let check = Incoming {
+                kind: "ServerCheckRequest".into(),
+                body: serde_json::json!({}),
+                client_ip: String::new(),
+            };
+            let (kind, body) = grpc::handle(&core, &connection, check.clone()).await;
+            let body: serde_json::Value = serde_json::from_slice(&body).unwrap();
+            assert_eq!(
+                (kind.as_str(), body["errorCode"].as_u64()),
+                ("ErrorResponse", Some(300))
+            );
+            core.apply_local(NamingOp::MarkReady);
+            assert_eq!(route(&core, &readiness).await.status, 200);
+            assert_eq!(route(&core, &list).await.status, 200);
+            let (kind, _) = grpc::handle(&core, &connection, check).await;
+            assert_eq!(kind, "ServerCheckResponse");
+        });
+    }
+}
