@@ -338,11 +338,14 @@ impl Driver {
         self.send_messages(ready.take_messages());
         let snapshot = (!ready.snapshot().is_empty()).then(|| ready.snapshot().clone());
         let committed = ready.take_committed_entries();
-        let persisted = self.node.raft.raft_log.store.persist_ready(
-            snapshot.as_ref(),
-            ready.entries(),
-            ready.hs(),
-        );
+        let store = self.store();
+        let entries = ready.entries().clone();
+        let hard_state = ready.hs().cloned();
+        let snapshot_copy = snapshot.clone();
+        let persisted = blocking(move || {
+            store.persist_ready(snapshot_copy.as_ref(), &entries, hard_state.as_ref())
+        })
+        .await;
         if let Err(error) = persisted {
             // Losing the log is not survivable: stop rather than answer writes we cannot keep.
             tracing::error!(%error, "cannot persist the raft log; stopping");
@@ -355,7 +358,8 @@ impl Driver {
         self.send_messages(ready.take_persisted_messages());
         let mut light = self.node.advance(ready);
         if let Some(commit) = light.commit_index() {
-            if let Err(error) = self.node.raft.raft_log.store.set_commit(commit) {
+            let store = self.store();
+            if let Err(error) = blocking(move || store.set_commit(commit)).await {
                 tracing::error!(%error, "cannot store the commit index; stopping");
                 std::process::exit(70);
             }
@@ -370,6 +374,11 @@ impl Driver {
     }
 
     /// Sends each peer its messages as one batch.
+    /// A handle on the storage for a write transaction run off this core.
+    fn store(&self) -> LmdbStorage {
+        self.node.raft.raft_log.store.clone()
+    }
+
     fn send_messages(&mut self, messages: Vec<Message>) {
         debug_assert!(messages.iter().all(|m| m.to != self.settings.node_id));
         let Some(links) = &self.cluster else {
@@ -420,7 +429,8 @@ impl Driver {
                 None => deletes.push(key),
             }
         }
-        if let Err(error) = self.node.raft.raft_log.store.apply(last, &puts, &deletes) {
+        let store = self.store();
+        if let Err(error) = blocking(move || store.apply(last, &puts, &deletes)).await {
             tracing::error!(%error, "cannot store applied state; stopping");
             std::process::exit(70);
         }
@@ -484,6 +494,13 @@ impl Driver {
             Err(error) => tracing::warn!(%error, "log compaction failed"),
         }
     }
+}
+
+/// Runs an LMDB write transaction (and its fsync) on the executor's blocking thread, so the
+/// connections this core serves keep moving while the disk syncs. The driver awaits it: the
+/// Ready steps stay in order.
+async fn blocking<R: Send + 'static>(work: impl FnOnce() -> R + Send + 'static) -> R {
+    glommio::executor().spawn_blocking(work).await
 }
 
 fn proposal_id(context: &[u8]) -> Option<u64> {

@@ -155,6 +155,7 @@ struct LogBounds {
 /// disk is the only truth, so a restart can never disagree with what raft was told before it.
 /// Read transactions are opened without thread-local storage, so a read inside a write on the
 /// same thread (or two reads at once) is allowed.
+#[derive(Clone)]
 pub struct LmdbStorage {
     env: Env<WithoutTls>,
     log: LogDb,
