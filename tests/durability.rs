@@ -167,3 +167,73 @@ fn deletes_and_overlays_survive_restart() {
         400
     );
 }
+
+/// `metadata/batch` merges metadata into every persistent instance of a service (or the listed
+/// ones), removes keys with DELETE, answers the updated instances, and survives a restart.
+#[test]
+fn metadata_batch_updates_overlays_durably() {
+    let mut server = Server::start();
+    for port in [1, 2] {
+        let q = format!("/nacos/v1/ns/instance?serviceName=mb&ip=10.4.4.4&port={port}&ephemeral=false&metadata=%7B%22keep%22%3A%22yes%22%7D");
+        assert_eq!(server.http("POST", &q, None).0, 200);
+    }
+    let (status, body) = server.http(
+        "PUT",
+        "/nacos/v1/ns/instance/metadata/batch",
+        Some("serviceName=mb&consistencyType=persist&metadata=%7B%22zone%22%3A%22z1%22%2C%22tier%22%3A%22gold%22%7D"),
+    );
+    assert_eq!(status, 200, "{body}");
+    let updated: Value = serde_json::from_str(&body).unwrap();
+    let mut updated: Vec<String> = updated["updated"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap().to_string())
+        .collect();
+    updated.sort();
+    assert_eq!(
+        updated,
+        [
+            "10.4.4.4:1:unknown:DEFAULT:persist",
+            "10.4.4.4:2:unknown:DEFAULT:persist"
+        ]
+    );
+    let only_one = "serviceName=mb&consistencyType=persist&metadata=tier%3D&instances=%5B%7B%22ip%22%3A%2210.4.4.4%22%2C%22port%22%3A2%7D%5D";
+    let (status, body) = server.http(
+        "DELETE",
+        "/nacos/v1/ns/instance/metadata/batch",
+        Some(only_one),
+    );
+    assert_eq!(status, 200, "{body}");
+    let check = |server: &Server| {
+        let hosts = common::list_hosts(server, "mb");
+        let meta =
+            |port: u64| hosts.iter().find(|h| h["port"] == port).unwrap()["metadata"].clone();
+        assert_eq!(meta(1)["zone"], "z1");
+        assert_eq!(meta(1)["tier"], "gold");
+        assert_eq!(meta(1)["keep"], "yes");
+        assert_eq!(meta(2)["zone"], "z1");
+        assert!(meta(2).get("tier").is_none(), "{}", meta(2));
+    };
+    check(&server);
+    server.kill9();
+    server.restart();
+    check(&server);
+    let (status, body) = server.http(
+        "PUT",
+        "/nacos/v1/ns/instance/metadata/batch",
+        Some("serviceName=mb"),
+    );
+    assert_eq!(
+        (status, body.as_str()),
+        (400, "Param 'metadata' is required.")
+    );
+    let (status, body) = server.http(
+        "PUT",
+        "/nacos/v2/ns/instance/metadata/batch",
+        Some("serviceName=mb&consistencyType=persist&metadata=a%3Db"),
+    );
+    assert_eq!(status, 200, "{body}");
+    let v2: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(v2["data"]["updated"].as_array().unwrap().len(), 2);
+}

@@ -255,6 +255,77 @@ pub async fn beat(core: &CoreHandle, params: &Params) -> NamingResult<Reply> {
     Ok(Reply::Raw(Response::json(200, body.to_string())))
 }
 
+/// `PUT|DELETE instance/metadata/batch`: merge `metadata` into the overlays of the listed
+/// instances (`instances` JSON; all of the kind `consistencyType` names when absent), or remove
+/// its keys; through Raft. Answers `{"updated":["ip:port:unknown:cluster:ephemeral|persist"]}`.
+pub async fn batch_metadata(
+    core: &CoreHandle,
+    params: &Params,
+    delete: bool,
+) -> NamingResult<Reply> {
+    let key = form::service_key(params)?;
+    let metadata = form::metadata(params)?.ok_or_else(|| NamingError::missing("metadata"))?;
+    let ephemeral = params.non_blank("consistencyType") != Some("persist");
+    let targets = match params.non_blank("instances") {
+        Some(raw) => listed_instances(raw)?,
+        None => Vec::new(),
+    };
+    let targets = if targets.is_empty() {
+        match core
+            .execute(NamingOp::InstanceAddresses {
+                key: key.clone(),
+                ephemeral,
+            })
+            .await
+        {
+            NamingReply::Addresses(all) => all,
+            NamingReply::Error(error) => return Err(error),
+            other => return Err(unexpected(&other)),
+        }
+    } else {
+        targets
+    };
+    let kind = if ephemeral { "ephemeral" } else { "persist" };
+    let updated: Vec<String> = targets
+        .iter()
+        .map(|(ip, port, cluster)| format!("{ip}:{port}:unknown:{cluster}:{kind}"))
+        .collect();
+    let command = DurableCommand::BatchMetadata {
+        key,
+        targets,
+        metadata,
+        delete,
+    };
+    write_durably(core, command).await?;
+    Ok(Reply::Json(Bytes::from(
+        json!({ "updated": updated }).to_string(),
+    )))
+}
+
+/// The `instances` parameter: a JSON list of `{ip, port, clusterName}`.
+fn listed_instances(raw: &str) -> NamingResult<Vec<(String, u16, String)>> {
+    let value: serde_json::Value = serde_json::from_str(raw)
+        .map_err(|_| NamingError::invalid(format!("instances is not a JSON list: {raw}")))?;
+    let list = value
+        .as_array()
+        .ok_or_else(|| NamingError::invalid("instances is not a JSON list"))?;
+    list.iter()
+        .map(|item| {
+            let ip = item.get("ip").and_then(|v| v.as_str()).unwrap_or("").trim();
+            crate::naming::key::check_ip(ip)?;
+            let port = item.get("port").and_then(|v| v.as_i64()).unwrap_or(-1);
+            let port = form::port(&port.to_string())?;
+            let cluster = item
+                .get("clusterName")
+                .and_then(|v| v.as_str())
+                .filter(|c| !c.is_empty())
+                .unwrap_or(crate::naming::key::DEFAULT_CLUSTER);
+            crate::naming::key::check_cluster(cluster)?;
+            Ok((ip.to_string(), port, cluster.to_string()))
+        })
+        .collect()
+}
+
 /// `instance/statuses?key=[namespace##]group@@service` → `{"ips":["ip:port_healthy",...]}`.
 pub async fn statuses(core: &CoreHandle, params: &Params) -> NamingResult<Reply> {
     let raw = form::required(params, "key")?;

@@ -63,6 +63,8 @@ async fn naming(core: &CoreHandle, request: &Request, rest: &str, flavor: Flavor
         (Get, "/instance") => instance::get(core, p, flavor).await,
         (Get, "/instance/list") => instance::list(core, request, flavor).await,
         (Put, "/instance/beat") => instance::beat(core, p).await,
+        (Put, "/instance/metadata/batch") => instance::batch_metadata(core, p, false).await,
+        (Delete, "/instance/metadata/batch") => instance::batch_metadata(core, p, true).await,
         (Get | Post, "/instance/statuses") if flavor == Flavor::V1 => {
             instance::statuses(core, p).await
         }

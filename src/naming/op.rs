@@ -119,6 +119,11 @@ pub enum NamingOp {
     ClearDurable,
     /// The Raft leader and term as the Raft core knows them (answered by core 0).
     RaftStatus,
+    /// (ip, port, cluster) of the service's instances of one kind, for `metadata/batch`.
+    InstanceAddresses {
+        key: ServiceKey,
+        ephemeral: bool,
+    },
 }
 
 /// A write that goes through the Raft log: persistent instances, service metadata, instance
@@ -156,6 +161,14 @@ pub enum DurableCommand {
         cluster: String,
         config: crate::naming::service::ClusterConfig,
     },
+    /// `metadata/batch`: merge `metadata` into (or, with `delete`, remove its keys from) the
+    /// overlays of the instances at `targets` (ip, port, cluster).
+    BatchMetadata {
+        key: ServiceKey,
+        targets: Vec<(String, u16, String)>,
+        metadata: Metadata,
+        delete: bool,
+    },
 }
 
 impl DurableCommand {
@@ -166,7 +179,8 @@ impl DurableCommand {
             | DurableCommand::DeregisterInstance { key, .. }
             | DurableCommand::UpdateInstance { key, .. }
             | DurableCommand::DeleteService { key }
-            | DurableCommand::UpdateCluster { key, .. } => Some(key),
+            | DurableCommand::UpdateCluster { key, .. }
+            | DurableCommand::BatchMetadata { key, .. } => Some(key),
             DurableCommand::CreateService { spec } | DurableCommand::UpdateService { spec } => {
                 Some(&spec.key)
             }
@@ -231,6 +245,7 @@ impl NamingOp {
             | NamingOp::DeleteService { key }
             | NamingOp::GetService { key }
             | NamingOp::Subscribers { key }
+            | NamingOp::InstanceAddresses { key, .. }
             | NamingOp::RegisterConnection { key, .. }
             | NamingOp::DeregisterConnection { key, .. }
             | NamingOp::Subscribe { key, .. }
@@ -375,6 +390,8 @@ pub enum NamingReply {
         leader: u64,
         term: u64,
     },
+    /// (ip, port, cluster) of instances.
+    Addresses(Vec<(String, u16, String)>),
     /// The outcome of a committed command and the durable records it changed.
     Committed {
         result: Result<(), NamingError>,

@@ -195,6 +195,9 @@ impl Registry {
             }
             NamingOp::MarkReady => Ok(NamingReply::Done),
             NamingOp::RaftStatus => Ok(NamingReply::RaftStatus { leader: 0, term: 0 }),
+            NamingOp::InstanceAddresses { key, ephemeral } => Ok(NamingReply::Addresses(
+                self.instance_addresses(&key, ephemeral),
+            )),
             NamingOp::ClearDurable => {
                 self.clear_durable(now_ms);
                 Ok(NamingReply::Done)
@@ -945,6 +948,12 @@ impl Registry {
                 let result = self.switches.update(&entry, &value);
                 (result, vec![DurableRecord::Switch { entry, value }])
             }
+            DurableCommand::BatchMetadata {
+                key,
+                targets,
+                metadata,
+                delete,
+            } => self.batch_metadata(&key, &targets, &metadata, delete),
             DurableCommand::UpdateCluster {
                 key,
                 cluster,
@@ -1008,6 +1017,78 @@ impl Registry {
         let mut records = overlays;
         records.push(DurableRecord::NoService { key });
         (result, records)
+    }
+
+    /// (ip, port, cluster) of the service's instances of one kind.
+    pub fn instance_addresses(
+        &self,
+        key: &ServiceKey,
+        ephemeral: bool,
+    ) -> Vec<(String, u16, String)> {
+        let Some(service) = self.service(key) else {
+            return Vec::new();
+        };
+        service
+            .instances()
+            .filter(|i| i.ephemeral == ephemeral)
+            .map(|i| (i.ip.to_string(), i.port, i.cluster.to_string()))
+            .collect()
+    }
+
+    /// `metadata/batch` (Nacos `batchUpdateInstanceMetadata` / `batchDeleteInstanceMetadata`):
+    /// the metadata goes into each target's overlay, or its keys out of it. A deleted key also
+    /// leaves the instance's current metadata until it registers again.
+    fn batch_metadata(
+        &mut self,
+        key: &ServiceKey,
+        targets: &[(String, u16, String)],
+        metadata: &Metadata,
+        delete: bool,
+    ) -> (NamingResult<()>, Vec<DurableRecord>) {
+        let Some(slot) = self.service_slot(key) else {
+            return (Err(service_not_found(key)), Vec::new());
+        };
+        let mut records = Vec::with_capacity(targets.len());
+        let service = self.service_at(slot);
+        for (ip, port, cluster) in targets {
+            let overlay_key = (
+                Box::<str>::from(ip.as_str()),
+                *port,
+                Box::<str>::from(cluster.as_str()),
+            );
+            let current = service
+                .instances()
+                .find(|i| *i.ip == **ip && i.port == *port && *i.cluster == **cluster);
+            let mut overlay =
+                service
+                    .overlays
+                    .get(&overlay_key)
+                    .cloned()
+                    .unwrap_or(InstanceOverlay {
+                        weight: current.map_or(1.0, |i| i.weight),
+                        enabled: current.is_none_or(|i| i.enabled),
+                        metadata: Metadata::new(),
+                    });
+            for (k, v) in metadata {
+                if delete {
+                    overlay.metadata.remove(k);
+                } else {
+                    overlay.metadata.insert(k.clone(), v.clone());
+                }
+            }
+            overlay_targets(service, &overlay_key, &overlay, delete.then_some(metadata));
+            service.overlays.insert(overlay_key, overlay.clone());
+            records.push(DurableRecord::Overlay {
+                key: key.clone(),
+                ip: ip.clone(),
+                port: *port,
+                cluster: cluster.clone(),
+                overlay,
+            });
+        }
+        service.touch();
+        self.touched.push(slot);
+        (Ok(()), records)
     }
 
     /// Sets how a cluster's persistent instances are health-checked. The service must exist.
@@ -1364,6 +1445,30 @@ fn apply_overlay(instance: &mut Instance, overlay: &InstanceOverlay) {
     let metadata = Rc::make_mut(&mut instance.metadata);
     for (k, v) in &overlay.metadata {
         metadata.insert(k.clone(), v.clone());
+    }
+}
+
+/// Applies an overlay to the instances it names; `removed` keys also leave their metadata.
+fn overlay_targets(
+    service: &mut Service,
+    key: &(Box<str>, u16, Box<str>),
+    overlay: &InstanceOverlay,
+    removed: Option<&Metadata>,
+) {
+    for slot in 0..service.slot_count() {
+        let matches = service
+            .instance(slot)
+            .is_some_and(|i| i.ip == key.0 && i.port == key.1 && *i.cluster == *key.2);
+        let Some(instance) = service.instance_mut(slot).filter(|_| matches) else {
+            continue;
+        };
+        apply_overlay(instance, overlay);
+        if let Some(removed) = removed {
+            let metadata = Rc::make_mut(&mut instance.metadata);
+            for k in removed.keys() {
+                metadata.remove(k);
+            }
+        }
     }
 }
 
