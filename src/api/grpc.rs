@@ -6,7 +6,7 @@
 use bytes::Bytes;
 use serde_json::{json, Map, Value};
 
-use crate::api::instance::service_info;
+use crate::api::instance::{service_info, unexpected, write, write_durably};
 use crate::grpc::conn::Connection;
 use crate::grpc::payload::Incoming;
 use crate::naming::error::{ErrorKind, NamingError, NamingResult};
@@ -179,14 +179,7 @@ fn instance_spec(value: Option<&Value>, ephemeral: bool) -> NamingResult<Instanc
 }
 
 async fn done(core: &CoreHandle, op: NamingOp) -> NamingResult<()> {
-    match core.execute(op).await {
-        NamingReply::Done => Ok(()),
-        NamingReply::Error(e) => Err(e),
-        other => Err(NamingError::new(
-            ErrorKind::Internal,
-            format!("unexpected reply {other:?}"),
-        )),
-    }
+    write(core, op).await.map(drop)
 }
 
 fn track(connection: &Connection, key: &ServiceKey) -> NamingResult<()> {
@@ -301,14 +294,8 @@ async fn persistent_instance(core: &CoreHandle, body: &Value) -> NamingResult<An
             )))
         }
     };
-    match core.propose(command).await {
-        NamingReply::Done => Ok(typed("InstanceResponse", request_type)),
-        NamingReply::Error(e) => Err(e),
-        other => Err(NamingError::new(
-            ErrorKind::Internal,
-            format!("unexpected reply {other:?}"),
-        )),
-    }
+    write_durably(core, command).await?;
+    Ok(typed("InstanceResponse", request_type))
 }
 
 async fn hosts(core: &CoreHandle, op: NamingOp) -> NamingResult<(Bytes, bool)> {
@@ -318,10 +305,7 @@ async fn hosts(core: &CoreHandle, op: NamingOp) -> NamingResult<(Bytes, bool)> {
             reach_protection,
         } => Ok((hosts_json, reach_protection)),
         NamingReply::Error(e) => Err(e),
-        other => Err(NamingError::new(
-            ErrorKind::Internal,
-            format!("unexpected reply {other:?}"),
-        )),
+        other => Err(unexpected(&other)),
     }
 }
 
