@@ -37,6 +37,11 @@ pub const REQUEST_BODY_TIMEOUT_MS: u64 = 30_000;
 /// A response must be written within this long, or the connection is dropped.
 pub const RESPONSE_WRITE_TIMEOUT_MS: u64 = 30_000;
 
+/// Resolution of the HTTP idle/head/body timeouts: the sweeper that enforces them runs this
+/// often, so a timeout fires up to this much late.
+pub const DEADLINE_TICK_MS: u64 = 250;
+const _: () = assert!(DEADLINE_TICK_MS * 10 <= REQUEST_HEAD_TIMEOUT_MS);
+
 /// Open client connections per core; accept waits while a core is at the limit.
 pub const CONNECTIONS_PER_CORE_MAX: usize = 16_384;
 

@@ -12,6 +12,7 @@ use glommio::{LocalExecutorBuilder, Placement};
 
 use crate::cluster::transport::Transport;
 use crate::config::Config;
+use crate::http::deadline::Deadlines;
 use crate::limits::CLUSTER_INBOX_MAX;
 use crate::limits::LMDB_MAP_BYTES;
 use crate::limits::{CONNECTIONS_PER_CORE_MAX, MESH_CHANNEL_CAPACITY, WHEEL_TICK_MS};
@@ -105,7 +106,9 @@ async fn run_core(
         core.clone(),
     ))
     .detach();
-    glommio::spawn_local(accept_loop(listener, core.clone())).detach();
+    let deadlines = crate::http::deadline::Deadlines::new();
+    glommio::spawn_local(deadlines.clone().run()).detach();
+    glommio::spawn_local(accept_loop(listener, core.clone(), deadlines)).detach();
     if id == RAFT_CORE {
         let storage = open_storage(&config)?;
         let cluster = start_cluster(&config, &core)?;
@@ -205,7 +208,7 @@ async fn recover_and_serve(
 }
 
 /// Accepts connections while this core has room (a semaphore permit per connection).
-async fn accept_loop(listener: TcpListener, core: CoreHandle) {
+async fn accept_loop(listener: TcpListener, core: CoreHandle, deadlines: Rc<Deadlines>) {
     let permits = Rc::new(Semaphore::new(CONNECTIONS_PER_CORE_MAX as u64));
     let mut backoff_ms = 1u64;
     loop {
@@ -217,8 +220,9 @@ async fn accept_loop(listener: TcpListener, core: CoreHandle) {
             Ok(stream) => {
                 backoff_ms = 1;
                 let core = core.clone();
+                let deadlines = deadlines.clone();
                 glommio::spawn_local(async move {
-                    crate::http::conn::serve(stream, core).await;
+                    crate::http::conn::serve(stream, core, deadlines).await;
                     drop(permit);
                 })
                 .detach();

@@ -2,6 +2,8 @@
 //! instance specs, beats, service specs. Every rule of nacos-protocol.md §1 about defaults,
 //! aliases and formats lives here, once.
 
+use std::collections::BTreeMap;
+
 use crate::http::params::Params;
 use crate::naming::error::{NamingError, NamingResult};
 use crate::naming::instance::{json_value_text, parse_metadata, InstanceSpec, Metadata};
@@ -120,7 +122,61 @@ struct BeatJson {
     port: Option<i64>,
     cluster: Option<String>,
     weight: Option<f64>,
-    metadata: Option<serde_json::Map<String, serde_json::Value>>,
+    #[serde(default)]
+    metadata: Option<BTreeMap<String, MetadataText>>,
+}
+
+/// A metadata value as text: a string as it is, any other JSON value as its JSON (`null` as
+/// empty), as `json_value_text` renders it, without building a `serde_json::Value` for the
+/// strings every client sends.
+#[derive(Debug)]
+struct MetadataText(String);
+
+impl<'de> serde::Deserialize<'de> for MetadataText {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(MetadataTextVisitor)
+    }
+}
+
+struct MetadataTextVisitor;
+
+impl<'de> serde::de::Visitor<'de> for MetadataTextVisitor {
+    type Value = MetadataText;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a metadata value")
+    }
+    fn visit_str<E>(self, v: &str) -> Result<MetadataText, E> {
+        Ok(MetadataText(v.to_owned()))
+    }
+    fn visit_string<E>(self, v: String) -> Result<MetadataText, E> {
+        Ok(MetadataText(v))
+    }
+    fn visit_bool<E>(self, v: bool) -> Result<MetadataText, E> {
+        Ok(MetadataText(v.to_string()))
+    }
+    fn visit_i64<E>(self, v: i64) -> Result<MetadataText, E> {
+        Ok(MetadataText(v.to_string()))
+    }
+    fn visit_u64<E>(self, v: u64) -> Result<MetadataText, E> {
+        Ok(MetadataText(v.to_string()))
+    }
+    fn visit_f64<E>(self, v: f64) -> Result<MetadataText, E> {
+        Ok(MetadataText(json_value_text(&serde_json::Value::from(v))))
+    }
+    fn visit_unit<E>(self) -> Result<MetadataText, E> {
+        Ok(MetadataText(String::new()))
+    }
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, seq: A) -> Result<MetadataText, A::Error> {
+        let value: serde_json::Value =
+            serde::Deserialize::deserialize(serde::de::value::SeqAccessDeserializer::new(seq))?;
+        Ok(MetadataText(value.to_string()))
+    }
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> Result<MetadataText, A::Error> {
+        let value: serde_json::Value =
+            serde::Deserialize::deserialize(serde::de::value::MapAccessDeserializer::new(map))?;
+        Ok(MetadataText(value.to_string()))
+    }
 }
 
 pub fn beat(params: &Params) -> NamingResult<BeatRequest> {
@@ -151,8 +207,8 @@ pub fn beat(params: &Params) -> NamingResult<BeatRequest> {
     let metadata: Metadata = json
         .metadata
         .unwrap_or_default()
-        .iter()
-        .map(|(k, v)| (k.clone(), json_value_text(v)))
+        .into_iter()
+        .map(|(k, v)| (k, v.0))
         .collect();
     let spec = InstanceSpec {
         ip: ip.clone(),
@@ -334,6 +390,25 @@ mod tests {
         assert_eq!(spec.weight, 2.0);
         assert_eq!(spec.metadata.get("a").unwrap(), "b");
         assert!(beat(&p("beat=notjson")).is_err());
+    }
+
+    /// Non-string metadata values in beat JSON read as their JSON text, null as empty.
+    #[test]
+    fn beat_metadata_values_as_text() {
+        let json = r#"{"ip":"2.2.2.2","port":81,"metadata":{"n":7,"f":1.5,"t":true,"z":null,"o":{"k":[1,"x"]},"s":"v"}}"#;
+        let encoded = json
+            .replace('"', "%22")
+            .replace('{', "%7B")
+            .replace('}', "%7D");
+        let b = beat(&p(&format!("beat={encoded}"))).unwrap();
+        let metadata = b.reregister.unwrap().metadata;
+        let text = |k: &str| metadata.get(k).map(String::as_str);
+        assert_eq!(text("n"), Some("7"));
+        assert_eq!(text("f"), Some("1.5"));
+        assert_eq!(text("t"), Some("true"));
+        assert_eq!(text("z"), Some(""));
+        assert_eq!(text("o"), Some(r#"{"k":[1,"x"]}"#));
+        assert_eq!(text("s"), Some("v"));
     }
 
     /// Selectors parse from JSON; unknown types are refused.

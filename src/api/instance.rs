@@ -8,8 +8,10 @@ use crate::api::operator::wall_clock_ms;
 use crate::api::render::{Flavor, Reply};
 use crate::http::conn::Request;
 use crate::http::params::Params;
-use crate::http::response::Response;
-use crate::naming::encode::{encode_service_info, ServiceInfoHead};
+use crate::http::response::{Body, Response};
+use crate::naming::encode::{
+    encode_service_info, service_info_after_hosts, service_info_before_hosts, ServiceInfoHead,
+};
 use crate::naming::error::{ErrorKind, NamingError, NamingResult};
 use crate::naming::key::ServiceKey;
 use crate::naming::op::{DurableCommand, NamingOp, NamingReply, UdpSubscription};
@@ -136,9 +138,19 @@ pub async fn list(core: &CoreHandle, request: &Request, flavor: Flavor) -> Namin
     .to_string();
     let healthy_only = form::flag(params, "healthyOnly", false);
     let udp_subscriber = udp_subscription(request, flavor)?;
+    // Everything before the hosts is known now; the cached hosts are sent as they are.
+    let grouped_name = key.grouped_name();
+    let before_hosts = service_info_before_hosts(&ServiceInfoHead {
+        name: &grouped_name,
+        group: Some(&key.group),
+        clusters: &clusters,
+        cache_millis: core.with_switches(|s| s.default_push_cache_millis),
+        last_ref_time_ms: 0,
+        reach_protection: false,
+    });
     let op = NamingOp::List {
-        key: key.clone(),
-        clusters: clusters.clone(),
+        key,
+        clusters,
         healthy_only,
         udp_subscriber,
     };
@@ -150,8 +162,11 @@ pub async fn list(core: &CoreHandle, request: &Request, flavor: Flavor) -> Namin
         NamingReply::Error(error) => return Err(error),
         other => return Err(unexpected(&other)),
     };
-    let body = service_info(core, &key, true, &clusters, &hosts_json, reach_protection);
-    Ok(Reply::Json(Bytes::from(body)))
+    let mut body = Body::new();
+    body.push(before_hosts);
+    body.push(hosts_json);
+    body.push(service_info_after_hosts(wall_clock_ms(), reach_protection));
+    Ok(Reply::JsonBody(body))
 }
 
 /// A `ServiceInfo` around cached hosts, as a client reads it: HTTP carries the grouped name
@@ -246,13 +261,27 @@ pub async fn beat(core: &CoreHandle, params: &Params) -> NamingResult<Reply> {
     };
     let (default_interval_ms, light) =
         core.with_switches(|s| (s.client_beat_interval, s.light_beat_enabled));
-    let code = if found { 10200 } else { 20404 };
-    let body = json!({
-        "clientBeatInterval": interval_ms.unwrap_or(default_interval_ms),
-        "code": code,
-        "lightBeatEnabled": light,
+    let code: u32 = if found { 10200 } else { 20404 };
+    let body = beat_reply_json(interval_ms.unwrap_or(default_interval_ms), code, light);
+    Ok(Reply::Raw(Response::json(200, body)))
+}
+
+/// `{"clientBeatInterval":..,"code":..,"lightBeatEnabled":..}`, written directly: a beat is
+/// the most frequent request of a v1 fleet.
+fn beat_reply_json(interval_ms: u64, code: u32, light: bool) -> Vec<u8> {
+    let mut numbers = itoa::Buffer::new();
+    let mut out = Vec::with_capacity(72);
+    out.extend_from_slice(b"{\"clientBeatInterval\":");
+    out.extend_from_slice(numbers.format(interval_ms).as_bytes());
+    out.extend_from_slice(b",\"code\":");
+    out.extend_from_slice(numbers.format(code).as_bytes());
+    out.extend_from_slice(b",\"lightBeatEnabled\":");
+    out.extend_from_slice(if light {
+        b"true}".as_slice()
+    } else {
+        b"false}".as_slice()
     });
-    Ok(Reply::Raw(Response::json(200, body.to_string())))
+    out
 }
 
 /// `PUT|DELETE instance/metadata/batch`: merge `metadata` into the overlays of the listed

@@ -51,11 +51,11 @@ async fn naming(core: &CoreHandle, request: &Request, rest: &str, flavor: Flavor
     };
     let p = &request.params;
     // `/ns/ops/...` is the historical alias of `/ns/operator/...`.
-    let rest = match rest.strip_prefix("/ops/") {
-        Some(tail) => format!("/operator/{tail}"),
-        None => rest.to_string(),
+    let rest: std::borrow::Cow<str> = match rest.strip_prefix("/ops/") {
+        Some(tail) => format!("/operator/{tail}").into(),
+        None => rest.into(),
     };
-    let result = match (method, rest.as_str()) {
+    let result = match (method, &*rest) {
         (Post, "/instance") => instance::register(core, p).await,
         (Delete, "/instance") => instance::deregister(core, p).await,
         (Put, "/instance") => instance::update(core, p, false).await,

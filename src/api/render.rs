@@ -4,7 +4,7 @@
 use bytes::Bytes;
 
 use crate::http::conn::Request;
-use crate::http::response::Response;
+use crate::http::response::{Body, Response};
 use crate::naming::error::{ErrorKind, NamingError};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -19,6 +19,8 @@ pub enum Reply {
     Ok,
     /// A JSON payload: v1 as is, v2 as `data`.
     Json(Bytes),
+    /// A JSON payload in pieces (around a cached encoding): v1 as is, v2 as `data`.
+    JsonBody(Body),
     /// A response sent as is in both flavours (the v2 beat is not wrapped).
     Raw(Response),
 }
@@ -28,19 +30,24 @@ pub fn render(result: Result<Reply, NamingError>, flavor: Flavor) -> Response {
         (Ok(Reply::Raw(response)), _) => response,
         (Ok(Reply::Ok), Flavor::V1) => Response::ok(),
         (Ok(Reply::Json(body)), Flavor::V1) => Response::json(200, body),
-        (Ok(Reply::Ok), Flavor::V2) => Response::json(200, wrap_ok(b"\"ok\"")),
-        (Ok(Reply::Json(body)), Flavor::V2) => Response::json(200, wrap_ok(&body)),
+        (Ok(Reply::JsonBody(body)), Flavor::V1) => Response::json_body(200, body),
+        (Ok(Reply::Ok), Flavor::V2) => Response::json_body(200, wrap_ok(Body::from(OK_JSON))),
+        (Ok(Reply::Json(body)), Flavor::V2) => Response::json_body(200, wrap_ok(Body::from(body))),
+        (Ok(Reply::JsonBody(body)), Flavor::V2) => Response::json_body(200, wrap_ok(body)),
         (Err(error), Flavor::V1) => v1_error(&error),
         (Err(error), Flavor::V2) => v2_error(&error),
     }
 }
 
-fn wrap_ok(data: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(data.len() + 40);
-    out.extend_from_slice(b"{\"code\":0,\"message\":\"success\",\"data\":");
-    out.extend_from_slice(data);
-    out.push(b'}');
-    out
+const OK_JSON: Bytes = Bytes::from_static(b"\"ok\"");
+
+/// The v2 success envelope `{code,message,data}` around `data`, without copying it.
+fn wrap_ok(mut data: Body) -> Body {
+    data.prepend(Bytes::from_static(
+        b"{\"code\":0,\"message\":\"success\",\"data\":",
+    ));
+    data.push(Bytes::from_static(b"}"));
+    data
 }
 
 pub fn v1_status(kind: ErrorKind) -> u16 {
@@ -130,7 +137,7 @@ mod tests {
     fn v2_error_shape() {
         let r = v2_error(&NamingError::missing("ip"));
         assert_eq!(r.status, 400);
-        let v: serde_json::Value = serde_json::from_slice(&r.body).unwrap();
+        let v: serde_json::Value = serde_json::from_slice(&r.body.to_vec()).unwrap();
         assert_eq!(v["code"], 10000);
         assert_eq!(v["message"], "parameter missing");
         assert_eq!(
@@ -138,7 +145,7 @@ mod tests {
             "Required parameter 'ip' type String is not present"
         );
         let r = render(Ok(Reply::Ok), Flavor::V2);
-        let v: serde_json::Value = serde_json::from_slice(&r.body).unwrap();
+        let v: serde_json::Value = serde_json::from_slice(&r.body.to_vec()).unwrap();
         assert_eq!(
             v,
             serde_json::json!({"code":0,"message":"success","data":"ok"})
@@ -150,7 +157,7 @@ mod tests {
     fn v1_error_shape() {
         let r = v1_error(&NamingError::missing("serviceName"));
         assert_eq!(
-            (r.status, &r.body[..]),
+            (r.status, &r.body.to_vec()[..]),
             (400, &b"Param 'serviceName' is required."[..])
         );
         let r = v1_error(&NamingError::new(

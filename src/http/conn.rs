@@ -1,15 +1,19 @@
 //! One HTTP/1.1 connection: read, parse, route, answer, in order. Pipelined requests are
 //! answered in the order they came, and their responses are flushed together once no further
-//! complete request is buffered. Slow or idle clients are dropped after explicit timeouts.
+//! complete request is buffered. Slow or idle clients are dropped after explicit timeouts,
+//! kept on the core's coarse clock (`deadline.rs`).
 
 use std::net::SocketAddr;
-use std::time::{Duration, Instant};
+use std::os::fd::AsRawFd;
+use std::rc::Rc;
+use std::time::Duration;
 
 use futures_lite::{AsyncReadExt, AsyncWriteExt};
 use glommio::net::TcpStream;
 
 use crate::api;
 use crate::http::codec::{decode_chunked, parse_head, Method, RequestHead};
+use crate::http::deadline::{Deadline, Deadlines};
 use crate::http::params::Params;
 use crate::http::response::Response;
 use crate::limits::CHUNKED_FRAMING_BYTES_MAX;
@@ -38,27 +42,37 @@ enum Closed {
 }
 
 struct Connection {
+    /// Declared before `stream` so it is dropped first: the sweeper must never reach a
+    /// closed (and possibly reused) descriptor.
+    deadline: Rc<Deadline>,
+    deadlines: Rc<Deadlines>,
     stream: TcpStream,
+    /// Received bytes live in `buf[start..filled]`; the rest of `buf` is room to read into
+    /// (kept initialised, so a read does not clear it first).
     buf: Vec<u8>,
     /// Bytes of `buf` already consumed by answered requests.
     start: usize,
+    filled: usize,
     out: Vec<u8>,
-    /// When the first byte of the request in progress arrived.
-    request_started: Option<Instant>,
+    /// When (coarse clock, ms) the first byte of the request in progress arrived.
+    request_started_ms: Option<u64>,
     continue_sent: bool,
 }
 
-pub async fn serve(stream: TcpStream, core: CoreHandle) {
+pub async fn serve(stream: TcpStream, core: CoreHandle, deadlines: Rc<Deadlines>) {
     let local_addr = stream.local_addr().ok();
     // Small responses must not wait for Nagle's algorithm.
     let _ = stream.set_nodelay(true);
     let _ = stream.set_write_timeout(Some(Duration::from_millis(RESPONSE_WRITE_TIMEOUT_MS)));
     let mut conn = Connection {
+        deadline: deadlines.watch(stream.as_raw_fd()),
+        deadlines,
         stream,
-        buf: Vec::with_capacity(CONNECTION_READ_BUFFER_BYTES),
+        buf: vec![0; CONNECTION_READ_BUFFER_BYTES],
         start: 0,
+        filled: 0,
         out: Vec::new(),
-        request_started: None,
+        request_started_ms: None,
         continue_sent: false,
     };
     match conn.run(&core, local_addr).await {
@@ -74,7 +88,7 @@ impl Connection {
         local_addr: Option<SocketAddr>,
     ) -> Result<(), Closed> {
         loop {
-            let head = match parse_head(&self.buf[self.start..]) {
+            let head = match parse_head(&self.buf[self.start..self.filled]) {
                 Ok(Some(head)) => head,
                 Ok(None) => {
                     self.read_more(false).await?;
@@ -88,7 +102,7 @@ impl Connection {
             };
             let (total, chunked_body) = if head.chunked {
                 let body_at = self.start + head.head_bytes;
-                match decode_chunked(&self.buf[body_at..]) {
+                match decode_chunked(&self.buf[body_at..self.filled]) {
                     Ok(Some((body, used))) => (head.head_bytes + used, Some(body)),
                     Ok(None) => {
                         self.await_body(&head).await?;
@@ -106,7 +120,7 @@ impl Connection {
             } else {
                 (head.head_bytes + head.body_bytes, None)
             };
-            if self.buf.len() - self.start < total {
+            if self.filled - self.start < total {
                 self.await_body(&head).await?;
                 continue;
             }
@@ -136,9 +150,9 @@ impl Connection {
         let params = Params::parse(&head.query, head.form_body.then_some(body));
         self.start += total;
         // Pipelined bytes already buffered belong to a request that has started now.
-        self.request_started = (self.start < self.buf.len()).then(Instant::now);
+        self.request_started_ms = (self.start < self.filled).then(|| self.deadlines.now_ms());
         self.continue_sent = false;
-        debug_assert!(self.start <= self.buf.len());
+        debug_assert!(self.start <= self.filled);
         Request {
             head,
             params,
@@ -163,52 +177,60 @@ impl Connection {
         if !self.out.is_empty() {
             self.flush().await?;
         }
-        if self.start > 0 {
-            self.buf.drain(..self.start);
-            self.start = 0;
+        self.make_room();
+        let budget_ms = self.read_budget_ms(in_body).ok_or(Closed::Timeout)?;
+        self.deadline.set(self.deadlines.now_ms() + budget_ms);
+        let read = self.stream.read(&mut self.buf[self.filled..]).await;
+        self.deadline.clear();
+        if self.deadline.expired() {
+            return Err(Closed::Timeout);
         }
-        let timeout = self.read_timeout(in_body).ok_or(Closed::Timeout)?;
-        self.stream
-            .set_read_timeout(Some(timeout))
-            .map_err(|e| Closed::Io(e.into()))?;
-        let filled = self.buf.len();
-        let want = CONNECTION_READ_BUFFER_BYTES.max(self.buf.capacity() - filled);
-        debug_assert!(
-            filled <= REQUEST_HEAD_BYTES_MAX + REQUEST_BODY_BYTES_MAX + CHUNKED_FRAMING_BYTES_MAX
-        );
-        self.buf.resize(filled + want, 0);
-        let read = self.stream.read(&mut self.buf[filled..]).await;
-        let n = match read {
-            Ok(n) => n,
-            Err(e) if e.kind() == std::io::ErrorKind::TimedOut => {
-                self.buf.truncate(filled);
-                return Err(Closed::Timeout);
-            }
-            Err(e) => return Err(Closed::Io(e)),
-        };
-        self.buf.truncate(filled + n);
+        let n = read.map_err(Closed::Io)?;
         if n == 0 {
             return Err(Closed::Eof);
         }
-        if self.request_started.is_none() {
-            self.request_started = Some(Instant::now());
+        self.filled += n;
+        debug_assert!(self.filled <= self.buf.len());
+        if self.request_started_ms.is_none() {
+            self.request_started_ms = Some(self.deadlines.now_ms());
         }
         Ok(())
     }
 
-    /// How long the next read may wait: idle between requests, or what is left of the
+    /// Moves unconsumed bytes to the front and leaves at least a read buffer's worth of room.
+    /// A buffer grown for a large body shrinks back once nothing is buffered.
+    fn make_room(&mut self) {
+        if self.start > 0 {
+            self.buf.copy_within(self.start..self.filled, 0);
+            self.filled -= self.start;
+            self.start = 0;
+        }
+        if self.filled == 0 && self.buf.len() > CONNECTION_READ_BUFFER_BYTES {
+            self.buf = vec![0; CONNECTION_READ_BUFFER_BYTES];
+        }
+        if self.buf.len() - self.filled < CONNECTION_READ_BUFFER_BYTES {
+            self.buf
+                .resize(self.filled + CONNECTION_READ_BUFFER_BYTES, 0);
+        }
+        debug_assert!(
+            self.filled
+                <= REQUEST_HEAD_BYTES_MAX + REQUEST_BODY_BYTES_MAX + CHUNKED_FRAMING_BYTES_MAX
+        );
+    }
+
+    /// How long (ms) the next read may wait: idle between requests, or what is left of the
     /// head/body budget of the request in progress. `None` when that budget is spent.
-    fn read_timeout(&self, in_body: bool) -> Option<Duration> {
-        let Some(started) = self.request_started else {
-            return Some(Duration::from_millis(CONNECTION_IDLE_TIMEOUT_MS));
+    fn read_budget_ms(&self, in_body: bool) -> Option<u64> {
+        let Some(started_ms) = self.request_started_ms else {
+            return Some(CONNECTION_IDLE_TIMEOUT_MS);
         };
         let budget_ms = if in_body {
             REQUEST_HEAD_TIMEOUT_MS + REQUEST_BODY_TIMEOUT_MS
         } else {
             REQUEST_HEAD_TIMEOUT_MS
         };
-        let left = Duration::from_millis(budget_ms).checked_sub(started.elapsed())?;
-        (!left.is_zero()).then_some(left)
+        let spent_ms = self.deadlines.now_ms().saturating_sub(started_ms);
+        budget_ms.checked_sub(spent_ms).filter(|&left| left > 0)
     }
 
     async fn flush(&mut self) -> Result<(), Closed> {

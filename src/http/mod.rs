@@ -3,5 +3,6 @@
 
 pub mod codec;
 pub mod conn;
+pub mod deadline;
 pub mod params;
 pub mod response;

@@ -3,17 +3,33 @@
 //! parameter map. Values are percent-decoded, but a `%` that starts no valid escape is kept
 //! as is, because Go clients put unencoded JSON into PUT bodies.
 
+/// Decoded names and values live in one string; `pairs` holds their byte ranges, so parsing
+/// a request costs two allocations however many parameters it has.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct Params {
-    pairs: Vec<(String, String)>,
+    text: String,
+    pairs: Vec<(Span, Span)>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Span {
+    start: u32,
+    end: u32,
 }
 
 impl Params {
     pub fn parse(query: &str, form_body: Option<&[u8]>) -> Params {
-        let mut params = Params::default();
+        let body_bytes = form_body.map_or(0, <[u8]>::len);
+        let mut params = Params {
+            text: String::with_capacity(query.len() + body_bytes),
+            pairs: Vec::new(),
+        };
         params.extend_from(query);
         if let Some(body) = form_body {
-            params.extend_from(&String::from_utf8_lossy(body));
+            match std::str::from_utf8(body) {
+                Ok(text) => params.extend_from(text),
+                Err(_) => params.extend_from(&String::from_utf8_lossy(body)),
+            }
         }
         params
     }
@@ -21,16 +37,33 @@ impl Params {
     fn extend_from(&mut self, encoded: &str) {
         for pair in encoded.split('&').filter(|p| !p.is_empty()) {
             let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
-            self.pairs.push((decode(name), decode(value)));
+            let name = self.push_decoded(name);
+            let value = self.push_decoded(value);
+            self.pairs.push((name, value));
         }
+    }
+
+    fn push_decoded(&mut self, raw: &str) -> Span {
+        let start = self.text.len();
+        decode_into(raw, &mut self.text);
+        // Bodies are capped far below 4 GiB (REQUEST_BODY_BYTES_MAX).
+        debug_assert!(self.text.len() <= u32::MAX as usize);
+        Span {
+            start: start as u32,
+            end: self.text.len() as u32,
+        }
+    }
+
+    fn text_of(&self, span: Span) -> &str {
+        &self.text[span.start as usize..span.end as usize]
     }
 
     /// The first value of `name`, if any.
     pub fn get(&self, name: &str) -> Option<&str> {
         self.pairs
             .iter()
-            .find(|(n, _)| n == name)
-            .map(|(_, v)| v.as_str())
+            .find(|(n, _)| self.text_of(*n) == name)
+            .map(|(_, v)| self.text_of(*v))
     }
 
     /// The first non-blank value of `name` (Nacos treats blank as absent almost everywhere).
@@ -49,25 +82,48 @@ impl Params {
 
 /// Percent-decodes `raw` (`+` is a space); invalid escapes and invalid UTF-8 are kept lossily.
 pub fn decode(raw: &str) -> String {
+    let mut out = String::with_capacity(raw.len());
+    decode_into(raw, &mut out);
+    out
+}
+
+/// `decode`, appending to `out`. Runs without escapes are copied whole.
+fn decode_into(raw: &str, out: &mut String) {
     let bytes = raw.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
+    let Some(first) = bytes.iter().position(|&b| b == b'%' || b == b'+') else {
+        out.push_str(raw);
+        return;
+    };
+    let mut decoded = Vec::with_capacity(bytes.len());
+    decoded.extend_from_slice(&bytes[..first]);
+    let mut i = first;
     while i < bytes.len() {
         match bytes[i] {
-            b'+' => out.push(b' '),
+            b'+' => decoded.push(b' '),
             b'%' => match (bytes.get(i + 1), bytes.get(i + 2)) {
                 (Some(&hi), Some(&lo)) if hi.is_ascii_hexdigit() && lo.is_ascii_hexdigit() => {
-                    out.push(hex(hi) << 4 | hex(lo));
+                    decoded.push(hex(hi) << 4 | hex(lo));
                     i += 2;
                 }
-                _ => out.push(b'%'),
+                _ => decoded.push(b'%'),
             },
-            b => out.push(b),
+            _ => {
+                let run = bytes[i..]
+                    .iter()
+                    .position(|&b| b == b'%' || b == b'+')
+                    .unwrap_or(bytes.len() - i);
+                decoded.extend_from_slice(&bytes[i..i + run]);
+                i += run;
+                continue;
+            }
         }
         i += 1;
     }
-    debug_assert!(out.len() <= bytes.len());
-    String::from_utf8(out).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
+    debug_assert!(decoded.len() <= bytes.len());
+    match std::str::from_utf8(&decoded) {
+        Ok(text) => out.push_str(text),
+        Err(_) => out.push_str(&String::from_utf8_lossy(&decoded)),
+    }
 }
 
 fn hex(digit: u8) -> u8 {

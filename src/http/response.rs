@@ -6,11 +6,73 @@ use bytes::Bytes;
 pub const TEXT: &str = "text/plain;charset=UTF-8";
 pub const JSON: &str = "application/json;charset=UTF-8";
 
+/// Pieces a body may be assembled from (a v2 envelope around a `ServiceInfo` around cached
+/// hosts takes five).
+const BODY_PARTS_MAX: usize = 5;
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Response {
     pub status: u16,
     pub content_type: &'static str,
-    pub body: Bytes,
+    pub body: Body,
+}
+
+/// A body in up to `BODY_PARTS_MAX` pieces, written out back to back, so that a cached
+/// encoding is sent without first being copied into a body of its own.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Body {
+    parts: [Bytes; BODY_PARTS_MAX],
+    count: usize,
+}
+
+impl Body {
+    pub fn new() -> Body {
+        Body::default()
+    }
+
+    /// Appends a piece. Panics past `BODY_PARTS_MAX`: the callers build fixed shapes.
+    pub fn push(&mut self, part: impl Into<Bytes>) {
+        assert!(self.count < BODY_PARTS_MAX, "body has too many parts");
+        self.parts[self.count] = part.into();
+        self.count += 1;
+    }
+
+    /// Puts `part` in front of the pieces already there.
+    pub fn prepend(&mut self, part: impl Into<Bytes>) {
+        assert!(self.count < BODY_PARTS_MAX, "body has too many parts");
+        self.parts[..=self.count].rotate_right(1);
+        self.parts[0] = part.into();
+        self.count += 1;
+    }
+
+    pub fn len(&self) -> usize {
+        self.parts[..self.count].iter().map(Bytes::len).sum()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The whole body in one buffer (tests and rare callers; the hot path writes the pieces).
+    pub fn to_vec(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(self.len());
+        self.write_to(&mut out);
+        out
+    }
+
+    fn write_to(&self, out: &mut Vec<u8>) {
+        for part in &self.parts[..self.count] {
+            out.extend_from_slice(part);
+        }
+    }
+}
+
+impl From<Bytes> for Body {
+    fn from(bytes: Bytes) -> Body {
+        let mut body = Body::new();
+        body.push(bytes);
+        body
+    }
 }
 
 impl Response {
@@ -18,36 +80,49 @@ impl Response {
         Response {
             status,
             content_type: TEXT,
-            body: Bytes::from(body.into()),
+            body: Body::from(Bytes::from(body.into())),
         }
     }
 
     pub fn json(status: u16, body: impl Into<Bytes>) -> Response {
+        Response::json_body(status, Body::from(body.into()))
+    }
+
+    pub fn json_body(status: u16, body: Body) -> Response {
         Response {
             status,
             content_type: JSON,
-            body: body.into(),
+            body,
         }
     }
 
     pub fn ok() -> Response {
-        Response::text(200, "ok")
+        Response {
+            status: 200,
+            content_type: TEXT,
+            body: Body::from(Bytes::from_static(b"ok")),
+        }
     }
 
     /// Appends the whole response to `out`. `head_only` answers a HEAD request.
     pub fn write_to(&self, out: &mut Vec<u8>, keep_alive: bool, head_only: bool) {
-        let connection = if keep_alive { "keep-alive" } else { "close" };
-        let head = format!(
-            "HTTP/1.1 {} {}\r\nContent-Type: {}\r\nContent-Length: {}\r\nConnection: {}\r\n\r\n",
-            self.status,
-            reason(self.status),
-            self.content_type,
-            self.body.len(),
-            connection
-        );
-        out.extend_from_slice(head.as_bytes());
+        let body_bytes = self.body.len();
+        let mut numbers = itoa::Buffer::new();
+        out.extend_from_slice(b"HTTP/1.1 ");
+        out.extend_from_slice(numbers.format(self.status).as_bytes());
+        out.push(b' ');
+        out.extend_from_slice(reason(self.status).as_bytes());
+        out.extend_from_slice(b"\r\nContent-Type: ");
+        out.extend_from_slice(self.content_type.as_bytes());
+        out.extend_from_slice(b"\r\nContent-Length: ");
+        out.extend_from_slice(numbers.format(body_bytes).as_bytes());
+        out.extend_from_slice(if keep_alive {
+            b"\r\nConnection: keep-alive\r\n\r\n".as_slice()
+        } else {
+            b"\r\nConnection: close\r\n\r\n".as_slice()
+        });
         if !head_only {
-            out.extend_from_slice(&self.body);
+            self.body.write_to(out);
         }
     }
 }
@@ -73,6 +148,20 @@ fn reason(status: u16) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Pieces are written in order, prepended ones first.
+    #[test]
+    fn body_parts() {
+        let mut body = Body::from(Bytes::from_static(b"mid"));
+        body.push(Bytes::from_static(b"-end"));
+        body.prepend(Bytes::from_static(b"start-"));
+        assert_eq!(body.len(), 13);
+        assert_eq!(body.to_vec(), b"start-mid-end");
+        let response = Response::json_body(200, body);
+        let mut out = Vec::new();
+        response.write_to(&mut out, true, false);
+        assert!(out.ends_with(b"Content-Length: 13\r\nConnection: keep-alive\r\n\r\nstart-mid-end"));
+    }
 
     /// The serialised response carries status, type, length and connection.
     #[test]

@@ -82,35 +82,80 @@ pub struct ServiceInfoHead<'a> {
 /// Assembles a `ServiceInfo` JSON object around an already encoded `hosts` array, so cached
 /// hosts are never re-encoded and `lastRefTime` is always fresh.
 pub fn encode_service_info(head: &ServiceInfoHead, hosts_json: &[u8]) -> Vec<u8> {
-    debug_assert!(hosts_json.first() == Some(&b'[') && hosts_json.last() == Some(&b']'));
-    let mut out = Vec::with_capacity(hosts_json.len() + 256);
-    out.extend_from_slice(b"{\"name\":");
-    push_json_str(&mut out, head.name);
-    if let Some(group) = head.group {
-        out.extend_from_slice(b",\"groupName\":");
-        push_json_str(&mut out, group);
-    }
-    out.extend_from_slice(b",\"clusters\":");
-    push_json_str(&mut out, head.clusters);
-    out.extend_from_slice(format!(",\"cacheMillis\":{},\"hosts\":", head.cache_millis).as_bytes());
+    let mut out = service_info_before_hosts(head);
+    let after = service_info_after_hosts(head.last_ref_time_ms, head.reach_protection);
+    out.reserve(hosts_json.len() + after.len());
     out.extend_from_slice(hosts_json);
-    let reach = head.reach_protection;
-    let tail = format!(
-        ",\"lastRefTime\":{},\"checksum\":\"\",\"allIPs\":false,\"allIps\":false,\
-         \"reachProtectionThreshold\":{reach},\"valid\":true}}",
-        head.last_ref_time_ms
-    );
-    out.extend_from_slice(tail.as_bytes());
+    out.extend_from_slice(&after);
     out
 }
 
-/// Appends `s` as a JSON string literal.
-pub fn push_json_str(out: &mut Vec<u8>, s: &str) {
-    // serde_json escapes exactly as JSON requires; a &str always serialises.
-    match serde_json::to_vec(s) {
-        Ok(encoded) => out.extend_from_slice(&encoded),
-        Err(_) => out.extend_from_slice(b"\"\""),
+/// The JSON of a `ServiceInfo` up to its `hosts` array, for callers that send the cached array
+/// itself after it (without copying it). `last_ref_time_ms` and `reach_protection` of `head`
+/// belong to `service_info_after_hosts`.
+pub fn service_info_before_hosts(head: &ServiceInfoHead) -> Vec<u8> {
+    let mut before = Vec::with_capacity(96 + head.name.len() + head.clusters.len());
+    before.extend_from_slice(b"{\"name\":");
+    push_json_str(&mut before, head.name);
+    if let Some(group) = head.group {
+        before.extend_from_slice(b",\"groupName\":");
+        push_json_str(&mut before, group);
     }
+    before.extend_from_slice(b",\"clusters\":");
+    push_json_str(&mut before, head.clusters);
+    before.extend_from_slice(b",\"cacheMillis\":");
+    before.extend_from_slice(itoa::Buffer::new().format(head.cache_millis).as_bytes());
+    before.extend_from_slice(b",\"hosts\":");
+    before
+}
+
+/// The JSON of a `ServiceInfo` after its `hosts` array.
+pub fn service_info_after_hosts(last_ref_time_ms: u64, reach_protection: bool) -> Vec<u8> {
+    let mut after = Vec::with_capacity(160);
+    after.extend_from_slice(b",\"lastRefTime\":");
+    after.extend_from_slice(itoa::Buffer::new().format(last_ref_time_ms).as_bytes());
+    after.extend_from_slice(
+        b",\"checksum\":\"\",\"allIPs\":false,\"allIps\":false,\"reachProtectionThreshold\":",
+    );
+    after.extend_from_slice(if reach_protection {
+        b"true".as_slice()
+    } else {
+        b"false".as_slice()
+    });
+    after.extend_from_slice(b",\"valid\":true}");
+    after
+}
+
+/// Appends `s` as a JSON string literal, escaped as serde_json escapes it.
+pub fn push_json_str(out: &mut Vec<u8>, s: &str) {
+    out.push(b'"');
+    let bytes = s.as_bytes();
+    let mut plain_from = 0;
+    for (i, &b) in bytes.iter().enumerate() {
+        let escape: &[u8] = match b {
+            b'"' => b"\\\"",
+            b'\\' => b"\\\\",
+            b'\n' => b"\\n",
+            b'\r' => b"\\r",
+            b'\t' => b"\\t",
+            0x08 => b"\\b",
+            0x0c => b"\\f",
+            0x00..=0x1f => b"",
+            _ => continue,
+        };
+        out.extend_from_slice(&bytes[plain_from..i]);
+        plain_from = i + 1;
+        if escape.is_empty() {
+            const HEX: &[u8; 16] = b"0123456789abcdef";
+            out.extend_from_slice(b"\\u00");
+            out.push(HEX[usize::from(b >> 4)]);
+            out.push(HEX[usize::from(b & 0xf)]);
+        } else {
+            out.extend_from_slice(escape);
+        }
+    }
+    out.extend_from_slice(&bytes[plain_from..]);
+    out.push(b'"');
 }
 
 #[cfg(test)]
@@ -184,5 +229,22 @@ mod tests {
         assert_eq!(v["reachProtectionThreshold"], true);
         assert_eq!(v["valid"], true);
         assert_eq!(v["hosts"], serde_json::json!([]));
+    }
+
+    /// Strings are escaped byte for byte as serde_json escapes them.
+    #[test]
+    fn json_strings_escape_like_serde() {
+        for s in [
+            "plain",
+            "q\"b\\s",
+            "nl\n\r\t\u{8}\u{c}",
+            "\u{1}\u{1f}x",
+            "中文 ✓",
+            "",
+        ] {
+            let mut out = Vec::new();
+            push_json_str(&mut out, s);
+            assert_eq!(out, serde_json::to_vec(s).unwrap(), "{s:?}");
+        }
     }
 }

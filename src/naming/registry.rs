@@ -304,13 +304,16 @@ impl Registry {
         instance.cluster = self.interned.cluster(&instance.cluster);
         instance.metadata = self.interned.metadata(instance.metadata);
         let service = self.service_at(slot);
-        let overlay_key = (
-            instance.ip.clone(),
-            instance.port,
-            Box::from(&*instance.cluster),
-        );
-        if let Some(overlay) = service.overlays.get(&overlay_key) {
-            apply_overlay(&mut instance, overlay);
+        // Overlays are rare: build their (allocating) key only when there are any.
+        if !service.overlays.is_empty() {
+            let overlay_key = (
+                instance.ip.clone(),
+                instance.port,
+                Box::from(&*instance.cluster),
+            );
+            if let Some(overlay) = service.overlays.get(&overlay_key) {
+                apply_overlay(&mut instance, overlay);
+            }
         }
         let instance_slot = service.upsert(owner, instance);
         self.touched.push(slot);

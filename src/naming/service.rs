@@ -84,6 +84,28 @@ pub use crate::naming::instance::Owner;
 /// An instance's identity within its service: its publisher and address.
 pub type InstanceAddr = (Owner, Box<str>, u16);
 
+/// A borrowed `InstanceAddr` for lookups, so finding an instance allocates nothing. Hashes
+/// exactly as the tuple does (field by field, in order).
+struct AddrRef<'a> {
+    owner: Owner,
+    ip: &'a str,
+    port: u16,
+}
+
+impl std::hash::Hash for AddrRef<'_> {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.owner.hash(state);
+        self.ip.hash(state);
+        self.port.hash(state);
+    }
+}
+
+impl hashbrown::Equivalent<InstanceAddr> for AddrRef<'_> {
+    fn equivalent(&self, key: &InstanceAddr) -> bool {
+        self.owner == key.0 && self.port == key.2 && self.ip == &*key.1
+    }
+}
+
 /// A gRPC connection subscribed to the service (Nacos `Subscriber`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct GrpcSubscriber {
@@ -164,9 +186,7 @@ impl Service {
     }
 
     pub fn slot_of(&self, owner: Owner, ip: &str, port: u16) -> Option<u32> {
-        self.index
-            .get(&(owner, Box::<str>::from(ip), port))
-            .copied()
+        self.index.get(&AddrRef { owner, ip, port }).copied()
     }
 
     /// The slots of the instances `connection` published in this service.
@@ -202,10 +222,10 @@ impl Service {
     /// slot.
     pub fn upsert(&mut self, owner: Owner, mut instance: Instance) -> u32 {
         instance.owner = owner;
-        let addr: InstanceAddr = (owner, instance.ip.clone(), instance.port);
-        let slot = match self.index.get(&addr) {
-            Some(&slot) => slot,
+        let slot = match self.slot_of(owner, &instance.ip, instance.port) {
+            Some(slot) => slot,
             None => {
+                let addr: InstanceAddr = (owner, instance.ip.clone(), instance.port);
                 let slot = self.free_slots.pop().unwrap_or_else(|| {
                     self.slots.push(None);
                     (self.slots.len() - 1) as u32
@@ -316,5 +336,23 @@ impl Service {
         names.sort();
         names.dedup();
         names
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A borrowed address finds the entry its owned tuple was stored under, and only that.
+    #[test]
+    fn borrowed_address_lookup() {
+        let mut index: HashMap<InstanceAddr, u32> = HashMap::new();
+        index.insert((Owner::Http, "10.0.0.1".into(), 80), 7);
+        index.insert((Owner::Connection(3), "10.0.0.1".into(), 80), 8);
+        let find = |owner, ip, port| index.get(&AddrRef { owner, ip, port }).copied();
+        assert_eq!(find(Owner::Http, "10.0.0.1", 80), Some(7));
+        assert_eq!(find(Owner::Connection(3), "10.0.0.1", 80), Some(8));
+        assert_eq!(find(Owner::Http, "10.0.0.1", 81), None);
+        assert_eq!(find(Owner::Http, "10.0.0.2", 80), None);
     }
 }
