@@ -46,10 +46,15 @@ fn registry(c: &mut Criterion) {
     c.bench_function("registry/list_100_cached", |b| {
         b.iter(|| reg.apply(list_op(&key), 0))
     });
-    // A re-register invalidates the cached hosts, so the list that follows encodes cold.
+    // A re-register that changes the instance (its weight flips) invalidates the cached
+    // hosts, so the list that follows encodes cold.
+    let mut heavy = false;
     c.bench_function("registry/reregister_then_list_100_cold", |b| {
         b.iter(|| {
-            reg.register(&key, spec(0), 0).unwrap();
+            heavy = !heavy;
+            let weight = if heavy { 2.0 } else { 1.0 };
+            reg.register(&key, InstanceSpec { weight, ..spec(0) }, 0)
+                .unwrap();
             reg.apply(list_op(&key), 0)
         })
     });
@@ -62,8 +67,17 @@ fn registry(c: &mut Criterion) {
         };
         b.iter(|| reg.beat(&key, beat.clone(), 1))
     });
+    let mut flip = false;
+    c.bench_function("registry/reregister_changed", |b| {
+        b.iter(|| {
+            flip = !flip;
+            let weight = if flip { 2.0 } else { 1.0 };
+            reg.register(&key, InstanceSpec { weight, ..spec(3) }, 2)
+        })
+    });
+    // Unchanged re-registrations (what clients send again and again) count as beats.
     let mut port = 0u16;
-    c.bench_function("registry/reregister", |b| {
+    c.bench_function("registry/reregister_unchanged", |b| {
         b.iter(|| {
             port = (port + 1) % 100;
             reg.register(&key, spec(port), 2)

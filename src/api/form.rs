@@ -2,13 +2,14 @@
 //! instance specs, beats, service specs. Every rule of nacos-protocol.md §1 about defaults,
 //! aliases and formats lives here, once.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 use crate::http::params::Params;
 use crate::naming::error::{NamingError, NamingResult};
 use crate::naming::instance::{json_value_text, parse_metadata, InstanceSpec, Metadata};
 use crate::naming::key::{ServiceKey, DEFAULT_CLUSTER};
-use crate::naming::op::{BeatRequest, InstanceUpdate, ServiceSpec};
+use crate::naming::op::{BeatInstance, BeatRequest, InstanceUpdate, ServiceSpec};
 use crate::naming::service::{ClusterConfig, HealthChecker, Selector};
 use crate::naming::switches::parse_bool;
 
@@ -116,11 +117,14 @@ pub fn instance_update(
 }
 
 /// The `beat` JSON of Java/Go/Node clients (Nacos `RsInfo`); unknown fields are ignored.
+/// Strings are borrowed from the request where they need no unescaping.
 #[derive(Debug, serde::Deserialize)]
-struct BeatJson {
-    ip: Option<String>,
+struct BeatJson<'a> {
+    #[serde(borrow)]
+    ip: Option<Cow<'a, str>>,
     port: Option<i64>,
-    cluster: Option<String>,
+    #[serde(borrow)]
+    cluster: Option<Cow<'a, str>>,
     weight: Option<f64>,
     #[serde(default)]
     metadata: Option<BTreeMap<String, MetadataText>>,
@@ -191,40 +195,35 @@ pub fn beat(params: &Params) -> NamingResult<BeatRequest> {
     };
     let json: BeatJson = serde_json::from_str(raw)
         .map_err(|e| NamingError::invalid(format!("beat is not valid beat JSON: {e}")))?;
-    let ip = json
-        .ip
-        .filter(|ip| !ip.trim().is_empty())
-        .or_else(|| params.non_blank("ip").map(str::to_string))
-        .ok_or_else(|| NamingError::missing("ip"))?;
+    let ip = match json.ip.filter(|ip| !ip.trim().is_empty()) {
+        Some(ip) => ip.into_owned(),
+        None => params
+            .non_blank("ip")
+            .map(str::to_string)
+            .ok_or_else(|| NamingError::missing("ip"))?,
+    };
     let port = match json.port {
         Some(p) => port(&p.to_string())?,
         None => port(required(params, "port")?)?,
     };
-    let cluster = json
-        .cluster
-        .filter(|c| !c.trim().is_empty())
-        .unwrap_or_else(|| cluster(params));
+    let cluster = match json.cluster.filter(|c| !c.trim().is_empty()) {
+        Some(cluster) => cluster.into_owned(),
+        None => cluster(params),
+    };
     let metadata: Metadata = json
         .metadata
         .unwrap_or_default()
         .into_iter()
         .map(|(k, v)| (k, v.0))
         .collect();
-    let spec = InstanceSpec {
-        ip: ip.clone(),
-        port,
-        cluster: cluster.clone(),
-        weight: json.weight.filter(|w| *w > 0.0).unwrap_or(1.0),
-        healthy: true,
-        enabled: true,
-        ephemeral: true,
-        metadata,
-    };
     Ok(BeatRequest {
         ip,
         port,
         cluster,
-        reregister: Some(spec),
+        reregister: Some(BeatInstance {
+            weight: json.weight.filter(|w| *w > 0.0).unwrap_or(1.0),
+            metadata,
+        }),
     })
 }
 

@@ -61,8 +61,9 @@ fn default_ephemeral(core: &CoreHandle) -> bool {
 pub async fn register(core: &CoreHandle, params: &Params) -> NamingResult<Reply> {
     let key = form::service_key(params)?;
     let spec = form::instance_spec(params, default_ephemeral(core))?;
-    spec.validate()?;
     if !spec.ephemeral {
+        // Rejected before it reaches the log; the owner core validates ephemeral writes.
+        spec.validate()?;
         return write_durably(core, DurableCommand::RegisterInstance { key, spec }).await;
     }
     write(core, NamingOp::Register { key, spec }).await
@@ -142,7 +143,7 @@ pub async fn list(core: &CoreHandle, request: &Request, flavor: Flavor) -> Namin
     let grouped_name = key.grouped_name();
     let before_hosts = service_info_before_hosts(&ServiceInfoHead {
         name: &grouped_name,
-        group: Some(&key.group),
+        group: Some(key.group()),
         clusters: &clusters,
         cache_millis: core.with_switches(|s| s.default_push_cache_millis),
         last_ref_time_ms: 0,
@@ -181,8 +182,12 @@ pub fn service_info(
 ) -> Vec<u8> {
     let grouped_name = key.grouped_name();
     let head = ServiceInfoHead {
-        name: if grouped { &grouped_name } else { &key.service },
-        group: Some(&key.group),
+        name: if grouped {
+            &grouped_name
+        } else {
+            key.service()
+        },
+        group: Some(key.group()),
         clusters,
         cache_millis: core.with_switches(|s| s.default_push_cache_millis),
         last_ref_time_ms: wall_clock_ms(),
@@ -206,14 +211,14 @@ fn udp_subscription(request: &Request, flavor: Flavor) -> NamingResult<Option<Ud
         return Ok(None);
     }
     crate::naming::key::check_ip(ip)?;
-    let agent = request.head.user_agent.clone();
-    if !push_capable(&agent) {
+    let agent = request.head.user_agent();
+    if !push_capable(agent) {
         return Ok(None);
     }
     Ok(Some(UdpSubscription {
         ip: ip.to_string(),
         udp_port,
-        agent,
+        agent: agent.to_string(),
         app: params.non_blank("app").unwrap_or("unknown").to_string(),
     }))
 }

@@ -20,7 +20,7 @@ pub use render::{Flavor, Reply};
 use render::{method_not_allowed, not_found, render};
 
 pub async fn route(core: &CoreHandle, request: &Request) -> Response {
-    let path = request.head.path.trim_end_matches('/');
+    let path = request.head.path().trim_end_matches('/');
     if !core.is_ready() && is_gated(path) {
         // Nacos `TrafficReviseFilter`: nothing is served until the state is rebuilt.
         return Response::text(503, "server is STARTING now, please try again later!");
@@ -103,7 +103,7 @@ mod tests {
 
     fn request(raw: &[u8]) -> Request {
         let head = parse_head(raw).unwrap().unwrap();
-        let params = Params::parse(&head.query, None);
+        let params = Params::parse(head.query(), None);
         Request {
             head,
             params,

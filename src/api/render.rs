@@ -122,8 +122,8 @@ fn spring_error(request: &Request, status: u16, error: &str) -> Response {
         "timestamp": crate::api::operator::wall_clock_ms(),
         "status": status,
         "error": error,
-        "message": format!("no such api: {:?} {}", request.head.method, request.head.path),
-        "path": request.head.path,
+        "message": format!("no such api: {:?} {}", request.head.method, request.head.path()),
+        "path": request.head.path(),
     });
     Response::json(status, body.to_string())
 }

@@ -123,9 +123,9 @@ fn v1_detail(view: &ServiceView) -> serde_json::Value {
         )
         .collect();
     json!({
-        "namespaceId": view.key.namespace,
-        "groupName": view.key.group,
-        "name": view.key.service,
+        "namespaceId": view.key.namespace(),
+        "groupName": view.key.group(),
+        "name": view.key.service(),
         "protectThreshold": threshold(view.protect_threshold),
         "metadata": view.metadata,
         "selector": selector_json(view),
@@ -144,9 +144,9 @@ fn v2_detail(view: &ServiceView) -> serde_json::Value {
         })
         .collect();
     json!({
-        "namespaceId": view.key.namespace,
-        "groupName": view.key.group,
-        "serviceName": view.key.service,
+        "namespaceId": view.key.namespace(),
+        "groupName": view.key.group(),
+        "serviceName": view.key.service(),
         "protectThreshold": threshold(view.protect_threshold),
         "metadata": view.metadata,
         "selector": selector_json(view),

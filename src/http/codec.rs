@@ -38,19 +38,38 @@ impl Method {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RequestHead {
     pub method: Method,
-    /// Raw path, still percent-encoded, without the query.
-    pub path: String,
-    /// Raw query string, without `?`.
-    pub query: String,
+    /// The request target (path and query) followed by the user agent, in one allocation:
+    /// `text[..path_end]` is the path, `text[query_start..target_end]` the query,
+    /// `text[target_end..]` the User-Agent.
+    text: String,
+    path_end: usize,
+    query_start: usize,
+    target_end: usize,
     pub head_bytes: usize,
     pub body_bytes: usize,
     pub keep_alive: bool,
     pub expect_continue: bool,
     /// The body is `application/x-www-form-urlencoded` (or untyped, which Go clients send).
     pub form_body: bool,
-    pub user_agent: String,
     /// The body comes in `Transfer-Encoding: chunked` (its length is not known up front).
     pub chunked: bool,
+}
+
+impl RequestHead {
+    /// Raw path, still percent-encoded, without the query.
+    pub fn path(&self) -> &str {
+        &self.text[..self.path_end]
+    }
+
+    /// Raw query string, without `?`.
+    pub fn query(&self) -> &str {
+        &self.text[self.query_start..self.target_end]
+    }
+
+    /// The `User-Agent` header, empty when absent.
+    pub fn user_agent(&self) -> &str {
+        &self.text[self.target_end..]
+    }
 }
 
 /// A request the server refuses before routing; the connection is closed after the answer.
@@ -68,6 +87,10 @@ impl HttpError {
         }
     }
 }
+
+/// Room for a typical User-Agent (`Nacos-Java-Client:v2.3.2`) next to the target, so adding it
+/// rarely grows the head's string.
+const USER_AGENT_RESERVE_BYTES: usize = 48;
 
 /// Parses the head at the start of `buf`. `Ok(None)`: incomplete, read more.
 pub fn parse_head(buf: &[u8]) -> Result<Option<RequestHead>, HttpError> {
@@ -108,18 +131,21 @@ fn head_from(request: &httparse::Request, head_bytes: usize) -> Result<RequestHe
     else {
         return Err(HttpError::new(400, "malformed HTTP request line"));
     };
-    let (path, query) = target.split_once('?').unwrap_or((target, ""));
+    let path_end = target.find('?').unwrap_or(target.len());
+    let mut text = String::with_capacity(target.len() + USER_AGENT_RESERVE_BYTES);
+    text.push_str(target);
     let mut head = RequestHead {
         method: Method::parse(method),
-        path: path.to_string(),
-        query: query.to_string(),
+        text,
+        path_end,
+        query_start: (path_end + 1).min(target.len()),
+        target_end: target.len(),
         head_bytes,
         body_bytes: 0,
         // HTTP/1.1 defaults to keep-alive, HTTP/1.0 to close (RFC 9112 §9.3).
         keep_alive: version == 1,
         expect_continue: false,
         form_body: true,
-        user_agent: String::new(),
         chunked: false,
     };
     let mut content_length: Option<usize> = None;
@@ -186,7 +212,9 @@ fn apply_header(
         head.form_body =
             mime.is_empty() || mime.eq_ignore_ascii_case("application/x-www-form-urlencoded");
     } else if name.eq_ignore_ascii_case("user-agent") {
-        head.user_agent = value.to_string();
+        // The last one counts, as with any other single-valued header here.
+        head.text.truncate(head.target_end);
+        head.text.push_str(value);
     }
     Ok(())
 }
@@ -279,8 +307,8 @@ mod tests {
                     Content-Type: application/x-www-form-urlencoded\r\nUser-Agent: x\r\n\r\nabc";
         let head = parse_head(raw).unwrap().unwrap();
         assert_eq!(head.method, Method::Post);
-        assert_eq!(head.path, "/nacos/v1/ns/instance");
-        assert_eq!(head.query, "ip=1");
+        assert_eq!(head.path(), "/nacos/v1/ns/instance");
+        assert_eq!(head.query(), "ip=1");
         assert_eq!(head.body_bytes, 3);
         assert_eq!(head.head_bytes, raw.len() - 3);
         assert!(head.keep_alive && head.form_body);

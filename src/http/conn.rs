@@ -147,7 +147,7 @@ impl Connection {
     ) -> Request {
         let raw = &self.buf[self.start + head.head_bytes..self.start + total];
         let body = chunked_body.as_deref().unwrap_or(raw);
-        let params = Params::parse(&head.query, head.form_body.then_some(body));
+        let params = Params::parse(head.query(), head.form_body.then_some(body));
         self.start += total;
         // Pipelined bytes already buffered belong to a request that has started now.
         self.request_started_ms = (self.start < self.filled).then(|| self.deadlines.now_ms());

@@ -20,37 +20,18 @@ struct Span {
 impl Params {
     pub fn parse(query: &str, form_body: Option<&[u8]>) -> Params {
         let body_bytes = form_body.map_or(0, <[u8]>::len);
-        let mut params = Params {
-            text: String::with_capacity(query.len() + body_bytes),
-            pairs: Vec::new(),
-        };
-        params.extend_from(query);
+        let mut text = Vec::with_capacity(query.len() + body_bytes);
+        let mut pairs = Vec::new();
+        extend_from(query, &mut text, &mut pairs);
         if let Some(body) = form_body {
             match std::str::from_utf8(body) {
-                Ok(text) => params.extend_from(text),
-                Err(_) => params.extend_from(&String::from_utf8_lossy(body)),
+                Ok(body) => extend_from(body, &mut text, &mut pairs),
+                Err(_) => extend_from(&String::from_utf8_lossy(body), &mut text, &mut pairs),
             }
         }
-        params
-    }
-
-    fn extend_from(&mut self, encoded: &str) {
-        for pair in encoded.split('&').filter(|p| !p.is_empty()) {
-            let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
-            let name = self.push_decoded(name);
-            let value = self.push_decoded(value);
-            self.pairs.push((name, value));
-        }
-    }
-
-    fn push_decoded(&mut self, raw: &str) -> Span {
-        let start = self.text.len();
-        decode_into(raw, &mut self.text);
-        // Bodies are capped far below 4 GiB (REQUEST_BODY_BYTES_MAX).
-        debug_assert!(self.text.len() <= u32::MAX as usize);
-        Span {
-            start: start as u32,
-            end: self.text.len() as u32,
+        Params {
+            text: into_text(text),
+            pairs,
         }
     }
 
@@ -80,57 +61,81 @@ impl Params {
     }
 }
 
+fn extend_from(encoded: &str, text: &mut Vec<u8>, pairs: &mut Vec<(Span, Span)>) {
+    for pair in encoded.split('&').filter(|p| !p.is_empty()) {
+        let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
+        let name = push_decoded(name, text);
+        let value = push_decoded(value, text);
+        pairs.push((name, value));
+    }
+}
+
+fn push_decoded(raw: &str, text: &mut Vec<u8>) -> Span {
+    let start = text.len();
+    decode_into(raw, text);
+    // Bodies are capped far below 4 GiB (REQUEST_BODY_BYTES_MAX).
+    debug_assert!(text.len() <= u32::MAX as usize);
+    Span {
+        start: start as u32,
+        end: text.len() as u32,
+    }
+}
+
+/// `decode_into` only ever appends valid UTF-8, so this never takes the lossy branch.
+fn into_text(bytes: Vec<u8>) -> String {
+    String::from_utf8(bytes).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
+}
+
 /// Percent-decodes `raw` (`+` is a space); invalid escapes and invalid UTF-8 are kept lossily.
 pub fn decode(raw: &str) -> String {
-    let mut out = String::with_capacity(raw.len());
+    let mut out = Vec::with_capacity(raw.len());
     decode_into(raw, &mut out);
-    out
+    into_text(out)
 }
 
-/// `decode`, appending to `out`. Runs without escapes are copied whole.
-fn decode_into(raw: &str, out: &mut String) {
+/// `decode`, appending to `out`, which stays valid UTF-8. A value without escapes is copied
+/// whole; decoded bytes go straight into `out` and are checked once.
+fn decode_into(raw: &str, out: &mut Vec<u8>) {
     let bytes = raw.as_bytes();
     let Some(first) = bytes.iter().position(|&b| b == b'%' || b == b'+') else {
-        out.push_str(raw);
+        out.extend_from_slice(bytes);
         return;
     };
-    let mut decoded = Vec::with_capacity(bytes.len());
-    decoded.extend_from_slice(&bytes[..first]);
+    let start = out.len();
+    out.reserve(bytes.len());
+    out.extend_from_slice(&bytes[..first]);
+    // Byte by byte: escaped JSON (a Java beat) has runs of a few bytes between escapes, too
+    // short for a search-and-copy per run to pay off.
     let mut i = first;
     while i < bytes.len() {
-        match bytes[i] {
-            b'+' => decoded.push(b' '),
-            b'%' => match (bytes.get(i + 1), bytes.get(i + 2)) {
-                (Some(&hi), Some(&lo)) if hi.is_ascii_hexdigit() && lo.is_ascii_hexdigit() => {
-                    decoded.push(hex(hi) << 4 | hex(lo));
+        let byte = bytes[i];
+        i += 1;
+        match byte {
+            b'+' => out.push(b' '),
+            b'%' => match (hex(bytes.get(i)), hex(bytes.get(i + 1))) {
+                (Some(hi), Some(lo)) => {
+                    out.push(hi << 4 | lo);
                     i += 2;
                 }
-                _ => decoded.push(b'%'),
+                _ => out.push(b'%'),
             },
-            _ => {
-                let run = bytes[i..]
-                    .iter()
-                    .position(|&b| b == b'%' || b == b'+')
-                    .unwrap_or(bytes.len() - i);
-                decoded.extend_from_slice(&bytes[i..i + run]);
-                i += run;
-                continue;
-            }
+            other => out.push(other),
         }
-        i += 1;
     }
-    debug_assert!(decoded.len() <= bytes.len());
-    match std::str::from_utf8(&decoded) {
-        Ok(text) => out.push_str(text),
-        Err(_) => out.push_str(&String::from_utf8_lossy(&decoded)),
+    debug_assert!(out.len() - start <= bytes.len());
+    if std::str::from_utf8(&out[start..]).is_err() {
+        let lossy = String::from_utf8_lossy(&out[start..]).into_owned();
+        out.truncate(start);
+        out.extend_from_slice(lossy.as_bytes());
     }
 }
 
-fn hex(digit: u8) -> u8 {
-    match digit {
-        b'0'..=b'9' => digit - b'0',
-        b'a'..=b'f' => digit - b'a' + 10,
-        _ => digit - b'A' + 10,
+fn hex(digit: Option<&u8>) -> Option<u8> {
+    match *digit? {
+        digit @ b'0'..=b'9' => Some(digit - b'0'),
+        digit @ b'a'..=b'f' => Some(digit - b'a' + 10),
+        digit @ b'A'..=b'F' => Some(digit - b'A' + 10),
+        _ => None,
     }
 }
 
@@ -158,6 +163,16 @@ mod tests {
         assert_eq!(decode("%zz"), "%zz");
         assert_eq!(decode("%E4%B8%AD"), "中");
         assert_eq!(decode("%FF"), "\u{FFFD}");
+    }
+
+    /// A value that decodes to invalid UTF-8 turns lossy on its own; its neighbours keep
+    /// their bytes.
+    #[test]
+    fn invalid_utf8_stays_in_its_value() {
+        let p = Params::parse("a=%FF&b=%E4%B8%AD", Some(b"c=x%C3"));
+        assert_eq!(p.get("a"), Some("\u{FFFD}"));
+        assert_eq!(p.get("b"), Some("中"));
+        assert_eq!(p.get("c"), Some("x\u{FFFD}"));
     }
 
     /// Unencoded JSON in a form body (Go v1 PUT) is read as sent.

@@ -219,6 +219,19 @@ impl Instance {
         }
     }
 
+    /// Whether registering `spec` at this instance's address (by HTTP) would store exactly this
+    /// instance again. Only the timing state (`last_beat_ms`, probes) is left out.
+    pub fn registered_as(&self, spec: &InstanceSpec) -> bool {
+        debug_assert!(*self.ip == *spec.ip && self.port == spec.port);
+        self.owner == Owner::Http
+            && *self.cluster == *spec.cluster
+            && self.weight == spec.weight
+            && self.healthy == spec.healthy
+            && self.enabled == spec.enabled
+            && self.ephemeral == spec.ephemeral
+            && *self.metadata == spec.metadata
+    }
+
     /// `ip#port#cluster#group@@service`, Nacos's default "simple" instance id.
     pub fn instance_id(&self, grouped_service: &str) -> String {
         format!(

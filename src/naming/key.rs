@@ -12,13 +12,24 @@ pub const DEFAULT_CLUSTER: &str = "DEFAULT";
 pub const GROUP_SEPARATOR: &str = "@@";
 
 /// A service's identity: (namespace, group, service). The ephemeral flag is not part of it.
-#[derive(
-    Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
-)]
+/// The three parts live in one string: a key is built for every request and compared on
+/// every lookup, so that is one allocation and one comparison instead of three.
+#[derive(Clone, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(from = "KeyParts", into = "KeyParts")]
 pub struct ServiceKey {
-    pub namespace: String,
-    pub group: String,
-    pub service: String,
+    /// `namespace`, `group` and `service` back to back.
+    text: String,
+    group_at: u32,
+    service_at: u32,
+}
+
+/// How a key is stored and sent (the three named fields it has always had).
+#[derive(serde::Serialize, serde::Deserialize)]
+#[serde(rename = "ServiceKey")]
+struct KeyParts {
+    namespace: String,
+    group: String,
+    service: String,
 }
 
 impl ServiceKey {
@@ -29,29 +40,99 @@ impl ServiceKey {
         group: Option<&str>,
         service: &str,
     ) -> NamingResult<Self> {
-        let namespace = normalize_namespace(namespace)?;
+        let namespace = namespace_of(namespace)?;
         let (group, service) = split_grouped(group, service)?;
-        check_group(&group)?;
-        check_service_name(&service)?;
-        Ok(ServiceKey {
-            namespace,
-            group,
-            service,
-        })
+        check_group(group)?;
+        check_service_name(service)?;
+        Ok(ServiceKey::from_parts(namespace, group, service))
+    }
+
+    /// A key from parts that are already checked (stored keys, tests).
+    pub fn from_parts(namespace: &str, group: &str, service: &str) -> Self {
+        // Each part is bounded by its `*_CHARS_MAX` when checked; stored keys were checked.
+        debug_assert!(namespace.len() + group.len() + service.len() <= u32::MAX as usize);
+        let mut text = String::with_capacity(namespace.len() + group.len() + service.len());
+        text.push_str(namespace);
+        text.push_str(group);
+        text.push_str(service);
+        ServiceKey {
+            text,
+            group_at: namespace.len() as u32,
+            service_at: (namespace.len() + group.len()) as u32,
+        }
+    }
+
+    pub fn namespace(&self) -> &str {
+        &self.text[..self.group_at as usize]
+    }
+
+    pub fn group(&self) -> &str {
+        &self.text[self.group_at as usize..self.service_at as usize]
+    }
+
+    pub fn service(&self) -> &str {
+        &self.text[self.service_at as usize..]
     }
 
     /// `group@@service`, the name HTTP list responses and instance ids carry.
     pub fn grouped_name(&self) -> String {
-        format!("{}{GROUP_SEPARATOR}{}", self.group, self.service)
+        format!("{}{GROUP_SEPARATOR}{}", self.group(), self.service())
+    }
+}
+
+impl From<KeyParts> for ServiceKey {
+    fn from(parts: KeyParts) -> Self {
+        ServiceKey::from_parts(&parts.namespace, &parts.group, &parts.service)
+    }
+}
+
+impl From<ServiceKey> for KeyParts {
+    fn from(key: ServiceKey) -> Self {
+        KeyParts {
+            namespace: key.namespace().to_string(),
+            group: key.group().to_string(),
+            service: key.service().to_string(),
+        }
+    }
+}
+
+/// Ordered as the tuple (namespace, group, service), as listings expect.
+impl Ord for ServiceKey {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        (self.namespace(), self.group(), self.service()).cmp(&(
+            other.namespace(),
+            other.group(),
+            other.service(),
+        ))
+    }
+}
+
+impl PartialOrd for ServiceKey {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl std::fmt::Debug for ServiceKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServiceKey")
+            .field("namespace", &self.namespace())
+            .field("group", &self.group())
+            .field("service", &self.service())
+            .finish()
     }
 }
 
 /// `""`, `"public"` and `"null"` all mean the public namespace (Nacos
 /// `NamespaceUtil.processNamespaceParameter`).
 pub fn normalize_namespace(namespace: Option<&str>) -> NamingResult<String> {
+    namespace_of(namespace).map(str::to_string)
+}
+
+fn namespace_of(namespace: Option<&str>) -> NamingResult<&str> {
     let raw = namespace.map(str::trim).unwrap_or("");
     if raw.is_empty() || raw == DEFAULT_NAMESPACE || raw == "null" {
-        return Ok(DEFAULT_NAMESPACE.to_string());
+        return Ok(DEFAULT_NAMESPACE);
     }
     check_length("namespaceId", raw, NAMESPACE_CHARS_MAX)?;
     let legal = raw
@@ -60,11 +141,11 @@ pub fn normalize_namespace(namespace: Option<&str>) -> NamingResult<String> {
     if !legal {
         return Err(illegal_chars("namespaceId"));
     }
-    Ok(raw.to_string())
+    Ok(raw)
 }
 
 /// Splits `group@@name`; an un-grouped name takes `group` or `DEFAULT_GROUP`.
-fn split_grouped(group: Option<&str>, service: &str) -> NamingResult<(String, String)> {
+fn split_grouped<'a>(group: Option<&'a str>, service: &'a str) -> NamingResult<(&'a str, &'a str)> {
     if service.is_empty() {
         return Err(NamingError::missing("serviceName"));
     }
@@ -77,14 +158,11 @@ fn split_grouped(group: Option<&str>, service: &str) -> NamingResult<(String, St
                      'groupName@@serviceName'",
                 ));
             }
-            Ok((group_part.to_string(), name.to_string()))
+            Ok((group_part, name))
         }
         None => {
             let group = group.map(str::trim).filter(|g| !g.is_empty());
-            Ok((
-                group.unwrap_or(DEFAULT_GROUP).to_string(),
-                service.to_string(),
-            ))
+            Ok((group.unwrap_or(DEFAULT_GROUP), service))
         }
     }
 }
@@ -173,6 +251,28 @@ fn is_cjk(c: char) -> bool {
 mod tests {
     use super::*;
 
+    /// A key is stored and sent as its three named parts (Raft log and snapshots written by
+    /// earlier versions read back the same), and parts never run into each other.
+    #[test]
+    fn key_format_and_parts() {
+        let key = ServiceKey::parse(Some("dev"), Some("G"), "orders").unwrap();
+        let json = serde_json::to_string(&key).unwrap();
+        assert_eq!(
+            json,
+            r#"{"namespace":"dev","group":"G","service":"orders"}"#
+        );
+        assert_eq!(serde_json::from_str::<ServiceKey>(&json).unwrap(), key);
+        assert_eq!(
+            (key.namespace(), key.group(), key.service()),
+            ("dev", "G", "orders")
+        );
+        assert_ne!(
+            ServiceKey::from_parts("n", "ab", "c"),
+            ServiceKey::from_parts("n", "a", "bc")
+        );
+        assert!(ServiceKey::from_parts("n", "a", "z") < ServiceKey::from_parts("n", "ab", "a"));
+    }
+
     /// Blank, "public" and "null" namespaces are the same namespace.
     #[test]
     fn namespace_aliases_are_public() {
@@ -188,9 +288,9 @@ mod tests {
     #[test]
     fn grouped_names_split() {
         let key = ServiceKey::parse(None, Some("G"), "A@@orders").unwrap();
-        assert_eq!((key.group.as_str(), key.service.as_str()), ("A", "orders"));
+        assert_eq!((key.group(), key.service()), ("A", "orders"));
         let key = ServiceKey::parse(None, None, "orders").unwrap();
-        assert_eq!(key.group, DEFAULT_GROUP);
+        assert_eq!(key.group(), DEFAULT_GROUP);
         assert_eq!(key.grouped_name(), "DEFAULT_GROUP@@orders");
         assert!(ServiceKey::parse(None, None, "@@orders").is_err());
         assert!(ServiceKey::parse(None, None, "A@@").is_err());

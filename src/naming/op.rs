@@ -292,8 +292,34 @@ pub struct BeatRequest {
     pub ip: String,
     pub port: u16,
     pub cluster: String,
-    /// Present when the client sent `beat` JSON: what to register if the instance is unknown.
-    pub reregister: Option<InstanceSpec>,
+    /// Present when the client sent `beat` JSON: the rest of what to register if the instance
+    /// is unknown.
+    pub reregister: Option<BeatInstance>,
+}
+
+/// What a `beat` JSON adds to the address (Nacos `BeatInfoInstanceBuilder`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct BeatInstance {
+    pub weight: f64,
+    pub metadata: Metadata,
+}
+
+impl BeatRequest {
+    /// The instance a full beat registers when its instance is unknown: healthy, enabled and
+    /// ephemeral. `None` for a light beat.
+    pub fn into_spec(self) -> Option<InstanceSpec> {
+        let instance = self.reregister?;
+        Some(InstanceSpec {
+            ip: self.ip,
+            port: self.port,
+            cluster: self.cluster,
+            weight: instance.weight,
+            healthy: true,
+            enabled: true,
+            ephemeral: true,
+            metadata: instance.metadata,
+        })
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]

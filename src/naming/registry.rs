@@ -274,20 +274,39 @@ impl Registry {
         now_ms: u64,
     ) -> NamingResult<()> {
         let timing = spec.validate()?;
-        if let Some(service) = self.service(key) {
+        let existing = self.service_slot(key);
+        if let Some(slot) = existing {
+            let service = self.service_at(slot);
             check_kind(service, spec.ephemeral)?;
-            let is_new = service.slot_of(Owner::Http, &spec.ip, spec.port).is_none();
-            if is_new && service.len() >= INSTANCES_PER_SERVICE_MAX {
-                return Err(NamingError::new(
-                    ErrorKind::LimitReached,
-                    format!(
-                        "service {} already holds {INSTANCES_PER_SERVICE_MAX} instances",
-                        key.grouped_name()
-                    ),
-                ));
+            match service.slot_of(Owner::Http, &spec.ip, spec.port) {
+                Some(instance_slot) => {
+                    if let Some(same) = service
+                        .instance_mut(instance_slot)
+                        .filter(|old| spec.ephemeral && old.registered_as(&spec))
+                    {
+                        // Clients re-register what they registered (Java 1.x on a 20404 beat,
+                        // Spring on refresh): nothing a subscriber sees changes, so it is a
+                        // beat. The pending timer re-arms itself from `last_beat_ms`.
+                        same.last_beat_ms = now_ms;
+                        return Ok(());
+                    }
+                }
+                None if service.len() >= INSTANCES_PER_SERVICE_MAX => {
+                    return Err(NamingError::new(
+                        ErrorKind::LimitReached,
+                        format!(
+                            "service {} already holds {INSTANCES_PER_SERVICE_MAX} instances",
+                            key.grouped_name()
+                        ),
+                    ));
+                }
+                None => {}
             }
         }
-        let slot = self.ensure_service(key, spec.ephemeral, now_ms);
+        let slot = match existing {
+            Some(slot) => slot,
+            None => self.ensure_service(key, spec.ephemeral, now_ms),
+        };
         let epoch = self.take_uid();
         let instance = Instance::from_spec(spec, timing, now_ms, epoch);
         let ephemeral = instance.ephemeral;
@@ -464,7 +483,7 @@ impl Registry {
                 ErrorKind::ServiceNotFound,
                 format!(
                     "service not found, namespace: {}, service: {}",
-                    key.namespace,
+                    key.namespace(),
                     key.grouped_name()
                 ),
             ));
@@ -650,9 +669,11 @@ impl Registry {
             let ephemeral = service.instance(instance_slot)?.ephemeral;
             ephemeral.then_some((slot, instance_slot))
         });
-        match (found, beat.reregister) {
-            (Some((slot, instance_slot)), _) => Ok(self.refresh(slot, instance_slot, now_ms)),
-            (None, Some(spec)) => {
+        if let Some((slot, instance_slot)) = found {
+            return Ok(self.refresh(slot, instance_slot, now_ms));
+        }
+        match beat.into_spec() {
+            Some(spec) => {
                 let interval_ms = spec
                     .metadata
                     .contains_key(META_BEAT_INTERVAL)
@@ -664,7 +685,7 @@ impl Registry {
                     beat_interval_ms: interval_ms,
                 })
             }
-            (None, None) => Ok(NamingReply::Beat {
+            None => Ok(NamingReply::Beat {
                 found: false,
                 beat_interval_ms: None,
             }),
@@ -757,7 +778,7 @@ impl Registry {
                 ErrorKind::ServiceNotFound,
                 format!(
                     "service not found, namespace: {}, serviceName: {}",
-                    key.namespace,
+                    key.namespace(),
                     key.grouped_name()
                 ),
             )
@@ -793,7 +814,7 @@ impl Registry {
                 udp_port: s.udp_port,
                 agent: s.agent.clone(),
                 app: s.app.clone(),
-                namespace: key.namespace.clone(),
+                namespace: key.namespace().to_string(),
                 grouped_service: key.grouped_name(),
                 clusters: s.clusters.clone(),
             })
@@ -805,8 +826,8 @@ impl Registry {
         let names = self
             .index
             .keys()
-            .filter(|k| k.namespace == namespace && group.is_none_or(|g| k.group == g))
-            .map(|k| (k.group.clone(), k.service.clone()))
+            .filter(|k| k.namespace() == namespace && group.is_none_or(|g| k.group() == g))
+            .map(|k| (k.group().to_string(), k.service().to_string()))
             .collect();
         NamingReply::ServiceNames(names)
     }
@@ -1390,8 +1411,8 @@ impl Registry {
         };
         let grouped = key.grouped_name();
         let head = ServiceInfoHead {
-            name: if grpc { &key.service } else { &grouped },
-            group: grpc.then_some(key.group.as_str()),
+            name: if grpc { key.service() } else { &grouped },
+            group: grpc.then_some(key.group()),
             clusters,
             cache_millis,
             last_ref_time_ms: wall_ms,
@@ -1503,7 +1524,7 @@ fn no_instance_error(key: &ServiceKey, cluster: &str) -> NamingError {
 mod tests {
     use super::*;
     use crate::naming::instance::parse_metadata;
-    use crate::naming::op::ServiceSpec;
+    use crate::naming::op::{BeatInstance, ServiceSpec};
 
     fn key(service: &str) -> ServiceKey {
         ServiceKey::parse(None, None, service).unwrap()
@@ -1570,6 +1591,46 @@ mod tests {
         assert!(health(&r, &k).is_empty(), "1 ms later it is gone");
     }
 
+    /// Re-registering exactly what is stored is a beat: the instance outlives the timeout of
+    /// its first registration and the service does not change (no push, cached lists stay).
+    /// Any difference is stored, and seen.
+    #[test]
+    fn unchanged_reregister_is_a_beat() {
+        let mut r = Registry::new(0);
+        let k = key("orders");
+        r.register(&k, spec("10.0.0.1", 1, ""), 0).unwrap();
+        let revision = r.service(&k).unwrap().revision;
+        r.register(&k, spec("10.0.0.1", 1, ""), 10_000).unwrap();
+        assert_eq!(r.service(&k).unwrap().revision, revision);
+        r.advance(15_001);
+        assert_eq!(
+            health(&r, &k),
+            vec![(1, true)],
+            "beaten at 10 s by the re-register"
+        );
+        r.advance(25_001);
+        assert_eq!(
+            health(&r, &k),
+            vec![(1, false)],
+            "15 s after the re-register"
+        );
+        // Unhealthy now, so a healthy registration is a change again.
+        r.register(&k, spec("10.0.0.1", 1, ""), 25_002).unwrap();
+        assert_eq!(health(&r, &k), vec![(1, true)]);
+        let revision = r.service(&k).unwrap().revision;
+        let heavier = InstanceSpec {
+            weight: 2.0,
+            ..spec("10.0.0.1", 1, "")
+        };
+        r.register(&k, heavier, 25_003).unwrap();
+        let service = r.service(&k).unwrap();
+        assert!(service.revision > revision);
+        assert_eq!(
+            service.instances().map(|i| i.weight).collect::<Vec<_>>(),
+            vec![2.0]
+        );
+    }
+
     /// `preserved.*` metadata overrides both timeouts.
     #[test]
     fn preserved_metadata_timeouts() {
@@ -1619,11 +1680,15 @@ mod tests {
             beat(&mut r, &k, 9, 0),
             NamingReply::Beat { found: false, .. }
         ));
+        let registered = spec("10.0.0.1", 9, "");
         let request = BeatRequest {
             ip: "10.0.0.1".into(),
             port: 9,
             cluster: "DEFAULT".into(),
-            reregister: Some(spec("10.0.0.1", 9, "")),
+            reregister: Some(BeatInstance {
+                weight: registered.weight,
+                metadata: registered.metadata,
+            }),
         };
         let reply = r.beat(&k, request, 0).unwrap();
         assert!(matches!(

@@ -35,7 +35,7 @@ fn key_of(kind: u8, parts: &[&str]) -> Vec<u8> {
 }
 
 fn service_parts(key: &ServiceKey) -> [&str; 3] {
-    [&key.namespace, &key.group, &key.service]
+    [key.namespace(), key.group(), key.service()]
 }
 
 fn json<T: serde::Serialize>(value: &T) -> Vec<u8> {
@@ -108,11 +108,11 @@ fn parts_of(key: &[u8]) -> Option<Vec<String>> {
 }
 
 fn service_key_of(parts: &[String]) -> Option<ServiceKey> {
-    Some(ServiceKey {
-        namespace: parts.first()?.clone(),
-        group: parts.get(1)?.clone(),
-        service: parts.get(2)?.clone(),
-    })
+    Some(ServiceKey::from_parts(
+        parts.first()?,
+        parts.get(1)?,
+        parts.get(2)?,
+    ))
 }
 
 /// Decodes one stored entry; `None` for entries this version does not know (skipped).

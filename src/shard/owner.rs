@@ -17,11 +17,11 @@ fn fnv1a(hash: u64, bytes: &[u8]) -> u64 {
 pub fn owner_core(key: &ServiceKey, cores: usize) -> usize {
     assert!(cores > 0, "a server has at least one core");
     // A 0xFF separator cannot occur in UTF-8, so ("ab","c") and ("a","bc") hash differently.
-    let mut hash = fnv1a(FNV_OFFSET_BASIS, key.namespace.as_bytes());
+    let mut hash = fnv1a(FNV_OFFSET_BASIS, key.namespace().as_bytes());
     hash = fnv1a(hash, &[0xFF]);
-    hash = fnv1a(hash, key.group.as_bytes());
+    hash = fnv1a(hash, key.group().as_bytes());
     hash = fnv1a(hash, &[0xFF]);
-    hash = fnv1a(hash, key.service.as_bytes());
+    hash = fnv1a(hash, key.service().as_bytes());
     let owner = (hash % cores as u64) as usize;
     debug_assert!(owner < cores);
     owner
@@ -32,11 +32,7 @@ mod tests {
     use super::*;
 
     fn key(ns: &str, group: &str, service: &str) -> ServiceKey {
-        ServiceKey {
-            namespace: ns.into(),
-            group: group.into(),
-            service: service.into(),
-        }
+        ServiceKey::from_parts(ns, group, service)
     }
 
     /// The hash is a fixed function: these values must never change between releases.
