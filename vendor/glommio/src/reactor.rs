@@ -849,6 +849,11 @@ impl Reactor {
     /// Polls for I/O, but does not change any timer registration.
     ///
     /// This doesn't ever sleep, and does not touch the preemption timer.
+    // nacore patch: see `sys::uring::Reactor::has_unsubmitted_io`.
+    pub(crate) fn has_unsubmitted_io(&self) -> bool {
+        self.sys.has_unsubmitted_io()
+    }
+
     pub(crate) fn spin_poll_io(&self) -> io::Result<bool> {
         let mut woke = 0;
         self.sys.poll_io(&mut woke)?;

@@ -73,6 +73,11 @@ pub(crate) const DEFAULT_EXECUTOR_NAME: &str = "unnamed";
 pub(crate) const DEFAULT_PREEMPT_TIMER: Duration = Duration::from_millis(100);
 pub(crate) const DEFAULT_IO_MEMORY: usize = 10 << 20;
 pub(crate) const DEFAULT_RING_SUBMISSION_DEPTH: usize = 128;
+// nacore patch: a task queue that always has runnable tasks (tasks that yield and run again)
+// would otherwise keep new I/O requests unsubmitted, and so their tasks waiting, until it is
+// preempted (100 ms by default). Every this many tasks, if tasks queued I/O, submit it and
+// reap completions. Only then: a fan-out of writes is not interleaved with reads.
+pub(crate) const TASKS_BETWEEN_IO_POLLS: u64 = 16;
 
 /// Result type alias that removes the need to specify a type parameter
 /// that's only valid in the channel variants of the error. Otherwise, it
@@ -1372,6 +1377,15 @@ impl LocalExecutor {
 
             let mut tasks_executed_this_loop = 0;
             loop {
+                // nacore patch: see `TASKS_BETWEEN_IO_POLLS`.
+                if tasks_executed_this_loop > 0
+                    && tasks_executed_this_loop % TASKS_BETWEEN_IO_POLLS == 0
+                    && self.reactor.has_unsubmitted_io()
+                {
+                    self.reactor
+                        .spin_poll_io()
+                        .expect("Failed to poll io! This is actually pretty bad!");
+                }
                 let mut queue_ref = queue.borrow_mut();
                 if self.need_preempt() || queue_ref.yielded() {
                     break;

@@ -223,6 +223,8 @@ pub(crate) struct NonBufferedStream<S> {
     source_rx: Option<Source>,
     write_timeout: Timeout,
     read_timeout: Timeout,
+    // nacore patch: whether a short read arms a poll for the next one (glommio's behaviour).
+    early_read_poll: Cell<bool>,
 }
 
 impl<S: AsRawFd> NonBufferedStream<S> {
@@ -275,7 +277,8 @@ impl<S: AsRawFd> NonBufferedStream<S> {
                 // Start an early poll if the buffer is not fully filled. So when
                 // the next time `poll_read` is called, it will be known immediately
                 // whether the underlying stream is ready for reading.
-                if result > 0 && result < buf.len() {
+                // nacore patch: `early_read_poll` can turn this off.
+                if self.early_read_poll.get() && result > 0 && result < buf.len() {
                     self.source_rx = Some(reactor.poll_read_ready(self.stream.as_raw_fd()));
                     // The `rush_dispatch`s here and after could be removed to
                     // improve performance if #458 is handled appropriately.
@@ -368,6 +371,7 @@ where
             source_rx: None,
             write_timeout: Timeout::new(reactor.register_timer()),
             read_timeout: Timeout::new(reactor.register_timer()),
+            early_read_poll: Cell::new(true),
         };
         stream.init();
         GlommioStream {
@@ -483,6 +487,11 @@ impl<S: AsRawFd, B: RxBuf> GlommioStream<S, B> {
 
     pub(crate) fn set_read_timeout(&self, dur: Option<Duration>) -> Result<()> {
         self.stream.read_timeout.set(dur)
+    }
+
+    // nacore patch.
+    pub(crate) fn set_early_read_poll(&self, enabled: bool) {
+        self.stream.early_read_poll.set(enabled)
     }
 
     pub(crate) fn write_timeout(&self) -> Option<Duration> {

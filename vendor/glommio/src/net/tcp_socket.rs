@@ -521,6 +521,14 @@ impl<B: RxBuf> TcpStream<B> {
         self.stream.set_read_timeout(dur)
     }
 
+    /// nacore patch: whether a read that does not fill the buffer arms an io_uring poll for
+    /// the next read right away (glommio's default: `true`). A request/response protocol that
+    /// writes before it reads again does better with `false`: it reads again without a poll
+    /// when the peer has answered by then, and arms one only when the read would block.
+    pub fn set_early_read_poll(&self, enabled: bool) {
+        self.stream.set_early_read_poll(enabled)
+    }
+
     /// Sets the write timeout to the timeout specified.
     ///
     /// If the value specified is [`None`], then write calls will block

@@ -1787,6 +1787,11 @@ impl Reactor {
         ring.sleep(&link_rings).or_else(Self::busy_ok).map(|_| {})
     }
 
+    // nacore patch: whether the main ring holds requests not yet handed to the kernel.
+    pub(crate) fn has_unsubmitted_io(&self) -> bool {
+        !self.main_ring.borrow().submission_queue.borrow().is_empty()
+    }
+
     pub(crate) fn poll_io(&self, woke: &mut usize) -> io::Result<()> {
         self.poll_ring.borrow_mut().poll(woke)?;
         self.main_ring.borrow_mut().poll(woke)?;
