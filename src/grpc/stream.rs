@@ -217,12 +217,17 @@ impl BiStream {
 
     async fn serve(&mut self, body: &mut RecvStream) -> &'static str {
         let mut buf = BytesMut::new();
+        let tick = Duration::from_millis(BI_STREAM_TICK_MS);
+        // One timer per tick, not one per event: a push and its ack are two events.
+        let mut next_tick = Box::pin(glommio::timer::sleep(tick).fuse());
         loop {
-            let tick = Duration::from_millis(BI_STREAM_TICK_MS);
             let event = futures::select_biased! {
                 data = body.data().fuse() => Event::Data(data),
                 push = self.inbox.recv().fuse() => Event::Push(push),
-                _ = glommio::timer::sleep(tick).fuse() => Event::Tick,
+                _ = next_tick => {
+                    next_tick = Box::pin(glommio::timer::sleep(tick).fuse());
+                    Event::Tick
+                }
             };
             let step = match event {
                 Event::Data(Some(Ok(chunk))) => {

@@ -1332,29 +1332,35 @@ impl Registry {
         wall_ms: u64,
         out: &mut Vec<PushOut>,
     ) {
-        let service = self.service_at(slot);
-        let mut subscribers: Vec<(String, u64)> = service
-            .grpc_subscribers
-            .iter()
-            .map(|(&c, s)| (s.clusters.clone(), c))
-            .collect();
-        subscribers.sort();
-        let mut encoded: Option<(String, Bytes)> = None;
-        for (clusters, connection) in subscribers {
-            let json = match &encoded {
-                Some((c, json)) if *c == clusters => json.clone(),
-                _ => {
-                    let json = self.service_info(key, &clusters, true, now_ms, wall_ms);
-                    encoded = Some((clusters.clone(), json.clone()));
-                    json
+        // Subscribers with the same cluster selection share one encoding. Selections are few
+        // (usually every subscriber has the same one), so they are found by a linear search.
+        let mut selections: Vec<String> = Vec::new();
+        let mut subscribers: Vec<(u64, usize)> = Vec::new();
+        for (&connection, subscriber) in &self.service_at(slot).grpc_subscribers {
+            let selection = match selections.iter().position(|c| *c == subscriber.clusters) {
+                Some(index) => index,
+                None => {
+                    selections.push(subscriber.clusters.clone());
+                    selections.len() - 1
                 }
             };
-            out.push(PushOut {
-                connection,
-                key: key.clone(),
-                service_info_json: json,
-            });
+            subscribers.push((connection, selection));
         }
+        let encoded: Vec<Bytes> = selections
+            .iter()
+            .map(|clusters| self.service_info(key, clusters, true, now_ms, wall_ms))
+            .collect();
+        // Grouped by selection, so the framing step frames each encoding once.
+        subscribers.sort_unstable_by_key(|&(connection, selection)| (selection, connection));
+        out.extend(
+            subscribers
+                .into_iter()
+                .map(|(connection, selection)| PushOut {
+                    connection,
+                    key: key.clone(),
+                    service_info_json: encoded[selection].clone(),
+                }),
+        );
     }
 
     fn udp_pushes(
