@@ -21,7 +21,9 @@
 #   --out DIR            where the JSON reports and logs go [$OUT_DIR or a new temp dir]
 #   --repeat N           runs per scenario and server, alternating servers; the table shows
 #                        the best run (highest throughput, then lowest p99), which filters out
-#                        runs disturbed by other load on a shared machine   [$REPEAT or 1]
+#                        runs disturbed by other load on a shared machine, and the median of
+#                        the paired ratios (each repetition's nacore run against the other
+#                        server's run right after it)                      [$REPEAT or 1]
 # SCENARIOS (env): one scenario per line, loadgen arguments after the name; see DEFAULT_SCENARIOS.
 #   A scenario line with its own --connections overrides --connections. gRPC scenarios use the
 #   HTTP port + 1000 on both servers. For grpc-subscribe-push the req/s column is latency
@@ -211,6 +213,23 @@ def load(name, index):
         return None
     return max(runs, key=lambda r: (round(r["throughput_ok_per_s"]), -r["latency_us"]["p99"]))
 
+def paired_ratio(index):
+    """Median over repetitions of nacore's throughput over the other server's in the same
+    repetition (the two runs are back to back): steadier than the ratio of the best runs on a
+    machine whose speed drifts."""
+    ratios = []
+    for rep in range(1, repeat + 1):
+        mine = load_one(os.path.join(out_dir, f"nacore-{index}-{rep}.json"))
+        theirs = load_one(os.path.join(out_dir, f"other-{index}-{rep}.json"))
+        if mine and theirs and theirs["throughput_ok_per_s"] > 0:
+            ratios.append(mine["throughput_ok_per_s"] / theirs["throughput_ok_per_s"])
+    if not ratios:
+        return "n/a"
+    ratios.sort()
+    middle = len(ratios) // 2
+    median = ratios[middle] if len(ratios) % 2 else (ratios[middle - 1] + ratios[middle]) / 2
+    return f"{median:.2f}"
+
 def fmt(value, digits=0):
     return "n/a" if value is None else f"{value:,.{digits}f}"
 
@@ -230,20 +249,22 @@ def figures(report):
     return (report["throughput_ok_per_s"], report["latency_us"]["p99"] / 1000.0,
             report["errors_total"], extra)
 
-header = ["scenario", "nacore req/s", f"{other_name} req/s", "ratio",
+header = ["scenario", "nacore req/s", f"{other_name} req/s", "ratio", "paired",
           "nacore p99 ms", f"{other_name} p99 ms", "ratio", "errors n/o", "extra n/o"]
 rows = []
 for index, spec in enumerate(specs, start=1):
     nt, np99, ne, nx = figures(load("nacore", index))
     ot, op99, oe, ox = figures(load("other", index))
     extra = "" if nx is None and ox is None else f"{nx or 'n/a'} / {ox or 'n/a'}"
-    rows.append([spec, fmt(nt), fmt(ot), ratio(nt, ot), fmt(np99, 3), fmt(op99, 3),
+    rows.append([spec, fmt(nt), fmt(ot), ratio(nt, ot), paired_ratio(index),
+                 fmt(np99, 3), fmt(op99, 3),
                  ratio(np99, op99), f"{fmt(ne)}/{fmt(oe)}", extra])
 widths = [max(len(str(row[i])) for row in rows + [header]) for i in range(len(header))]
 for row in [header] + rows:
     print("  ".join(str(cell).ljust(widths[i]) for i, cell in enumerate(row)))
 print(f"\nratio = nacore / {other_name} (throughput: higher is better; p99: lower is better);"
-      f" best of {repeat} run(s) per cell")
+      f" best of {repeat} run(s) per cell; paired = median of the per-repetition throughput"
+      f" ratios (each nacore run against the {other_name} run right after it)")
 print(f"reports and logs: {out_dir}")
 PY
 
