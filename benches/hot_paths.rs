@@ -51,10 +51,7 @@ fn registry(c: &mut Criterion) {
     let mut heavy = false;
     c.bench_function("registry/reregister_then_list_100_cold", |b| {
         b.iter(|| {
-            heavy = !heavy;
-            let weight = if heavy { 2.0 } else { 1.0 };
-            reg.register(&key, InstanceSpec { weight, ..spec(0) }, 0)
-                .unwrap();
+            reg.register(&key, reweighted(0, &mut heavy), 0).unwrap();
             reg.apply(list_op(&key), 0)
         })
     });
@@ -67,13 +64,9 @@ fn registry(c: &mut Criterion) {
         };
         b.iter(|| reg.beat(&key, beat.clone(), 1))
     });
-    let mut flip = false;
+    let mut heavy = false;
     c.bench_function("registry/reregister_changed", |b| {
-        b.iter(|| {
-            flip = !flip;
-            let weight = if flip { 2.0 } else { 1.0 };
-            reg.register(&key, InstanceSpec { weight, ..spec(3) }, 2)
-        })
+        b.iter(|| reg.register(&key, reweighted(3, &mut heavy), 2))
     });
     // Unchanged re-registrations (what clients send again and again) count as beats.
     let mut port = 0u16;
@@ -83,6 +76,17 @@ fn registry(c: &mut Criterion) {
             reg.register(&key, spec(port), 2)
         })
     });
+}
+
+/// `spec(port)` with a weight that differs from the previous call's, so registering it is a
+/// change.
+fn reweighted(port: u16, heavy: &mut bool) -> InstanceSpec {
+    *heavy = !*heavy;
+    let weight = if *heavy { 2.0 } else { 1.0 };
+    InstanceSpec {
+        weight,
+        ..spec(port)
+    }
 }
 
 fn list_op(key: &ServiceKey) -> NamingOp {

@@ -31,6 +31,10 @@ const SINGLE_NODE_ID: u64 = 1;
 /// io_uring registered-buffer memory per executor. Naming traffic needs no DMA buffers, and
 /// a small figure keeps nacore within default memlock limits (8 MiB on many distributions).
 const EXECUTOR_IO_MEMORY_BYTES: usize = 512 * 1024;
+/// The longest a core runs tasks without looking at new I/O, timers and messages from other
+/// cores. HTTP connections that always find their next request keep the task queue busy, so
+/// this bounds how long an accept, a deadline sweep or a Raft tick can wait behind them.
+const EXECUTOR_PREEMPT_MS: u64 = 25;
 
 /// Starts every core and returns once all of them listen. The executors run on their own
 /// threads until the process exits.
@@ -46,7 +50,7 @@ pub fn start(config: &Config) -> Result<(), String> {
         let builder = LocalExecutorBuilder::new(Placement::Fixed(cpu))
             .name(&format!("nacore-core-{index}"))
             .io_memory(EXECUTOR_IO_MEMORY_BYTES)
-            .preempt_timer(Duration::from_millis(100));
+            .preempt_timer(Duration::from_millis(EXECUTOR_PREEMPT_MS));
         let spawned = builder.spawn(move || async move {
             let result = run_core(config, mesh, origin).await;
             let failed = result.is_err();
