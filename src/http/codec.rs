@@ -316,6 +316,26 @@ mod tests {
     }
 
     /// HTTP/1.0 closes by default; Connection headers override.
+    /// Path, query and User-Agent come apart again from the one string they share.
+    #[test]
+    fn target_parts() {
+        let h = parse_head(b"GET /a/b HTTP/1.1\r\n\r\n").unwrap().unwrap();
+        assert_eq!((h.path(), h.query(), h.user_agent()), ("/a/b", "", ""));
+        let h = parse_head(
+            b"GET /a? HTTP/1.1\r\nUser-Agent: one\r\nUser-Agent: Nacos-Java-Client:v2.5.1\r\n\r\n",
+        )
+        .unwrap()
+        .unwrap();
+        assert_eq!(
+            (h.path(), h.query(), h.user_agent()),
+            ("/a", "", "Nacos-Java-Client:v2.5.1")
+        );
+        let h = parse_head(b"GET /a?x=1&y=2 HTTP/1.1\r\n\r\n")
+            .unwrap()
+            .unwrap();
+        assert_eq!((h.path(), h.query()), ("/a", "x=1&y=2"));
+    }
+
     #[test]
     fn keep_alive_rules() {
         let h = parse_head(b"GET / HTTP/1.0\r\n\r\n").unwrap().unwrap();
