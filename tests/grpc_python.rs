@@ -7,30 +7,16 @@
 
 mod common;
 
-use common::{assert_client_ok, ensure_clients, run_python3, Server};
+use std::process::Output;
+
+use common::{assert_client_ok, ensure_clients, run_python, run_python3, Server};
 
 #[test]
 fn python_v3_grpc_client_register_subscribe_shutdown() {
-    ensure_clients();
-    let server = Server::start();
-    let addr = server.addr();
-    let grpc_port = server.grpc_port.to_string();
-    let out = run_python3(
-        "py_v2_grpc.py",
-        &[
-            "--server",
-            &addr,
-            "--grpc-port",
-            &grpc_port,
-            "--service",
-            "nacore-it-py-v2-grpc",
-        ],
-    );
-    assert_client_ok(
+    run_grpc_scenario(
+        run_python3,
+        "nacore-it-py-v2-grpc",
         "py_v2_grpc.py (nacos-sdk-python 3.x gRPC)",
-        &out,
-        "PY_V2_GRPC_OK",
-        &server,
     );
 }
 
@@ -38,25 +24,27 @@ fn python_v3_grpc_client_register_subscribe_shutdown() {
 /// not negotiate abilities and so get no SetupAck).
 #[test]
 fn python_2_0_11_grpc_client_register_subscribe_shutdown() {
+    run_grpc_scenario(
+        run_python,
+        "nacore-it-py-2011-grpc",
+        "py_v2_grpc.py (nacos-sdk-python 2.0.11 v2 gRPC)",
+    );
+}
+
+/// Runs tests/clients/py_v2_grpc.py with `python` (one of the venvs) against a fresh server.
+fn run_grpc_scenario(python: fn(&str, &[&str]) -> Output, service: &str, label: &str) {
     ensure_clients();
     let server = Server::start();
     let addr = server.addr();
     let grpc_port = server.grpc_port.to_string();
-    let out = common::run_python(
-        "py_v2_grpc.py",
-        &[
-            "--server",
-            &addr,
-            "--grpc-port",
-            &grpc_port,
-            "--service",
-            "nacore-it-py-2011-grpc",
-        ],
-    );
-    assert_client_ok(
-        "py_v2_grpc.py (nacos-sdk-python 2.0.11 v2 gRPC)",
-        &out,
-        "PY_V2_GRPC_OK",
-        &server,
-    );
+    let args = [
+        "--server",
+        &addr,
+        "--grpc-port",
+        &grpc_port,
+        "--service",
+        service,
+    ];
+    let out = python("py_v2_grpc.py", &args);
+    assert_client_ok(label, &out, "PY_V2_GRPC_OK", &server);
 }
