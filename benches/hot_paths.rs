@@ -35,6 +35,12 @@ fn http(c: &mut Criterion) {
     c.bench_function("http/params_register", |b| {
         b.iter(|| Params::parse(black_box(query), None))
     });
+    // A Java 1.x beat: the query names the instance, the body carries the escaped BeatInfo.
+    let beat_query = "namespaceId=public&serviceName=DEFAULT_GROUP%40%40orders&clusterName=DEFAULT&ip=10.0.3.92&port=8080";
+    let beat_body = b"beat=%7B%22ip%22%3A%2210.0.3.92%22%2C%22port%22%3A8080%2C%22cluster%22%3A%22DEFAULT%22%2C%22serviceName%22%3A%22DEFAULT_GROUP%40%40orders%22%2C%22weight%22%3A1.0%2C%22metadata%22%3A%7B%7D%2C%22scheduled%22%3Atrue%2C%22period%22%3A5000%2C%22stopped%22%3Afalse%7D";
+    c.bench_function("http/params_beat", |b| {
+        b.iter(|| Params::parse(black_box(beat_query), Some(black_box(&beat_body[..]))))
+    });
 }
 
 fn registry(c: &mut Criterion) {

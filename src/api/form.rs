@@ -36,6 +36,10 @@ pub fn port(raw: &str) -> NamingResult<u16> {
         .trim()
         .parse()
         .map_err(|_| NamingError::invalid(format!("For input string: \"{raw}\"")))?;
+    port_in_range(value)
+}
+
+fn port_in_range(value: i64) -> NamingResult<u16> {
     u16::try_from(value).map_err(|_| {
         NamingError::invalid("Param 'port' is illegal, the value should be between 0 and 65535.")
     })
@@ -203,7 +207,7 @@ pub fn beat(params: &Params) -> NamingResult<BeatRequest> {
             .ok_or_else(|| NamingError::missing("ip"))?,
     };
     let port = match json.port {
-        Some(p) => port(&p.to_string())?,
+        Some(p) => port_in_range(p)?,
         None => port(required(params, "port")?)?,
     };
     let cluster = match json.cluster.filter(|c| !c.trim().is_empty()) {

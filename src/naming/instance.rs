@@ -1,6 +1,7 @@
 //! `Instance`: one registered address of a service, and the rules that turn raw registration
 //! values (weight, metadata, heartbeat settings) into one.
 
+use compact_str::CompactString;
 use std::collections::BTreeMap;
 use std::rc::Rc;
 
@@ -178,7 +179,9 @@ pub enum Owner {
 /// One stored instance. Owned by exactly one core: the owner core of its service.
 #[derive(Debug, Clone)]
 pub struct Instance {
-    pub ip: Box<str>,
+    /// Inline up to 24 bytes (every IPv4 and most IPv6 text): looking an instance up by
+    /// address then reads no second heap line.
+    pub ip: CompactString,
     pub port: u16,
     /// Interned per core: instances of one cluster share the name.
     pub cluster: Rc<str>,
@@ -202,7 +205,7 @@ pub struct Instance {
 impl Instance {
     pub fn from_spec(spec: InstanceSpec, timing: BeatTiming, now_ms: u64, epoch: u64) -> Self {
         Instance {
-            ip: spec.ip.into_boxed_str(),
+            ip: CompactString::from(spec.ip),
             port: spec.port,
             cluster: Rc::from(spec.cluster.as_str()),
             weight: spec.weight,

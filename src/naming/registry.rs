@@ -326,7 +326,7 @@ impl Registry {
         // Overlays are rare: build their (allocating) key only when there are any.
         if !service.overlays.is_empty() {
             let overlay_key = (
-                instance.ip.clone(),
+                Box::from(instance.ip.as_str()),
                 instance.port,
                 Box::from(&*instance.cluster),
             );

@@ -2,6 +2,7 @@
 //! and the cache of its encoded `hosts` lists. Lives on the service's owner core.
 
 use bytes::Bytes;
+use compact_str::CompactString;
 use hashbrown::HashMap;
 
 use crate::limits::{LIST_CACHE_ENTRIES_PER_SERVICE_MAX, UDP_SUBSCRIBERS_PER_SERVICE_MAX};
@@ -82,7 +83,7 @@ struct CachedHosts {
 pub use crate::naming::instance::Owner;
 
 /// An instance's identity within its service: its publisher and address.
-pub type InstanceAddr = (Owner, Box<str>, u16);
+pub type InstanceAddr = (Owner, CompactString, u16);
 
 /// A borrowed `InstanceAddr` for lookups, so finding an instance allocates nothing. Hashes
 /// exactly as the tuple does (field by field, in order).
@@ -102,7 +103,7 @@ impl std::hash::Hash for AddrRef<'_> {
 
 impl hashbrown::Equivalent<InstanceAddr> for AddrRef<'_> {
     fn equivalent(&self, key: &InstanceAddr) -> bool {
-        self.owner == key.0 && self.port == key.2 && self.ip == &*key.1
+        self.owner == key.0 && self.port == key.2 && self.ip == key.1.as_str()
     }
 }
 

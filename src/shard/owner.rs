@@ -16,6 +16,9 @@ fn fnv1a(hash: u64, bytes: &[u8]) -> u64 {
 /// The owner core of `key` among `cores` cores.
 pub fn owner_core(key: &ServiceKey, cores: usize) -> usize {
     assert!(cores > 0, "a server has at least one core");
+    if cores == 1 {
+        return 0;
+    }
     // A 0xFF separator cannot occur in UTF-8, so ("ab","c") and ("a","bc") hash differently.
     let mut hash = fnv1a(FNV_OFFSET_BASIS, key.namespace().as_bytes());
     hash = fnv1a(hash, &[0xFF]);
