@@ -393,6 +393,50 @@ async fn client_that_never_reads_pushes_is_disconnected() {
     assert_eq!(kind, "HealthCheckResponse");
 }
 
+/// Pushes that wait for a slow reader's flow-control window are queued, neither dropped nor
+/// reordered, and a push larger than the window goes out as the client reads: the client
+/// gets every push in order, ending at the last change.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pushes_held_back_by_flow_control_arrive_in_order() {
+    let server = Server::start();
+    let mut slow = connect(server.grpc_port).await;
+    let mut bi = slow.setup().await;
+    let subscribe = json!({"headers": {}, "namespace": "public", "serviceName": "ordered", "groupName": "DEFAULT_GROUP",
+        "subscribe": true, "clusters": "", "module": "naming"});
+    slow.unary("SubscribeServiceRequest", subscribe).await;
+    // Hosts of ~1 KiB: the last pushes are ~100 KiB each, more than the client stream's whole
+    // 64 KiB window (so they can only go out in pieces), and the client reopens no window
+    // until it reads below.
+    let padding = "p".repeat(900);
+    let instances = 100u16;
+    for port in 1..=instances {
+        let q = format!("/nacos/v1/ns/instance?serviceName=ordered&ip=10.9.0.1&port={port}&metadata=%7B%22pad%22%3A%22{padding}%22%7D");
+        assert_eq!(server.http("POST", &q, None).0, 200);
+    }
+    let mut seen_hosts = 0;
+    let mut pushes = 0;
+    while seen_hosts < usize::from(instances) {
+        let (kind, body) = bi.next(Duration::from_secs(8)).await.unwrap_or_else(|| {
+            panic!("pushes stopped at {seen_hosts} hosts after {pushes} pushes")
+        });
+        if kind != "NotifySubscriberRequest" {
+            continue;
+        }
+        let hosts = body["serviceInfo"]["hosts"].as_array().map_or(0, Vec::len);
+        assert!(
+            hosts >= seen_hosts,
+            "a push with {hosts} hosts came after one with {seen_hosts}"
+        );
+        seen_hosts = hosts;
+        pushes += 1;
+        bi.send(
+            "NotifySubscriberResponse",
+            json!({"requestId": body["requestId"], "resultCode": 200}),
+        );
+    }
+    assert!(pushes > 1, "expected the changes in more than one push");
+}
+
 /// An idle connection gets a ClientDetectionRequest after 20 s; one that does not answer is
 /// dropped 5 s later with its instances, one that answers stays.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

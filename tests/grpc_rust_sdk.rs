@@ -277,6 +277,37 @@ async fn push_arrives_within_100ms() {
     );
 }
 
+/// A big service's push (~2.6 MiB: 2,500 hosts with metadata) arrives whole at a real client.
+/// (Pushes larger than a client's flow-control window are covered in grpc_protocol.rs.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn push_larger_than_the_client_window_arrives() {
+    let server = Server::start();
+    let watcher = client(&server, "big-watcher").await;
+    let writer = client(&server, "big-writer").await;
+    let recorder = Arc::new(Recorder::default());
+    watcher
+        .subscribe("g-big".into(), group(), vec![], recorder.clone())
+        .await
+        .unwrap();
+    let before = Instant::now();
+    // One batch, one push of ~2.6 MiB: 2,500 hosts of ~1 KiB.
+    let padding = "p".repeat(1000);
+    let ports: Vec<i32> = (1..=2500).collect();
+    let batch = ports
+        .iter()
+        .map(|&port| {
+            let mut big = instance("10.6.0.1", port);
+            big.metadata.insert("pad".to_string(), padding.clone());
+            big
+        })
+        .collect();
+    writer
+        .batch_register_instance("g-big".into(), group(), batch)
+        .await
+        .unwrap();
+    recorder.wait(before, &ports).await;
+}
+
 /// Persistent instances go over gRPC (`PersistentInstanceRequest`) and outlive the connection.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn persistent_instance() {

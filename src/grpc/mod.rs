@@ -5,6 +5,7 @@
 
 pub mod conn;
 pub mod frame;
+pub(crate) mod lane;
 pub mod payload;
 pub mod proto;
 pub mod server;

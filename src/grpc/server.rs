@@ -139,7 +139,7 @@ async fn drive(
 /// subscriptions on their owner cores, whose subscribers are then pushed.
 async fn release(connection: &Rc<Connection>, core: &CoreHandle) {
     connection.close();
-    core.remove_push_inbox(connection.uid);
+    core.remove_push_sink(connection.uid);
     for key in connection.take_services() {
         let op = NamingOp::ReleaseConnection {
             key,

@@ -9,13 +9,13 @@ use bytes::{Bytes, BytesMut};
 use futures::FutureExt;
 use glommio::channels::local_channel::{self, LocalReceiver};
 use h2::server::SendResponse;
-use h2::{RecvStream, SendStream};
-use hashbrown::HashMap;
+use h2::RecvStream;
 use http::{HeaderMap, HeaderValue, Request, Response};
 
 use crate::api::grpc as handlers;
 use crate::grpc::conn::Connection;
 use crate::grpc::frame::{self, FrameError};
+use crate::grpc::lane::{PushLane, Retry};
 use crate::grpc::payload::{self, Incoming, PayloadError};
 use crate::limits::{
     GRPC_IDLE_DETECTION_MS, GRPC_MESSAGE_BYTES_MAX, GRPC_REPLY_TIMEOUT_MS,
@@ -152,26 +152,16 @@ pub(crate) fn reply_unary(mut respond: SendResponse<Bytes>, message: &[u8]) {
     }
 }
 
-/// A push sent and not yet acknowledged.
-struct InFlight {
-    key: ServiceKey,
-    /// The framed push, sent again as is on a retry.
-    frame: Bytes,
-    sent_at_ms: u64,
-}
-
-/// The bi-stream of one connection: it registers the connection, writes its pushes, matches
-/// their acks, retries, and detects dead clients.
+/// The bi-stream of one connection: it registers the connection, writes the pushes its lane
+/// could not write at once, matches their acks, retries, and detects dead clients.
 struct BiStream {
-    send: SendStream<Bytes>,
+    lane: Rc<PushLane>,
     connection: Rc<Connection>,
     core: CoreHandle,
     inbox: LocalReceiver<Delivery>,
-    inbox_sender: Option<local_channel::LocalSender<Delivery>>,
+    /// Registered with the core at setup; until then no push is made for the connection.
+    registered: bool,
     next_request_id: u64,
-    in_flight: HashMap<u64, InFlight>,
-    /// Pushes to send again at a time (ms): (due, key, payload).
-    retries: Vec<(u64, ServiceKey, u64, Bytes)>,
     /// The request id of an unanswered `ClientDetectionRequest` and when it was sent.
     detection: Option<(u64, u64)>,
 }
@@ -200,14 +190,12 @@ impl BiStream {
         };
         let (sender, inbox) = local_channel::new_bounded(PUSH_QUEUE_PER_CONNECTION_MAX);
         let mut stream = BiStream {
-            send,
+            lane: Rc::new(PushLane::new(send, sender)),
             connection,
             core,
             inbox,
-            inbox_sender: Some(sender),
+            registered: false,
             next_request_id: 0,
-            in_flight: HashMap::new(),
-            retries: Vec::new(),
             detection: None,
         };
         let reason = stream.serve(&mut body).await;
@@ -237,9 +225,11 @@ impl BiStream {
                 }
                 Event::Data(Some(Err(_)) | None) => Step::Close("the client ended the stream"),
                 Event::Push(Some(push)) => {
-                    self.send_push(push.key, push.request_id, push.frame).await
+                    let step = self.send_push(push.key, push.request_id, push.frame).await;
+                    self.lane.dequeued();
+                    step
                 }
-                Event::Push(None) => Step::Close("push inbox overflowed"),
+                Event::Push(None) => Step::Close("push queue overflowed"),
                 Event::Tick => self.on_tick().await,
             };
             if let Step::Close(reason) = step {
@@ -279,9 +269,10 @@ impl BiStream {
     }
 
     async fn on_setup(&mut self, incoming: &Incoming) -> Step {
-        let Some(sender) = self.inbox_sender.take() else {
+        if self.registered {
             return Step::Continue;
-        };
+        }
+        self.registered = true;
         let client_ip = incoming
             .body
             .get("clientIp")
@@ -295,7 +286,8 @@ impl BiStream {
             .and_then(|v| v.as_str())
             .unwrap_or("");
         self.connection.register(&client_ip, version);
-        self.core.add_push_inbox(self.connection.uid, sender);
+        self.core
+            .add_push_sink(self.connection.uid, self.lane.clone());
         // Only clients that negotiate abilities (they send an `abilityTable`, Java 2.3+) wait
         // for SetupAck; older clients do not know the type and would answer it with an error.
         if !incoming
@@ -326,27 +318,27 @@ impl BiStream {
             self.detection = None;
             return;
         }
-        if let Some(flight) = self.in_flight.remove(&request_id) {
+        let mut state = self.lane.state.borrow_mut();
+        if let Some(flight) = state.in_flight.remove(&request_id) {
             if !success {
-                let due = self.core.now_ms() + PUSH_RETRY_DELAY_MS;
-                self.retries
-                    .push((due, flight.key, request_id, flight.frame));
+                state.retries.push(Retry {
+                    due_ms: self.core.now_ms() + PUSH_RETRY_DELAY_MS,
+                    key: flight.key,
+                    request_id,
+                    frame: flight.frame,
+                });
             }
         }
     }
 
     async fn send_push(&mut self, key: ServiceKey, request_id: u64, frame: Bytes) -> Step {
-        // A newer push for the same service supersedes one still waiting for its ack.
-        self.in_flight.retain(|_, f| f.key != key);
-        self.retries.retain(|(_, k, _, _)| *k != key);
+        self.lane.state.borrow_mut().supersede(&key);
         let step = self.write_framed(frame.clone()).await;
-        let sent_at_ms = self.core.now_ms();
-        let flight = InFlight {
-            key,
-            frame,
-            sent_at_ms,
-        };
-        self.in_flight.insert(request_id, flight);
+        let now_ms = self.core.now_ms();
+        self.lane
+            .state
+            .borrow_mut()
+            .sent(key, request_id, frame, now_ms);
         step
     }
 
@@ -376,58 +368,87 @@ impl BiStream {
 
     /// Pushes unanswered for the reply timeout are retried after the retry delay.
     fn expire_pushes(&mut self, now_ms: u64) {
-        let expired: Vec<u64> = self
+        let mut state = self.lane.state.borrow_mut();
+        let expired: Vec<u64> = state
             .in_flight
             .iter()
             .filter(|(_, f)| now_ms.saturating_sub(f.sent_at_ms) > GRPC_REPLY_TIMEOUT_MS)
             .map(|(&id, _)| id)
             .collect();
-        for id in expired {
-            if let Some(flight) = self.in_flight.remove(&id) {
-                let due = now_ms + PUSH_RETRY_DELAY_MS;
-                self.retries.push((due, flight.key, id, flight.frame));
+        for request_id in expired {
+            if let Some(flight) = state.in_flight.remove(&request_id) {
+                state.retries.push(Retry {
+                    due_ms: now_ms + PUSH_RETRY_DELAY_MS,
+                    key: flight.key,
+                    request_id,
+                    frame: flight.frame,
+                });
             }
         }
     }
 
     async fn send_due_retries(&mut self, now_ms: u64) -> Step {
-        let (due, waiting): (Vec<_>, Vec<_>) = std::mem::take(&mut self.retries)
-            .into_iter()
-            .partition(|(at, _, _, _)| *at <= now_ms);
-        self.retries = waiting;
+        let due: Vec<Retry> = {
+            let mut state = self.lane.state.borrow_mut();
+            let (due, waiting) = std::mem::take(&mut state.retries)
+                .into_iter()
+                .partition(|r| r.due_ms <= now_ms);
+            state.retries = waiting;
+            due
+        };
         // A retry sends the same push again, under the same request id.
-        for (_, key, request_id, frame) in due {
-            if let Step::Close(reason) = self.send_push(key, request_id, frame).await {
+        for retry in due {
+            if let Step::Close(reason) = self
+                .send_push(retry.key, retry.request_id, retry.frame)
+                .await
+            {
                 return Step::Close(reason);
             }
         }
         Step::Continue
     }
 
-    /// Writes one message, waiting for flow-control capacity; a client that lets it stall
-    /// past `PUSH_WRITE_STALL_MS` is disconnected.
+    /// Writes one message as flow-control capacity allows.
     async fn write(&mut self, payload: Bytes) -> Step {
         self.write_framed(frame::encode(&payload)).await
     }
 
+    /// Holds the stream for the task while it writes, so the core queues pushes meanwhile
+    /// instead of writing between a retry and its wait for capacity.
     async fn write_framed(&mut self, framed: Bytes) -> Step {
-        let needed = framed.len();
-        self.send.reserve_capacity(needed);
+        self.lane.state.borrow_mut().task_writing = true;
+        let step = self.write_when_capacity(framed).await;
+        self.lane.state.borrow_mut().task_writing = false;
+        step
+    }
+
+    /// Writes the message piece by piece as flow-control capacity comes; a peer that lets
+    /// `PUSH_WRITE_STALL_MS` pass without taking any of it is disconnected.
+    async fn write_when_capacity(&mut self, framed: Bytes) -> Step {
+        let lane = self.lane.clone();
         let stall = Duration::from_millis(PUSH_WRITE_STALL_MS);
-        let deadline = std::time::Instant::now() + stall;
-        while self.send.capacity() < needed {
-            let left = deadline.saturating_duration_since(std::time::Instant::now());
-            let capacity = futures::future::poll_fn(|cx| self.send.poll_capacity(cx));
-            let waited = glommio::timer::timeout(left, async { Ok(capacity.await) }).await;
+        let mut left = framed;
+        let mut deadline = std::time::Instant::now() + stall;
+        loop {
+            let before = left.len();
+            if lane.state.borrow_mut().write_some(&mut left).is_err() {
+                return Step::Close("the stream closed");
+            }
+            if left.is_empty() {
+                return Step::Continue;
+            }
+            if left.len() < before {
+                deadline = std::time::Instant::now() + stall;
+            }
+            let wait = deadline.saturating_duration_since(std::time::Instant::now());
+            let capacity =
+                futures::future::poll_fn(|cx| lane.state.borrow_mut().send.poll_capacity(cx));
+            let waited = glommio::timer::timeout(wait, async { Ok(capacity.await) }).await;
             match waited {
                 Ok(Some(Ok(_))) => {}
                 Ok(Some(Err(_)) | None) => return Step::Close("the stream closed"),
                 Err(_) => return Step::Close("the client stopped reading its pushes"),
             }
-        }
-        match self.send.send_data(framed, false) {
-            Ok(()) => Step::Continue,
-            Err(_) => Step::Close("the stream closed"),
         }
     }
 }

@@ -8,7 +8,6 @@ use std::time::{Duration, Instant};
 
 use futures::channel::oneshot;
 use glommio::channels::channel_mesh::{Receivers, Senders};
-use glommio::channels::local_channel::LocalSender;
 use hashbrown::HashMap;
 
 use crate::cluster::members::Members;
@@ -45,9 +44,16 @@ pub enum Envelope {
 /// The core that hosts the Raft group and writes LMDB.
 pub const RAFT_CORE: usize = 0;
 
-/// Where pushes for a connection held by this core go: its bounded inbox. `try_send` fails when
-/// the inbox is full; the connection is then closed rather than allowed to grow memory.
-pub type PushInbox = LocalSender<Delivery>;
+/// Where pushes for a gRPC connection held by this core go. The sink writes a push at once when
+/// it can and otherwise queues it, bounded; the core forgets a sink that refuses a push, and
+/// the connection then closes rather than being allowed to grow memory.
+pub trait PushSink {
+    /// Writes or queues `push`; false when the connection cannot take it (queue full, stream
+    /// gone).
+    fn offer(&self, push: Delivery, now_ms: u64) -> bool;
+    /// The core has forgotten this sink: the connection must close.
+    fn close(&self);
+}
 
 /// A push ready for the wire: the framed `NotifySubscriberRequest` is encoded once per change
 /// and selection and shared (`Bytes`) by every connection that gets the same data; its request
@@ -74,8 +80,8 @@ pub struct Core {
     registry: RefCell<Registry>,
     senders: Option<Senders<Envelope>>,
     clock_origin: Instant,
-    /// Inboxes of the gRPC connections this core holds, by connection id.
-    push_inboxes: RefCell<HashMap<u64, PushInbox>>,
+    /// Push sinks of the gRPC connections this core holds, by connection id.
+    push_sinks: RefCell<HashMap<u64, Rc<dyn PushSink>>>,
     /// A push flush is scheduled (coalescing window running).
     flush_scheduled: Cell<bool>,
     push_delay: Duration,
@@ -112,7 +118,7 @@ impl Core {
             registry: RefCell::new(Registry::new(now_ms)),
             senders,
             clock_origin: origin,
-            push_inboxes: RefCell::new(HashMap::new()),
+            push_sinks: RefCell::new(HashMap::new()),
             flush_scheduled: Cell::new(false),
             push_delay,
             connection_counter: Cell::new(0),
@@ -396,24 +402,24 @@ impl Core {
         deliveries
     }
 
-    /// Hands a push to the connection's inbox; a connection whose inbox is full or gone is
-    /// dropped from the table (its driver notices and closes it).
+    /// Hands a push to the connection's sink; a connection that refuses it is dropped from the
+    /// table and told to close.
     pub fn deliver_push(&self, push: Delivery) {
         debug_assert_eq!(connection_core(push.connection), self.id);
-        let mut inboxes = self.push_inboxes.borrow_mut();
-        let Some(inbox) = inboxes.get(&push.connection) else {
+        let connection = push.connection;
+        let Some(sink) = self.push_sinks.borrow().get(&connection).cloned() else {
             return;
         };
-        let connection = push.connection;
-        if inbox.try_send(push).is_err() {
-            // Dropping the sender closes the inbox; the connection's driver then closes it.
-            tracing::warn!(
-                core = self.id,
-                connection,
-                "push inbox full: disconnecting the client"
-            );
-            inboxes.remove(&connection);
+        if sink.offer(push, self.now_ms()) {
+            return;
         }
+        tracing::warn!(
+            core = self.id,
+            connection,
+            "push queue full or stream gone: disconnecting the client"
+        );
+        self.push_sinks.borrow_mut().remove(&connection);
+        sink.close();
     }
 
     /// Installs this core's UDP pusher and its retransmit timer.
@@ -431,13 +437,13 @@ impl Core {
         .detach();
     }
 
-    pub fn add_push_inbox(&self, connection: u64, inbox: PushInbox) {
+    pub fn add_push_sink(&self, connection: u64, sink: Rc<dyn PushSink>) {
         debug_assert_eq!(connection_core(connection), self.id);
-        self.push_inboxes.borrow_mut().insert(connection, inbox);
+        self.push_sinks.borrow_mut().insert(connection, sink);
     }
 
-    pub fn remove_push_inbox(&self, connection: u64) {
-        self.push_inboxes.borrow_mut().remove(&connection);
+    pub fn remove_push_sink(&self, connection: u64) {
+        self.push_sinks.borrow_mut().remove(&connection);
     }
 
     /// A new connection id: the holding core in the top 16 bits, a per-core counter below.

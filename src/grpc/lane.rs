@@ -1,0 +1,156 @@
+//! The push side of one connection's bi-stream, shared on its core by two writers: the core,
+//! which writes a push straight to the HTTP/2 stream when nothing waits ahead of it (no task
+//! hop per push in a fan-out), and the bi-stream task, which writes whatever had to wait for
+//! flow-control capacity, its own requests, and retries, and matches acks. Both borrow the
+//! state briefly and never across an `.await`.
+
+use std::cell::RefCell;
+
+use bytes::Bytes;
+use glommio::channels::local_channel::LocalSender;
+use h2::SendStream;
+use hashbrown::HashMap;
+
+use crate::naming::key::ServiceKey;
+use crate::shard::core::{Delivery, PushSink};
+
+/// A push sent and not yet acknowledged.
+pub(crate) struct InFlight {
+    pub key: ServiceKey,
+    /// The framed push, sent again as is on a retry.
+    pub frame: Bytes,
+    pub sent_at_ms: u64,
+}
+
+/// A push to send again at `due_ms`, under its first request id.
+pub(crate) struct Retry {
+    pub due_ms: u64,
+    pub key: ServiceKey,
+    pub request_id: u64,
+    pub frame: Bytes,
+}
+
+pub(crate) struct LaneState {
+    pub send: SendStream<Bytes>,
+    pub in_flight: HashMap<u64, InFlight>,
+    pub retries: Vec<Retry>,
+    /// Pushes handed to the task and not yet written. While any wait, new pushes queue behind
+    /// them: a client sees a service's pushes in the order they were made.
+    pub queued: usize,
+    /// The task is writing (and may be waiting for capacity): it owns the stream until done.
+    pub task_writing: bool,
+}
+
+pub(crate) struct StreamClosed;
+
+pub(crate) enum WriteNow {
+    Written,
+    NoCapacity,
+    Closed,
+}
+
+impl LaneState {
+    /// Writes `frame` whole if the stream has the flow-control capacity for it now; the core
+    /// writes whole messages only, so that one it cannot is the task's from its first byte.
+    pub fn write_now(&mut self, frame: &Bytes) -> WriteNow {
+        let needed = frame.len();
+        self.send.reserve_capacity(needed);
+        if self.send.capacity() < needed {
+            return WriteNow::NoCapacity;
+        }
+        match self.send.send_data(frame.clone(), false) {
+            Ok(()) => WriteNow::Written,
+            Err(_) => WriteNow::Closed,
+        }
+    }
+
+    /// Writes as much of `frame` as the stream has capacity for now and leaves the rest in
+    /// it. A message larger than the peer's window (a big service to a client with the
+    /// default 64 KiB window) can only go out this way, piece by piece as the peer reads.
+    pub fn write_some(&mut self, frame: &mut Bytes) -> Result<(), StreamClosed> {
+        self.send.reserve_capacity(frame.len());
+        let writable = self.send.capacity().min(frame.len());
+        if writable == 0 {
+            return Ok(());
+        }
+        let piece = frame.split_to(writable);
+        self.send.send_data(piece, false).map_err(|_| StreamClosed)
+    }
+
+    /// A newer push for a service supersedes one still waiting for its ack or its retry.
+    pub fn supersede(&mut self, key: &ServiceKey) {
+        self.in_flight.retain(|_, f| f.key != *key);
+        self.retries.retain(|r| r.key != *key);
+    }
+
+    pub fn sent(&mut self, key: ServiceKey, request_id: u64, frame: Bytes, now_ms: u64) {
+        let flight = InFlight {
+            key,
+            frame,
+            sent_at_ms: now_ms,
+        };
+        self.in_flight.insert(request_id, flight);
+    }
+
+    /// Whether the core may write a push itself rather than queue it for the task.
+    fn writable_by_core(&self) -> bool {
+        self.queued == 0 && !self.task_writing
+    }
+}
+
+pub(crate) struct PushLane {
+    pub state: RefCell<LaneState>,
+    /// To the task: pushes that could not be written at once. Dropped to close the connection
+    /// (the task then sees the inbox end).
+    inbox: RefCell<Option<LocalSender<Delivery>>>,
+}
+
+impl PushLane {
+    pub fn new(send: SendStream<Bytes>, inbox: LocalSender<Delivery>) -> PushLane {
+        PushLane {
+            state: RefCell::new(LaneState {
+                send,
+                in_flight: HashMap::new(),
+                retries: Vec::new(),
+                queued: 0,
+                task_writing: false,
+            }),
+            inbox: RefCell::new(Some(inbox)),
+        }
+    }
+
+    /// The task finished writing one queued push.
+    pub fn dequeued(&self) {
+        let mut state = self.state.borrow_mut();
+        debug_assert!(state.queued > 0, "dequeued more pushes than were queued");
+        state.queued = state.queued.saturating_sub(1);
+    }
+}
+
+impl PushSink for PushLane {
+    fn offer(&self, push: Delivery, now_ms: u64) -> bool {
+        {
+            let mut state = self.state.borrow_mut();
+            if state.writable_by_core() {
+                match state.write_now(&push.frame) {
+                    WriteNow::Written => {
+                        state.supersede(&push.key);
+                        state.sent(push.key, push.request_id, push.frame, now_ms);
+                        return true;
+                    }
+                    WriteNow::Closed => return false,
+                    WriteNow::NoCapacity => {}
+                }
+            }
+            state.queued += 1;
+        }
+        let inbox = self.inbox.borrow();
+        inbox
+            .as_ref()
+            .is_some_and(|inbox| inbox.try_send(push).is_ok())
+    }
+
+    fn close(&self) {
+        self.inbox.borrow_mut().take();
+    }
+}
