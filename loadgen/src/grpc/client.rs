@@ -4,6 +4,7 @@
 //! `/Request/request`, and a stream task that answers the server's requests (push acks, client
 //! detection) and hands pushes to the scenario.
 
+use std::cell::Cell;
 use std::net::SocketAddr;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
@@ -17,6 +18,7 @@ use h2::{RecvStream, SendStream};
 use tokio_util::compat::FuturesAsyncReadCompatExt;
 
 use crate::grpc::messages::{self, check_reply, json_string_field, stream_reply_kind};
+use crate::grpc::stamped::ReadStamped;
 use crate::grpc::wire::{decode_payload, encode_payload, unframe, Incoming, FRAME_HEADER_BYTES};
 use crate::limits::{
     CONNECT_TIMEOUT_MS, GRPC_MESSAGE_BYTES_MAX, GRPC_SETUP_ACK_TIMEOUT_MS,
@@ -28,7 +30,8 @@ use crate::stats::ErrorKind;
 const UNARY_PATH: &str = "/Request/request";
 const BI_STREAM_PATH: &str = "/BiRequestStream/requestBiStream";
 
-/// A `NotifySubscriberRequest` as it arrives, with its arrival time, after its ack was queued.
+/// A `NotifySubscriberRequest` with its arrival time (when its connection read it off the
+/// socket), after its ack was queued.
 pub type PushHandler = Rc<dyn Fn(Instant, &Incoming)>;
 
 /// An open, set-up Nacos gRPC connection. Dropping it cancels the h2 driver and the stream
@@ -50,7 +53,7 @@ impl GrpcConnection {
         timeout: Duration,
         on_push: Option<PushHandler>,
     ) -> Result<Self, ErrorKind> {
-        let (send, driver) = handshake(server).await?;
+        let (send, driver, last_read) = handshake(server).await?;
         let mut connection_send = send.clone();
         let check = with_timeout(
             timeout,
@@ -65,7 +68,8 @@ impl GrpcConnection {
         let negotiates = messages::supports_ability_negotiation(&check.body);
         let (ack_sender, ack_receiver) = local_channel::new_bounded(1);
         let stream = open_bi_stream(&mut connection_send).await?;
-        let stream = glommio::spawn_local(run_stream(stream.0, stream.1, on_push, ack_sender));
+        let pushes = Pushes { on_push, last_read };
+        let stream = glommio::spawn_local(run_stream(stream.0, stream.1, pushes, ack_sender));
         if negotiates {
             let wait = Duration::from_millis(GRPC_SETUP_ACK_TIMEOUT_MS).min(timeout);
             let acked = glommio::timer::timeout(wait, async { Ok(ack_receiver.recv().await) });
@@ -113,7 +117,9 @@ async fn with_timeout<T>(
 
 /// TCP connect and the h2 client handshake, every option written out; the connection future
 /// runs on a task of its own.
-async fn handshake(server: SocketAddr) -> Result<(SendRequest<Bytes>, Task<()>), ErrorKind> {
+async fn handshake(
+    server: SocketAddr,
+) -> Result<(SendRequest<Bytes>, Task<()>, Rc<Cell<Instant>>), ErrorKind> {
     let connect_timeout = Duration::from_millis(CONNECT_TIMEOUT_MS);
     let stream = TcpStream::connect_timeout(server, connect_timeout)
         .await
@@ -128,6 +134,7 @@ async fn handshake(server: SocketAddr) -> Result<(SendRequest<Bytes>, Task<()>),
         .max_concurrent_streams(H2_PUSHED_STREAMS_MAX)
         .max_header_list_size(16 * 1024)
         .enable_push(false);
+    let (stream, last_read) = ReadStamped::new(stream);
     let handshake = builder.handshake::<_, Bytes>(stream.compat());
     let (send, connection) = glommio::timer::timeout(connect_timeout, async {
         Ok(handshake.await.map_err(|_| ErrorKind::Connect))
@@ -137,7 +144,7 @@ async fn handshake(server: SocketAddr) -> Result<(SendRequest<Bytes>, Task<()>),
     let driver = glommio::spawn_local(async move {
         let _ = connection.await;
     });
-    Ok((send, driver))
+    Ok((send, driver, last_read))
 }
 
 fn grpc_request(path: &str) -> Result<http::Request<()>, ErrorKind> {
@@ -219,10 +226,16 @@ async fn open_bi_stream(
 
 /// Reads the server's requests off the bi-stream until it ends: signals `SetupAckRequest`,
 /// answers those that need an answer, and gives pushes to `on_push`.
+/// Where a connection's pushes go, and when its socket last read bytes.
+struct Pushes {
+    on_push: Option<PushHandler>,
+    last_read: Rc<Cell<Instant>>,
+}
+
 async fn run_stream(
     response: ResponseFuture,
     mut send: SendStream<Bytes>,
-    on_push: Option<PushHandler>,
+    pushes: Pushes,
     setup_ack: LocalSender<()>,
 ) {
     let Ok(response) = response.await else {
@@ -244,7 +257,8 @@ async fn run_stream(
             let Ok(incoming) = decode_payload(&message) else {
                 continue;
             };
-            let arrived_at = Instant::now();
+            // The read that brought the message's last bytes, or a later one.
+            let arrived_at = pushes.last_read.get();
             if incoming.kind == "SetupAckRequest" {
                 let _ = setup_ack.try_send(());
                 continue;
@@ -253,7 +267,7 @@ async fn run_stream(
                 return;
             }
             if incoming.kind == "NotifySubscriberRequest" {
-                if let Some(on_push) = &on_push {
+                if let Some(on_push) = &pushes.on_push {
                     on_push(arrived_at, &incoming);
                 }
             }
