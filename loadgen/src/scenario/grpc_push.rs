@@ -505,7 +505,8 @@ async fn churn_changes(
 
 fn print_report(cli: &Cli, spec: &PushSpec, outcome: &CoreOutcome) {
     let stats = &outcome.stats;
-    let latency_kind = "change send to push read off the socket, one sample per subscriber and change";
+    let latency_kind =
+        "change send to push read off the socket, one sample per subscriber and change";
     if cli.json {
         let info = RunInfo {
             scenario: cli.scenario.name(),
