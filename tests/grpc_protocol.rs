@@ -184,6 +184,12 @@ fn instance_request(service: &str, kind: &str, port: u16, weight: f64) -> Value 
             "ephemeral": true, "clusterName": "DEFAULT", "metadata": {"k": "v"}}})
 }
 
+/// `SubscribeServiceRequest` for `service` in the default group, all clusters.
+fn subscribe_request(service: &str) -> Value {
+    json!({"headers": {}, "namespace": "public", "serviceName": service, "groupName": "DEFAULT_GROUP",
+        "subscribe": true, "clusters": "", "module": "naming"})
+}
+
 fn http_ports(server: &Server, service: &str) -> Vec<u64> {
     let (_, body) = server.http(
         "GET",
@@ -318,8 +324,7 @@ async fn closing_a_connection_releases_its_instances() {
     let server = Server::start();
     let mut watcher = connect(server.grpc_port).await;
     let mut watch = watcher.setup().await;
-    let subscribe = json!({"headers": {}, "namespace": "public", "serviceName": "rel", "groupName": "DEFAULT_GROUP",
-        "subscribe": true, "clusters": "", "module": "naming"});
+    let subscribe = subscribe_request("rel");
     let (kind, body) = watcher.unary("SubscribeServiceRequest", subscribe).await;
     assert_eq!(kind, "SubscribeServiceResponse");
     assert_eq!(
@@ -358,8 +363,7 @@ async fn client_that_never_reads_pushes_is_disconnected() {
             instance_request("stuck-own", "registerInstance", 1, 1.0),
         )
         .await;
-    let subscribe = json!({"headers": {}, "namespace": "public", "serviceName": "big", "groupName": "DEFAULT_GROUP",
-        "subscribe": true, "clusters": "", "module": "naming"});
+    let subscribe = subscribe_request("big");
     stuck.unary("SubscribeServiceRequest", subscribe).await;
     let padding = "p".repeat(900);
     let started = Instant::now();
@@ -401,8 +405,7 @@ async fn pushes_held_back_by_flow_control_arrive_in_order() {
     let server = Server::start();
     let mut slow = connect(server.grpc_port).await;
     let mut bi = slow.setup().await;
-    let subscribe = json!({"headers": {}, "namespace": "public", "serviceName": "ordered", "groupName": "DEFAULT_GROUP",
-        "subscribe": true, "clusters": "", "module": "naming"});
+    let subscribe = subscribe_request("ordered");
     slow.unary("SubscribeServiceRequest", subscribe).await;
     // Hosts of ~1 KiB: the last pushes are ~100 KiB each, more than the client stream's whole
     // 64 KiB window (so they can only go out in pieces), and the client reopens no window
@@ -494,8 +497,7 @@ async fn unacknowledged_push_is_retried() {
     let server = Server::start();
     let mut watcher = connect(server.grpc_port).await;
     let mut watch = watcher.setup().await;
-    let subscribe = json!({"headers": {}, "namespace": "public", "serviceName": "retry", "groupName": "DEFAULT_GROUP",
-        "subscribe": true, "clusters": "", "module": "naming"});
+    let subscribe = subscribe_request("retry");
     watcher.unary("SubscribeServiceRequest", subscribe).await;
     server.http(
         "POST",

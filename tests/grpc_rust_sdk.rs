@@ -189,18 +189,24 @@ impl Recorder {
     }
 }
 
+/// A client of app `app` subscribed to `service`, and the recorder of its events.
+async fn subscribed(server: &Server, app: &str, service: &str) -> (NamingService, Arc<Recorder>) {
+    let watcher = client(server, app).await;
+    let recorder = Arc::new(Recorder::default());
+    watcher
+        .subscribe(service.to_string(), group(), vec![], recorder.clone())
+        .await
+        .unwrap();
+    (watcher, recorder)
+}
+
 /// A subscriber's listener sees adds and removes made by another connection, pushed by the
 /// server; after unsubscribing it sees nothing more.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn subscribe_sees_adds_and_removes() {
     let server = Server::start();
-    let watcher = client(&server, "watcher").await;
+    let (watcher, recorder) = subscribed(&server, "watcher", "g-watch").await;
     let writer = client(&server, "writer").await;
-    let recorder = Arc::new(Recorder::default());
-    watcher
-        .subscribe("g-watch".into(), group(), vec![], recorder.clone())
-        .await
-        .unwrap();
     let start = Instant::now();
     writer
         .register_instance("g-watch".into(), group(), instance("10.3.0.1", 1))
@@ -254,13 +260,8 @@ async fn subscribe_sees_adds_and_removes() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn push_arrives_within_100ms() {
     let server = Server::start();
-    let watcher = client(&server, "fast-watcher").await;
+    let (_watcher, recorder) = subscribed(&server, "fast-watcher", "g-fast").await;
     let writer = client(&server, "fast-writer").await;
-    let recorder = Arc::new(Recorder::default());
-    watcher
-        .subscribe("g-fast".into(), group(), vec![], recorder.clone())
-        .await
-        .unwrap();
     let mut worst = Duration::ZERO;
     for port in 1..=5 {
         let before = Instant::now();
@@ -282,13 +283,8 @@ async fn push_arrives_within_100ms() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn push_larger_than_the_client_window_arrives() {
     let server = Server::start();
-    let watcher = client(&server, "big-watcher").await;
+    let (_watcher, recorder) = subscribed(&server, "big-watcher", "g-big").await;
     let writer = client(&server, "big-writer").await;
-    let recorder = Arc::new(Recorder::default());
-    watcher
-        .subscribe("g-big".into(), group(), vec![], recorder.clone())
-        .await
-        .unwrap();
     let before = Instant::now();
     // One batch, one push of ~2.6 MiB: 2,500 hosts of ~1 KiB.
     let padding = "p".repeat(1000);
