@@ -11,6 +11,7 @@ use glommio::channels::local_channel::LocalSender;
 use h2::SendStream;
 use hashbrown::HashMap;
 
+use crate::limits::PUSH_RETRY_DELAY_MS;
 use crate::naming::key::ServiceKey;
 use crate::shard::core::{Delivery, PushSink};
 
@@ -77,19 +78,31 @@ impl LaneState {
         self.send.send_data(piece, false).map_err(|_| StreamClosed)
     }
 
-    /// A newer push for a service supersedes one still waiting for its ack or its retry.
-    pub fn supersede(&mut self, key: &ServiceKey) {
-        self.in_flight.retain(|_, f| f.key != *key);
-        self.retries.retain(|r| r.key != *key);
-    }
-
+    /// Records a push written to the stream. It supersedes an older push for the service
+    /// still waiting for its ack or its retry.
     pub fn sent(&mut self, key: ServiceKey, request_id: u64, frame: Bytes, now_ms: u64) {
+        self.in_flight.retain(|_, f| f.key != key);
+        self.retries.retain(|r| r.key != key);
         let flight = InFlight {
             key,
             frame,
             sent_at_ms: now_ms,
         };
         self.in_flight.insert(request_id, flight);
+    }
+
+    /// The push `request_id` (failed or unanswered) goes out again after the retry delay,
+    /// unless a newer push superseded it.
+    pub fn retry_later(&mut self, request_id: u64, now_ms: u64) {
+        let Some(flight) = self.in_flight.remove(&request_id) else {
+            return;
+        };
+        self.retries.push(Retry {
+            due_ms: now_ms + PUSH_RETRY_DELAY_MS,
+            key: flight.key,
+            request_id,
+            frame: flight.frame,
+        });
     }
 
     /// Whether the core may write a push itself rather than queue it for the task.
@@ -134,7 +147,6 @@ impl PushSink for PushLane {
             if state.writable_by_core() {
                 match state.write_now(&push.frame) {
                     WriteNow::Written => {
-                        state.supersede(&push.key);
                         state.sent(push.key, push.request_id, push.frame, now_ms);
                         return true;
                     }

@@ -19,7 +19,7 @@ use crate::grpc::lane::{PushLane, Retry};
 use crate::grpc::payload::{self, Incoming, PayloadError};
 use crate::limits::{
     GRPC_IDLE_DETECTION_MS, GRPC_MESSAGE_BYTES_MAX, GRPC_REPLY_TIMEOUT_MS,
-    PUSH_QUEUE_PER_CONNECTION_MAX, PUSH_RETRY_DELAY_MS, PUSH_WRITE_STALL_MS,
+    PUSH_QUEUE_PER_CONNECTION_MAX, PUSH_WRITE_STALL_MS,
 };
 use crate::naming::key::ServiceKey;
 use crate::shard::core::Delivery;
@@ -159,8 +159,6 @@ struct BiStream {
     connection: Rc<Connection>,
     core: CoreHandle,
     inbox: LocalReceiver<Delivery>,
-    /// Registered with the core at setup; until then no push is made for the connection.
-    registered: bool,
     next_request_id: u64,
     /// The request id of an unanswered `ClientDetectionRequest` and when it was sent.
     detection: Option<(u64, u64)>,
@@ -194,7 +192,6 @@ impl BiStream {
             connection,
             core,
             inbox,
-            registered: false,
             next_request_id: 0,
             detection: None,
         };
@@ -269,10 +266,10 @@ impl BiStream {
     }
 
     async fn on_setup(&mut self, incoming: &Incoming) -> Step {
-        if self.registered {
+        // The lane joins the core at the first setup; until then no push is made for it.
+        if self.connection.is_registered() {
             return Step::Continue;
         }
-        self.registered = true;
         let client_ip = incoming
             .body
             .get("clientIp")
@@ -319,20 +316,14 @@ impl BiStream {
             return;
         }
         let mut state = self.lane.state.borrow_mut();
-        if let Some(flight) = state.in_flight.remove(&request_id) {
-            if !success {
-                state.retries.push(Retry {
-                    due_ms: self.core.now_ms() + PUSH_RETRY_DELAY_MS,
-                    key: flight.key,
-                    request_id,
-                    frame: flight.frame,
-                });
-            }
+        if success {
+            state.in_flight.remove(&request_id);
+        } else {
+            state.retry_later(request_id, self.core.now_ms());
         }
     }
 
     async fn send_push(&mut self, key: ServiceKey, request_id: u64, frame: Bytes) -> Step {
-        self.lane.state.borrow_mut().supersede(&key);
         let step = self.write_framed(frame.clone()).await;
         let now_ms = self.core.now_ms();
         self.lane
@@ -376,14 +367,7 @@ impl BiStream {
             .map(|(&id, _)| id)
             .collect();
         for request_id in expired {
-            if let Some(flight) = state.in_flight.remove(&request_id) {
-                state.retries.push(Retry {
-                    due_ms: now_ms + PUSH_RETRY_DELAY_MS,
-                    key: flight.key,
-                    request_id,
-                    frame: flight.frame,
-                });
-            }
+            state.retry_later(request_id, now_ms);
         }
     }
 

@@ -1,9 +1,10 @@
 //! `Instance`: one registered address of a service, and the rules that turn raw registration
 //! values (weight, metadata, heartbeat settings) into one.
 
-use compact_str::CompactString;
 use std::collections::BTreeMap;
 use std::rc::Rc;
+
+use compact_str::CompactString;
 
 use crate::limits::{
     BEAT_INTERVAL_DEFAULT_MS, BEAT_TIMEOUT_DEFAULT_MS, IP_DELETE_TIMEOUT_DEFAULT_MS,
