@@ -62,6 +62,20 @@ pub struct Cli {
     #[arg(long, env = "NACORE_HEALTH_CHECK_OK_THRESHOLD", default_value_t = crate::limits::HEALTH_CHECK_OK_THRESHOLD_DEFAULT)]
     pub health_check_ok_threshold: u8,
 
+    /// Distro sync window in ms: a core's changes within it go to each peer in one batch
+    /// (Nacos waits 1000).
+    #[arg(long, env = "NACORE_DISTRO_SYNC_DELAY_MS", default_value_t = crate::limits::DISTRO_SYNC_DELAY_DEFAULT_MS)]
+    pub distro_sync_delay_ms: u64,
+
+    /// Distro verify round in ms: members send digests of the data they answer for.
+    #[arg(long, env = "NACORE_DISTRO_VERIFY_INTERVAL_MS", default_value_t = crate::limits::DISTRO_VERIFY_INTERVAL_DEFAULT_MS)]
+    pub distro_verify_interval_ms: u64,
+
+    /// Replicas of a member not renewed for this long (ms) expire: how a crashed member's
+    /// instances leave the cluster (Nacos: 3 min).
+    #[arg(long, env = "NACORE_DISTRO_REPLICA_EXPIRY_MS", default_value_t = crate::limits::DISTRO_REPLICA_EXPIRY_DEFAULT_MS)]
+    pub distro_replica_expiry_ms: u64,
+
     /// Log level or tracing filter (error, warn, info, debug, trace).
     #[arg(long, env = "NACORE_LOG_LEVEL", default_value = "info")]
     pub log_level: String,
@@ -84,6 +98,15 @@ pub struct Config {
     pub cluster_port: u16,
     /// Cluster mode when set (more than one member).
     pub members: Option<crate::cluster::members::Members>,
+    pub distro: DistroSettings,
+}
+
+/// Distro timings (flags), resolved.
+#[derive(Debug, Clone, Copy)]
+pub struct DistroSettings {
+    pub sync_delay_ms: u64,
+    pub verify_interval_ms: u64,
+    pub replica_expiry_ms: u64,
 }
 
 impl Config {
@@ -119,6 +142,18 @@ impl Config {
         }
         let allowed = allowed_cpus();
         let cores = cli.cores.unwrap_or(allowed.len());
+        if cli.distro_sync_delay_ms > 10_000 {
+            return Err("--distro-sync-delay-ms must be at most 10000".to_string());
+        }
+        if !(100..=600_000).contains(&cli.distro_verify_interval_ms) {
+            return Err("--distro-verify-interval-ms must be 100..=600000".to_string());
+        }
+        if cli.distro_replica_expiry_ms < 2 * cli.distro_verify_interval_ms {
+            return Err(
+                "--distro-replica-expiry-ms must be at least twice --distro-verify-interval-ms"
+                    .to_string(),
+            );
+        }
         if cli.push_delay_ms > 10_000 {
             return Err("--push-delay-ms must be at most 10000".to_string());
         }
@@ -138,6 +173,11 @@ impl Config {
             raft_compact_entries: cli.raft_compact_entries.max(2),
             cluster_port,
             members,
+            distro: DistroSettings {
+                sync_delay_ms: cli.distro_sync_delay_ms,
+                verify_interval_ms: cli.distro_verify_interval_ms,
+                replica_expiry_ms: cli.distro_replica_expiry_ms,
+            },
             probe: crate::health::probe::ProbeSettings {
                 interval_ms: cli.health_check_interval_ms.max(100),
                 timeout_ms: cli.health_check_timeout_ms.max(10),

@@ -6,6 +6,7 @@
 //! - `server`: executors, mesh, listeners.
 //! - `cluster`: members, peer transport and cluster-port server (Raft traffic).
 //! - `raft`: the Raft group over LMDB for durable data.
+//! - `distro`: ephemeral replication between members (state machines and their driver).
 //! - `shard`: ownership hash and cross-core op routing.
 //! - `http`: HTTP/1.1 codec, parameters, connection loop.
 //! - `grpc`: h2 server, gRPC framing, Nacos payloads, connections and their bi-streams.
@@ -17,6 +18,7 @@
 pub mod api;
 pub mod cluster;
 pub mod config;
+pub mod distro;
 pub mod grpc;
 pub mod health;
 pub mod http;

@@ -181,3 +181,60 @@ pub const CLUSTER_RECONNECT_BACKOFF_MAX_MS: u64 = 1_000;
 pub const CLUSTER_INBOX_MAX: usize = 4_096;
 /// A follower waits this long for its own log to reach a forwarded write before answering.
 pub const FORWARDED_APPLY_WAIT_MS: u64 = 5_000;
+
+/// Members report to each other this often (Nacos: 2 s).
+pub const MEMBER_REPORT_INTERVAL_MS: u64 = 2_000;
+/// A report that takes longer than this counts as failed.
+pub const MEMBER_REPORT_TIMEOUT_MS: u64 = 1_500;
+/// A peer not heard from for this long turns SUSPICIOUS (two reports missed)...
+pub const MEMBER_SUSPICIOUS_AFTER_MS: u64 = 4_500;
+/// ...and DOWN after this long; it no longer counts for responsibility.
+pub const MEMBER_DOWN_AFTER_MS: u64 = 8_500;
+/// Failed reports in a row that make a peer DOWN (Nacos `maxFailAccessCnt` 3).
+pub const MEMBER_DOWN_AFTER_FAILURES: u32 = 3;
+const _: () = assert!(MEMBER_REPORT_INTERVAL_MS < MEMBER_SUSPICIOUS_AFTER_MS);
+const _: () = assert!(MEMBER_SUSPICIOUS_AFTER_MS < MEMBER_DOWN_AFTER_MS);
+const _: () = assert!(MEMBER_REPORT_TIMEOUT_MS < MEMBER_REPORT_INTERVAL_MS);
+
+/// Distro sync window (`--distro-sync-delay-ms`): changes of a core within it travel to each
+/// peer in one batch (Nacos waits 1 s).
+pub const DISTRO_SYNC_DELAY_DEFAULT_MS: u64 = 5;
+/// Verify round (`--distro-verify-interval-ms`), Nacos: 5 s.
+pub const DISTRO_VERIFY_INTERVAL_DEFAULT_MS: u64 = 5_000;
+/// Replicas not renewed for this long expire (`--distro-replica-expiry-ms`), Nacos: 3 min.
+pub const DISTRO_REPLICA_EXPIRY_DEFAULT_MS: u64 = 180_000;
+/// Records queued per core for one peer before that outbox is dropped and verify repairs the
+/// difference: a slow or absent peer costs bounded memory.
+pub const DISTRO_OUTBOX_RECORDS_PER_PEER_MAX: usize = 200_000;
+/// Items in one sync message.
+pub const DISTRO_SYNC_ITEMS_PER_MESSAGE_MAX: usize = 2_000;
+/// A failed sync to a peer is tried again after this long.
+pub const DISTRO_SYNC_RETRY_MS: u64 = 500;
+/// A sync, verify or resend call that takes longer than this failed.
+pub const DISTRO_CALL_TIMEOUT_MS: u64 = 3_000;
+/// Buckets resent per peer per verify round; the rest waits for the next round.
+pub const DISTRO_RESEND_BUCKETS_PER_ROUND_MAX: usize = 512;
+/// Buckets per snapshot chunk (of 4,096): a million instances come in chunks of ~15,000.
+pub const DISTRO_SNAPSHOT_BUCKETS_PER_CHUNK: u16 = 64;
+/// Snapshot chunks requested at once by a joining member.
+pub const DISTRO_SNAPSHOT_CHUNKS_IN_FLIGHT: usize = 4;
+/// A starting member waits this long for an UP peer to load a snapshot from; after it (or
+/// once every peer answered and none is UP: a fresh cluster) it starts with what it has.
+pub const DISTRO_SNAPSHOT_PEER_WAIT_MS: u64 = 6_000;
+/// Items a peer may send in one message (sync, resend, snapshot chunk); more is refused.
+pub const DISTRO_ITEMS_PER_MESSAGE_MAX: usize = 100_000;
+const _: () = assert!(DISTRO_SYNC_ITEMS_PER_MESSAGE_MAX <= DISTRO_ITEMS_PER_MESSAGE_MAX);
+
+/// Forwarded HTTP writes (`api/forward.rs`, `http/client.rs`): a connect to the responsible
+/// member that takes longer fails, and the next healthy member is tried.
+pub const FORWARD_CONNECT_TIMEOUT_MS: u64 = 500;
+/// Sending a forwarded write and reading the whole answer; past it the client gets 503. Below
+/// the 3 s read timeout of the Nacos SDKs, so the 503 reaches them.
+pub const FORWARD_RESPONSE_TIMEOUT_MS: u64 = 2_000;
+/// Idle keep-alive connections kept per core and member, so a stream of forwarded beats does
+/// not open a connection per beat.
+pub const FORWARD_IDLE_CONNECTIONS_PER_PEER_MAX: usize = 16;
+/// An idle pooled connection older than this is closed instead of reused (the member closes
+/// it itself after `CONNECTION_IDLE_TIMEOUT_MS`).
+pub const FORWARD_IDLE_CONNECTION_MAX_AGE_MS: u64 = 30_000;
+const _: () = assert!(FORWARD_IDLE_CONNECTION_MAX_AGE_MS < CONNECTION_IDLE_TIMEOUT_MS);

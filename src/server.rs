@@ -10,15 +10,23 @@ use glommio::net::TcpListener;
 use glommio::sync::Semaphore;
 use glommio::{LocalExecutorBuilder, Placement};
 
+use crate::cluster::members::Members;
 use crate::cluster::transport::Transport;
 use crate::config::Config;
+use crate::distro::membership::Membership;
+use crate::distro::peer::PeerLinks;
+use crate::distro::record::{MemberIndex, Origin};
+use crate::distro::responsible::{ClusterView, Healthy};
+use crate::distro::shard::{DistroShard, ShardSettings};
 use crate::http::deadline::Deadlines;
 use crate::limits::CLUSTER_INBOX_MAX;
+use crate::limits::DISTRO_OUTBOX_RECORDS_PER_PEER_MAX;
 use crate::limits::LMDB_MAP_BYTES;
 use crate::limits::{CONNECTIONS_PER_CORE_MAX, MESH_CHANNEL_CAPACITY, WHEEL_TICK_MS};
 use crate::naming::op::NamingOp;
 use crate::raft::node::{ClusterLinks, RaftSettings};
 use crate::raft::storage::LmdbStorage;
+use crate::shard::core::DistroState;
 use crate::shard::core::RAFT_CORE;
 use crate::shard::core::{spawn_mesh_servers, spawn_timer_driver, Envelope};
 use crate::shard::{Core, CoreHandle};
@@ -42,6 +50,9 @@ pub fn start(config: &Config) -> Result<(), String> {
     let cores = config.cores();
     let mesh = MeshBuilder::<Envelope, _>::full(cores, MESH_CHANNEL_CAPACITY);
     let origin = Instant::now();
+    // This run of the member: peers tell it from the previous one by this, and drop the
+    // connections that died with that.
+    let incarnation = crate::api::wall_clock_ms();
     let (ready_tx, ready_rx) = std::sync::mpsc::channel::<Result<usize, String>>();
     for (index, &cpu) in config.cpus.iter().enumerate() {
         let config = config.clone();
@@ -52,7 +63,7 @@ pub fn start(config: &Config) -> Result<(), String> {
             .io_memory(EXECUTOR_IO_MEMORY_BYTES)
             .preempt_timer(Duration::from_millis(EXECUTOR_PREEMPT_MS));
         let spawned = builder.spawn(move || async move {
-            let result = run_core(config, mesh, origin).await;
+            let result = run_core(config, mesh, origin, incarnation).await;
             let failed = result.is_err();
             let _ = ready_tx.send(result);
             if !failed {
@@ -77,6 +88,7 @@ async fn run_core(
     config: Config,
     mesh: MeshBuilder<Envelope, glommio::channels::channel_mesh::Full>,
     origin: Instant,
+    incarnation: u64,
 ) -> Result<usize, String> {
     let cores = config.cores();
     let push_delay = Duration::from_millis(config.push_delay_ms);
@@ -93,6 +105,10 @@ async fn run_core(
         Core::new(0, 1, None, origin, push_delay)
     };
     core.set_members(config.members.clone());
+    core.set_wall_origin(crate::api::wall_clock_ms().saturating_sub(core.now_ms()));
+    if let Some(members) = &config.members {
+        start_distro(&config, members, &core, incarnation)?;
+    }
     spawn_timer_driver(&core, Duration::from_millis(WHEEL_TICK_MS));
     crate::health::probe::spawn(&core, config.probe);
     let udp = crate::udp::UdpPusher::bind(config.bind)
@@ -115,7 +131,7 @@ async fn run_core(
     glommio::spawn_local(accept_loop(listener, core.clone(), deadlines)).detach();
     if id == RAFT_CORE {
         let storage = open_storage(&config)?;
-        let cluster = start_cluster(&config, &core)?;
+        let cluster = start_raft_links(&config, &core)?;
         glommio::spawn_local(recover_and_serve(storage, config, core, cluster)).detach();
     }
     Ok(id)
@@ -143,25 +159,60 @@ fn open_storage(config: &Config) -> Result<LmdbStorage, String> {
     Ok(storage)
 }
 
-/// In cluster mode: listens on the cluster port and connects to the peers.
-fn start_cluster(config: &Config, core: &CoreHandle) -> Result<Option<ClusterLinks>, String> {
-    let Some(members) = &config.members else {
-        return Ok(None);
-    };
+/// Cluster mode, every core: listens on the cluster port (SO_REUSEPORT: peers' connections
+/// spread over the cores), opens this core's own peer links, and starts its Distro shard
+/// (core 0 also keeps the membership).
+fn start_distro(
+    config: &Config,
+    members: &Members,
+    core: &CoreHandle,
+    incarnation: u64,
+) -> Result<(), String> {
     let addr = SocketAddr::new(config.bind, config.cluster_port);
     let listener =
         TcpListener::bind(addr).map_err(|e| format!("cannot listen for peers on {addr}: {e}"))?;
+    glommio::spawn_local(crate::cluster::server::accept_loop(listener, core.clone())).detach();
+    let me = Origin {
+        member: (members.self_id - 1) as MemberIndex,
+        incarnation,
+    };
+    let http_addrs: Vec<SocketAddr> = members
+        .ids()
+        .into_iter()
+        .filter_map(|id| members.http_addr_of(id))
+        .collect();
+    let settings = ShardSettings {
+        replica_expiry_ms: config.distro.replica_expiry_ms,
+        outbox_records_max: DISTRO_OUTBOX_RECORDS_PER_PEER_MAX,
+    };
+    let shard = DistroShard::new(me, members.nodes.len(), settings);
+    let addresses: Vec<String> = http_addrs.iter().map(|a| a.to_string()).collect();
+    let membership = (core.id == RAFT_CORE).then(|| Membership::new(me, addresses));
+    let sync_delay = Duration::from_millis(config.distro.sync_delay_ms);
+    let links = PeerLinks::new(members);
+    let state = DistroState::new(shard, links, sync_delay, membership, http_addrs.clone());
+    core.enable_distro(state);
+    core.set_cluster_view(ClusterView {
+        me: me.member,
+        healthy: Healthy::alone(me.member),
+        http_addrs,
+        epoch: 0,
+    });
+    if core.id == RAFT_CORE {
+        tracing::info!(%addr, node_id = members.self_id, members = members.nodes.len(), "cluster listening");
+    }
+    Ok(())
+}
+
+/// Cluster mode, core 0: the Raft transport to the peers and the inbox of their messages.
+fn start_raft_links(config: &Config, core: &CoreHandle) -> Result<Option<ClusterLinks>, String> {
+    let Some(members) = &config.members else {
+        return Ok(None);
+    };
     let (failures_tx, snapshot_failures) = local_channel::new_bounded(CLUSTER_INBOX_MAX);
     let (messages_tx, messages) = local_channel::new_bounded(CLUSTER_INBOX_MAX);
     let transport = Transport::start(members, failures_tx);
-    let inbox = Rc::new(messages_tx);
-    glommio::spawn_local(crate::cluster::server::accept_loop(
-        listener,
-        core.clone(),
-        inbox,
-    ))
-    .detach();
-    tracing::info!(%addr, node_id = members.self_id, members = members.nodes.len(), "cluster listening");
+    core.set_raft_inbox(Rc::new(messages_tx));
     Ok(Some(ClusterLinks {
         transport,
         messages,
@@ -202,12 +253,26 @@ async fn recover_and_serve(
             std::process::exit(1);
         }
     }
+    let raft_ms = started.elapsed().as_millis() as u64;
+    let loaded = if config.members.is_some() {
+        crate::distro::driver::load_snapshot(&core).await
+    } else {
+        None
+    };
     core.execute_everywhere(NamingOp::MarkReady).await;
+    if config.members.is_some() {
+        crate::distro::driver::mark_ready(&core).await;
+        crate::distro::driver::start(&core, config.distro.verify_interval_ms);
+    }
     let elapsed_ms = started.elapsed().as_millis() as u64;
+    let (snapshot_peer, snapshot_records) = loaded.map_or((None, 0), |(p, n)| (Some(p), n));
     tracing::info!(
         restored,
+        raft_ms,
+        ?snapshot_peer,
+        snapshot_records,
         elapsed_ms,
-        "state rebuilt from the data dir; serving"
+        "state rebuilt from the data dir and the peers; serving"
     );
 }
 

@@ -3,6 +3,7 @@
 //! `ok`, bare JSON, the message as error body) or v2 (the `{code,message,data}` wrapper).
 
 mod form;
+mod forward;
 pub mod grpc;
 pub(crate) mod instance;
 mod operator;
@@ -55,6 +56,14 @@ async fn naming(core: &CoreHandle, request: &Request, rest: &str, flavor: Flavor
         Some(tail) => format!("/operator/{tail}").into(),
         None => rest.into(),
     };
+    // Cluster mode: ephemeral register/deregister/beat for a client another member answers
+    // for go there (Nacos `DistroFilter`). Update is not among them: its overlay goes through
+    // Raft for every instance, so any member serves it.
+    if let Some(write) = forward::Write::of(method, &rest) {
+        if let Some(response) = forward::filter(core, request, write, flavor).await {
+            return response;
+        }
+    }
     let result = match (method, &*rest) {
         (Post, "/instance") => instance::register(core, p).await,
         (Delete, "/instance") => instance::deregister(core, p).await,
@@ -108,6 +117,7 @@ mod tests {
             head,
             params,
             local_addr: None,
+            remote_addr: None,
         }
     }
 

@@ -66,7 +66,7 @@ pub async fn metrics(core: &CoreHandle, params: &Params, flavor: Flavor) -> Nami
         "serviceCount": counts.services,
         "instanceCount": counts.instances,
         "subscribeCount": counts.subscribers,
-        "responsibleInstanceCount": counts.instances,
+        "responsibleInstanceCount": counts.responsible_instances,
         "clientCount": counts.ephemeral_clients + counts.persistent_clients,
         "connectionBasedClientCount": 0,
         "ephemeralIpPortClientCount": counts.ephemeral_clients,
@@ -93,7 +93,10 @@ pub async fn console(core: &CoreHandle, request: &Request, path: &str) -> Option
         "/nacos/v1/console/health/liveness" if get => Response::text(200, "OK"),
         "/nacos/v1/console/health/readiness" if get => readiness(core),
         "/nacos/v1/core/cluster/nodes" | "/nacos/v1/core/cluster/nodes/self" if get => {
-            cluster_nodes(core, request, path.ends_with("/self")).await
+            cluster_nodes(core, request, path.ends_with("/self"), false).await
+        }
+        "/nacos/v2/core/cluster/node/list" | "/nacos/v2/core/cluster/node/self" if get => {
+            cluster_nodes(core, request, path.ends_with("/self"), true).await
         }
         "/nacos/v1/console/server/state" if get => server_state(core, request),
         _ => return None,
@@ -111,34 +114,61 @@ fn readiness(core: &CoreHandle) -> Response {
 
 /// One member as Nacos `Member` JSON; the Raft leader is shown the way Nacos 2.x shows its
 /// JRaft groups (`extendInfo.raftMetaData.metaDataMap`).
-fn member_json(
+struct MemberJson<'a> {
     http: SocketAddr,
     cluster_port: u16,
+    state: &'a str,
+    /// `LEADER` or `FOLLOWER` in the Raft group (`STANDALONE` for a single node).
+    raft_role: &'a str,
     leader: Option<SocketAddr>,
     term: u64,
-) -> Value {
-    let ip = http.ip().to_string();
-    let leader = leader.map(|l| l.to_string()).unwrap_or_default();
+    /// Wall ms this member was last heard from (now, for this member).
+    last_refresh_ms: u64,
+}
+
+fn member_json(member: MemberJson) -> Value {
+    let ip = member.http.ip().to_string();
+    let leader = member.leader.map(|l| l.to_string()).unwrap_or_default();
     json!({
         "ip": ip,
-        "port": http.port(),
-        "state": "UP",
-        "address": http.to_string(),
+        "port": member.http.port(),
+        "state": member.state,
+        "address": member.http.to_string(),
         "failAccessCnt": 0,
         "extendInfo": {
-            "lastRefreshTime": wall_clock_ms(),
+            "lastRefreshTime": member.last_refresh_ms,
             "version": VERSION,
-            "raftPort": cluster_port.to_string(),
+            "raftPort": member.cluster_port.to_string(),
+            "raftRole": member.raft_role,
             "raftMetaData": {"metaDataMap": {"naming_persistent_service_v2": {
-                "leader": leader, "term": term}}},
+                "leader": leader, "term": member.term, "raftRole": member.raft_role}}},
         },
         "abilities": {"namingAbility": {"supportJraft": true}},
     })
 }
 
-async fn cluster_nodes(core: &CoreHandle, request: &Request, only_self: bool) -> Response {
+/// Each member's state as core 0's membership sees it (by index).
+async fn member_states(core: &CoreHandle) -> Vec<(String, Option<u64>)> {
+    use crate::distro::ops::{DistroOp, DistroReply};
+    match core.distro_on(0, DistroOp::MemberViews).await {
+        DistroReply::Members(views) => views
+            .into_iter()
+            .map(|v| (v.state.name().to_string(), v.last_heard_ms))
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
+async fn cluster_nodes(
+    core: &CoreHandle,
+    request: &Request,
+    only_self: bool,
+    v2: bool,
+) -> Response {
     let (leader_id, term) = core.raft_status().await;
     let members = core.members();
+    let states = member_states(core).await;
+    let (now_ms, wall_ms) = (core.now_ms(), wall_clock_ms());
     let nodes: Vec<Value> = match &members {
         Some(members) => members
             .ids()
@@ -147,12 +177,28 @@ async fn cluster_nodes(core: &CoreHandle, request: &Request, only_self: bool) ->
             .filter_map(|id| {
                 let http = members.http_addr_of(id)?;
                 let cluster = members.addr_of(id)?;
-                Some(member_json(
+                let (state, heard_ms) = states
+                    .get(usize::try_from(id - 1).ok()?)
+                    .cloned()
+                    .unwrap_or(("DOWN".to_string(), None));
+                let last_refresh_ms = match (id == members.self_id, heard_ms) {
+                    (true, _) => wall_ms,
+                    (false, Some(at)) => wall_ms.saturating_sub(now_ms.saturating_sub(at)),
+                    (false, None) => 0,
+                };
+                Some(member_json(MemberJson {
                     http,
-                    cluster.port(),
-                    members.addr_of(leader_id),
+                    cluster_port: cluster.port(),
+                    state: &state,
+                    raft_role: if id == leader_id {
+                        "LEADER"
+                    } else {
+                        "FOLLOWER"
+                    },
+                    leader: members.addr_of(leader_id),
                     term,
-                ))
+                    last_refresh_ms,
+                }))
             })
             .collect(),
         None => {
@@ -161,14 +207,26 @@ async fn cluster_nodes(core: &CoreHandle, request: &Request, only_self: bool) ->
                 .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 8848)));
             let cluster_port = local.port().saturating_add(1001);
             let leader = (leader_id != 0).then(|| SocketAddr::new(local.ip(), cluster_port));
-            vec![member_json(local, cluster_port, leader, term)]
+            vec![member_json(MemberJson {
+                http: local,
+                cluster_port,
+                state: "UP",
+                raft_role: "LEADER",
+                leader,
+                term,
+                last_refresh_ms: wall_ms,
+            })]
         }
     };
     let data = match (only_self, nodes.first()) {
         (true, Some(node)) => node.clone(),
         _ => Value::Array(nodes),
     };
-    let body = json!({"code": 200, "message": null, "data": data});
+    let body = if v2 {
+        json!({"code": 0, "message": "success", "data": data})
+    } else {
+        json!({"code": 200, "message": null, "data": data})
+    };
     Response::json(200, body.to_string())
 }
 

@@ -1,5 +1,6 @@
-//! The cluster-port server on core 0: peers' Raft messages go to the Raft driver's inbox, and
-//! writes forwarded by followers are proposed here (on the leader) and answered once applied.
+//! The cluster-port server, on every core: peers' Raft messages go to the Raft driver's inbox
+//! (on core 0), writes forwarded by followers are proposed here (on the leader) and answered
+//! once applied, and membership reports and Distro calls go to `distro::serve`.
 
 use std::rc::Rc;
 use std::time::Duration;
@@ -28,12 +29,11 @@ const GRPC_UNIMPLEMENTED: u32 = 12;
 /// Where incoming Raft messages go: the driver's inbox.
 pub type RaftInbox = Rc<LocalSender<Message>>;
 
-pub async fn accept_loop(listener: TcpListener, core: CoreHandle, inbox: RaftInbox) {
+pub async fn accept_loop(listener: TcpListener, core: CoreHandle) {
     loop {
         match listener.accept().await {
             Ok(stream) => {
-                let (core, inbox) = (core.clone(), inbox.clone());
-                glommio::spawn_local(serve(stream, core, inbox)).detach();
+                glommio::spawn_local(serve(stream, core.clone())).detach();
             }
             Err(error) => {
                 tracing::warn!(%error, "cluster accept failed");
@@ -43,7 +43,7 @@ pub async fn accept_loop(listener: TcpListener, core: CoreHandle, inbox: RaftInb
     }
 }
 
-async fn serve(stream: TcpStream, core: CoreHandle, inbox: RaftInbox) {
+async fn serve(stream: TcpStream, core: CoreHandle) {
     let _ = stream.set_nodelay(true);
     let Ok(mut h2) = h2_builder().handshake::<_, Bytes>(stream.compat()).await else {
         return;
@@ -51,11 +51,18 @@ async fn serve(stream: TcpStream, core: CoreHandle, inbox: RaftInbox) {
     while let Some(Ok((request, respond))) = h2.accept().await {
         let path = request.uri().path().to_string();
         let body = request.into_body();
-        let (core, inbox) = (core.clone(), inbox.clone());
+        let core = core.clone();
         glommio::spawn_local(async move {
             match path.as_str() {
-                "/Cluster/Raft" => raft(body, respond, &inbox).await,
+                "/Cluster/Raft" => raft(body, respond, &core).await,
                 "/Cluster/Propose" => propose(body, respond, &core).await,
+                "/Cluster/Report" => distro_call(body, respond, &core, Call::Report).await,
+                "/Cluster/DistroSync" => distro_call(body, respond, &core, Call::Sync).await,
+                "/Cluster/DistroVerify" => distro_call(body, respond, &core, Call::Verify).await,
+                "/Cluster/DistroResend" => distro_call(body, respond, &core, Call::Resend).await,
+                "/Cluster/DistroSnapshot" => {
+                    distro_call(body, respond, &core, Call::Snapshot).await
+                }
                 _ => trailers_only(respond, GRPC_UNIMPLEMENTED, "unknown cluster method"),
             }
         })
@@ -63,7 +70,43 @@ async fn serve(stream: TcpStream, core: CoreHandle, inbox: RaftInbox) {
     }
 }
 
-async fn raft(mut body: RecvStream, respond: SendResponse<Bytes>, inbox: &RaftInbox) {
+#[derive(Clone, Copy)]
+enum Call {
+    Report,
+    Sync,
+    Verify,
+    Resend,
+    Snapshot,
+}
+
+async fn distro_call(
+    mut body: RecvStream,
+    respond: SendResponse<Bytes>,
+    core: &CoreHandle,
+    call: Call,
+) {
+    let message = match read_message(&mut body, CLUSTER_MESSAGE_BYTES_MAX).await {
+        Ok(message) => message,
+        Err((code, text)) => return trailers_only(respond, code, &text),
+    };
+    use crate::distro::serve;
+    let answer = match call {
+        Call::Report => serve::report(core, message).await,
+        Call::Sync => serve::sync(core, message).await,
+        Call::Verify => serve::verify(core, message).await,
+        Call::Resend => serve::resend(core, message).await,
+        Call::Snapshot => serve::snapshot(core, message).await,
+    };
+    match answer {
+        Ok(reply) => reply_unary(respond, &reply),
+        Err(refusal) => {
+            tracing::debug!(refusal, "refused a peer's call");
+            trailers_only(respond, GRPC_INVALID_ARGUMENT, refusal)
+        }
+    }
+}
+
+async fn raft(mut body: RecvStream, respond: SendResponse<Bytes>, core: &CoreHandle) {
     let message = match read_message(&mut body, CLUSTER_MESSAGE_BYTES_MAX).await {
         Ok(message) => message,
         Err((code, text)) => return trailers_only(respond, code, &text),
@@ -71,16 +114,14 @@ async fn raft(mut body: RecvStream, respond: SendResponse<Bytes>, inbox: &RaftIn
     let Ok(batch) = RaftBatch::decode(message) else {
         return trailers_only(respond, GRPC_INVALID_ARGUMENT, "not a RaftBatch");
     };
+    let mut messages = Vec::with_capacity(batch.messages.len());
     for raw in batch.messages {
         match Message::parse_from_bytes(&raw) {
-            Ok(message) => {
-                if inbox.try_send(message).is_err() {
-                    tracing::debug!("raft inbox full; dropping a peer message");
-                }
-            }
+            Ok(message) => messages.push(message),
             Err(error) => tracing::warn!(%error, "undecodable raft message from a peer"),
         }
     }
+    core.route_raft_messages(messages).await;
     reply_unary(respond, &Ack {}.encode_to_vec());
 }
 
@@ -95,7 +136,7 @@ async fn propose(mut body: RecvStream, respond: SendResponse<Bytes>, core: &Core
     let Ok(command) = serde_json::from_slice::<DurableCommand>(&request.command_json) else {
         return trailers_only(respond, GRPC_INVALID_ARGUMENT, "not a durable command");
     };
-    let applied = core.propose_indexed(command).await;
+    let applied = core.propose_applied(command).await;
     let response = match applied.reply {
         NamingReply::Error(error) => ProposeResponse {
             ok: false,

@@ -133,27 +133,11 @@ impl PeerLink {
     }
 
     async fn connect(&self) -> Result<SendRequest<Bytes>, String> {
-        let timeout = Duration::from_millis(CLUSTER_CONNECT_TIMEOUT_MS);
-        let stream = TcpStream::connect_timeout(self.addr, timeout)
-            .await
-            .map_err(|e| e.to_string())?;
-        let _ = stream.set_nodelay(true);
-        let mut builder = h2::client::Builder::new();
-        builder
-            .initial_window_size(4 * 1024 * 1024)
-            .initial_connection_window_size(16 * 1024 * 1024)
-            .max_frame_size(1024 * 1024);
-        let (send, connection) = builder
-            .handshake::<_, Bytes>(stream.compat())
-            .await
-            .map_err(|e| e.to_string())?;
         let slot = self.connection.clone();
-        glommio::spawn_local(async move {
-            let _ = connection.await;
+        open(self.addr, move || {
             slot.borrow_mut().take();
         })
-        .detach();
-        Ok(send)
+        .await
     }
 
     async fn deliver(&self, batch: Vec<Message>) {
@@ -190,8 +174,39 @@ impl PeerLink {
     }
 }
 
+/// Opens an h2 connection to a peer's cluster port; `on_close` runs when it ends.
+pub async fn open(
+    addr: std::net::SocketAddr,
+    on_close: impl FnOnce() + 'static,
+) -> Result<SendRequest<Bytes>, String> {
+    let timeout = Duration::from_millis(CLUSTER_CONNECT_TIMEOUT_MS);
+    let stream = TcpStream::connect_timeout(addr, timeout)
+        .await
+        .map_err(|e| e.to_string())?;
+    let _ = stream.set_nodelay(true);
+    let mut builder = h2::client::Builder::new();
+    builder
+        .initial_window_size(4 * 1024 * 1024)
+        .initial_connection_window_size(16 * 1024 * 1024)
+        .max_frame_size(1024 * 1024);
+    let (send, connection) = builder
+        .handshake::<_, Bytes>(stream.compat())
+        .await
+        .map_err(|e| e.to_string())?;
+    glommio::spawn_local(async move {
+        let _ = connection.await;
+        on_close();
+    })
+    .detach();
+    Ok(send)
+}
+
 /// One unary call: the request message out, the reply message back (grpc-status must be 0).
-async fn call(mut send: SendRequest<Bytes>, path: &str, body: Vec<u8>) -> Result<Bytes, String> {
+pub async fn call(
+    mut send: SendRequest<Bytes>,
+    path: &str,
+    body: Vec<u8>,
+) -> Result<Bytes, String> {
     let request = http::Request::builder()
         .method("POST")
         .uri(format!("http://nacore{path}"))

@@ -30,6 +30,8 @@ pub struct Request {
     pub params: Params,
     /// The address the client reached us on: this node's address as the client sees it.
     pub local_addr: Option<SocketAddr>,
+    /// The client's address (a peer's, for a forwarded request).
+    pub remote_addr: Option<SocketAddr>,
 }
 
 /// Why a connection ended early; only logged (the fields are read through `Debug`).
@@ -54,6 +56,8 @@ struct Connection {
     start: usize,
     filled: usize,
     out: Vec<u8>,
+    local_addr: Option<SocketAddr>,
+    remote_addr: Option<SocketAddr>,
     /// When (coarse clock, ms) the first byte of the request in progress arrived.
     request_started_ms: Option<u64>,
     continue_sent: bool,
@@ -61,6 +65,7 @@ struct Connection {
 
 pub async fn serve(stream: TcpStream, core: CoreHandle, deadlines: Rc<Deadlines>) {
     let local_addr = stream.local_addr().ok();
+    let remote_addr = stream.peer_addr().ok();
     // Small responses must not wait for Nagle's algorithm.
     let _ = stream.set_nodelay(true);
     // A client sends its next request only after our answer: a poll armed when a request is
@@ -76,21 +81,19 @@ pub async fn serve(stream: TcpStream, core: CoreHandle, deadlines: Rc<Deadlines>
         start: 0,
         filled: 0,
         out: Vec::new(),
+        local_addr,
+        remote_addr,
         request_started_ms: None,
         continue_sent: false,
     };
-    match conn.run(&core, local_addr).await {
+    match conn.run(&core).await {
         Ok(()) | Err(Closed::Eof) => {}
         Err(reason) => tracing::debug!(?reason, "connection closed"),
     }
 }
 
 impl Connection {
-    async fn run(
-        &mut self,
-        core: &CoreHandle,
-        local_addr: Option<SocketAddr>,
-    ) -> Result<(), Closed> {
+    async fn run(&mut self, core: &CoreHandle) -> Result<(), Closed> {
         loop {
             let head = match parse_head(&self.buf[self.start..self.filled]) {
                 Ok(Some(head)) => head,
@@ -129,7 +132,7 @@ impl Connection {
                 continue;
             }
             let keep_alive = head.keep_alive;
-            let request = self.take_request(head, total, chunked_body, local_addr);
+            let request = self.take_request(head, total, chunked_body);
             let response = api::route(core, &request).await;
             let head_only = request.head.method == Method::Head;
             response.write_to(&mut self.out, keep_alive, head_only);
@@ -147,7 +150,6 @@ impl Connection {
         head: RequestHead,
         total: usize,
         chunked_body: Option<Vec<u8>>,
-        local: Option<SocketAddr>,
     ) -> Request {
         let raw = &self.buf[self.start + head.head_bytes..self.start + total];
         let body = chunked_body.as_deref().unwrap_or(raw);
@@ -160,7 +162,8 @@ impl Connection {
         Request {
             head,
             params,
-            local_addr: local,
+            local_addr: self.local_addr,
+            remote_addr: self.remote_addr,
         }
     }
 

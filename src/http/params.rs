@@ -52,6 +52,13 @@ impl Params {
         self.get(name).filter(|v| !v.trim().is_empty())
     }
 
+    /// Every (name, value) pair in order: the query's first, then the form body's.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> + '_ {
+        self.pairs
+            .iter()
+            .map(|(n, v)| (self.text_of(*n), self.text_of(*v)))
+    }
+
     pub fn len(&self) -> usize {
         self.pairs.len()
     }
@@ -183,6 +190,8 @@ mod tests {
         assert_eq!(p.get("c"), Some("4"));
         assert_eq!(p.get("d"), None);
         assert_eq!(p.len(), 4);
+        let all: Vec<_> = p.iter().collect();
+        assert_eq!(all, [("a", "1"), ("b", "2"), ("b", "3"), ("c", "4")]);
     }
 
     /// Percent escapes and `+` decode; broken escapes survive literally.

@@ -201,6 +201,11 @@ pub struct Instance {
     /// Consecutive failed / passed health probes (persistent instances only).
     pub probe_failures: u8,
     pub probe_passes: u8,
+    /// When it was published, as a version from a hybrid clock (wall ms, then a counter):
+    /// of two publications of one address, reads show the higher version.
+    pub version: u64,
+    /// Published through another member, which runs its beat expiry (a Distro replica).
+    pub replica: bool,
 }
 
 impl Instance {
@@ -220,6 +225,8 @@ impl Instance {
             owner: Owner::Http,
             probe_failures: 0,
             probe_passes: 0,
+            version: 0,
+            replica: false,
         }
     }
 

@@ -378,6 +378,8 @@ pub struct Counts {
     pub subscribers: usize,
     pub ephemeral_clients: usize,
     pub persistent_clients: usize,
+    /// Instances this member answers for (not replicas of another member's clients).
+    pub responsible_instances: usize,
 }
 
 impl Counts {
@@ -388,6 +390,7 @@ impl Counts {
         self.subscribers += other.subscribers;
         self.ephemeral_clients += other.ephemeral_clients;
         self.persistent_clients += other.persistent_clients;
+        self.responsible_instances += other.responsible_instances;
     }
 }
 

@@ -63,7 +63,15 @@ pub struct Registry {
     interned: Interned,
     /// Bytes of cached list encodings, an upper bound (see `cache_has_room`).
     cache_bytes_estimate: usize,
+    /// Versions of publications (see `Instance::version`).
+    clock: replica::VersionClock,
+    /// Cluster mode: the records this core changed, for Distro, and the ids of remote
+    /// connections.
+    replication: Option<replica::Replication>,
 }
+
+mod replica;
+pub use replica::Replication;
 
 /// Hash-consing of values many instances repeat, so that a million instances with the same
 /// cluster and metadata hold one copy. Unused entries are swept when the pool has doubled.
@@ -112,6 +120,8 @@ impl Registry {
             touched: Vec::new(),
             interned: Interned::default(),
             cache_bytes_estimate: 0,
+            clock: replica::VersionClock::default(),
+            replication: None,
         }
     }
 
@@ -282,7 +292,7 @@ impl Registry {
                 Some(instance_slot) => {
                     if let Some(same) = service
                         .instance_mut(instance_slot)
-                        .filter(|old| spec.ephemeral && old.registered_as(&spec))
+                        .filter(|old| spec.ephemeral && !old.replica && old.registered_as(&spec))
                     {
                         // Clients re-register what they registered (Java 1.x on a 20404 beat,
                         // Spring on refresh): nothing a subscriber sees changes, so it is a
@@ -311,15 +321,26 @@ impl Registry {
         let instance = Instance::from_spec(spec, timing, now_ms, epoch);
         let ephemeral = instance.ephemeral;
         let deadline_ms = instance.next_beat_deadline_ms();
-        let instance_slot = self.store(slot, Owner::Http, instance);
+        let (ip, port) = (instance.ip.clone(), instance.port);
+        let instance_slot = self.store(slot, Owner::Http, instance, now_ms, None);
         if ephemeral {
             self.arm_beat_timer(slot, instance_slot, epoch, deadline_ms);
+            self.note_http(key, &ip, port);
         }
         Ok(())
     }
 
-    /// Stores an instance with its overlay applied and marks the service changed.
-    fn store(&mut self, slot: u32, owner: Owner, mut instance: Instance) -> u32 {
+    /// Stores an instance with its overlay applied and marks the service changed. A local
+    /// publication (`version` None) takes the next version of this core's clock.
+    fn store(
+        &mut self,
+        slot: u32,
+        owner: Owner,
+        mut instance: Instance,
+        now_ms: u64,
+        version: Option<u64>,
+    ) -> u32 {
+        instance.version = version.unwrap_or_else(|| self.clock.next(now_ms));
         instance.cluster = self.interned.cluster(&instance.cluster);
         instance.metadata = self.interned.metadata(instance.metadata);
         let service = self.service_at(slot);
@@ -375,10 +396,11 @@ impl Registry {
         for (spec, timing) in validated {
             let epoch = self.take_uid();
             let instance = Instance::from_spec(spec, timing, now_ms, epoch);
-            self.store(slot, Owner::Connection(connection), instance);
+            self.store(slot, Owner::Connection(connection), instance, now_ms, None);
         }
         self.touched.push(slot);
         self.after_removal(slot, now_ms);
+        self.note_connection(key, connection);
         Ok(())
     }
 
@@ -410,6 +432,7 @@ impl Registry {
         if removed {
             self.touched.push(slot);
             self.after_removal(slot, now_ms);
+            self.note_connection(key, connection);
         }
     }
 
@@ -457,6 +480,7 @@ impl Registry {
             service.remove(instance_slot, now_ms);
             self.touched.push(slot);
             self.after_removal(slot, now_ms);
+            self.note_http(key, ip, port);
         }
     }
 
@@ -637,7 +661,7 @@ impl Registry {
         }
         let grouped = key.grouped_name();
         let selected = select(
-            service.instances(),
+            service.visible().into_iter(),
             clusters,
             healthy_only,
             service.protect_threshold,
@@ -694,22 +718,27 @@ impl Registry {
 
     fn refresh(&mut self, slot: u32, instance_slot: u32, now_ms: u64) -> NamingReply {
         let epoch = self.take_uid();
+        let version = self.clock.next(now_ms);
         let service = self.service_at(slot);
         let Some(instance) = service.instance_mut(instance_slot) else {
             unreachable!("beat found an instance slot that is empty");
         };
         instance.last_beat_ms = now_ms;
         let interval_ms = explicit_interval_ms(instance);
-        let revived = !instance.healthy;
+        let revived = !instance.healthy && !instance.replica;
         if revived {
             // The pending timer points at the delete deadline; arm a fresh one for the
             // unhealthy deadline so a revived instance that stops beating is caught on time.
             instance.healthy = true;
             instance.timer_epoch = epoch;
+            instance.version = version;
+            let (ip, port) = (instance.ip.clone(), instance.port);
             let deadline_ms = instance.next_beat_deadline_ms();
             service.touch();
+            let key = service.key.clone();
             self.touched.push(slot);
             self.arm_beat_timer(slot, instance_slot, epoch, deadline_ms);
+            self.note_http(&key, &ip, port);
         }
         NamingReply::Beat {
             found: true,
@@ -839,6 +868,7 @@ impl Registry {
             counts.services += 1;
             counts.instances += service.len();
             counts.healthy_instances += service.instances().filter(|i| i.healthy).count();
+            counts.responsible_instances += service.instances().filter(|i| !i.replica).count();
             counts.subscribers += service.udp_subscribers.len();
             if service.ephemeral {
                 counts.ephemeral_clients += service.len();
@@ -884,25 +914,32 @@ impl Registry {
         let Some(instance) = service.instance_mut(instance_slot) else {
             return false;
         };
-        if instance.timer_epoch != epoch {
+        if instance.timer_epoch != epoch || instance.replica {
+            // A replica's beats go to the member that answers for it; so does its expiry.
             return false;
         }
         let silent_ms = now_ms.saturating_sub(instance.last_beat_ms);
+        let (ip, port) = (instance.ip.clone(), instance.port);
         if silent_ms > instance.timing.delete_timeout_ms {
+            let key = service.key.clone();
             service.remove(instance_slot, now_ms);
             self.touched.push(slot);
             self.after_removal(slot, now_ms);
+            self.note_http(&key, &ip, port);
             return true;
         }
         let turned_unhealthy = silent_ms > instance.timing.timeout_ms && instance.healthy;
         if turned_unhealthy {
             instance.healthy = false;
+            instance.version = self.clock.next(now_ms);
         }
         let deadline_ms = instance.next_beat_deadline_ms();
         debug_assert!(deadline_ms > now_ms);
         if turned_unhealthy {
             service.touch();
+            let key = service.key.clone();
             self.touched.push(slot);
+            self.note_http(&key, &ip, port);
         }
         self.arm_beat_timer(slot, instance_slot, epoch, deadline_ms);
         turned_unhealthy

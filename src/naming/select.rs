@@ -73,6 +73,8 @@ mod tests {
             owner: crate::naming::instance::Owner::Http,
             probe_failures: 0,
             probe_passes: 0,
+            version: 0,
+            replica: false,
         }
     }
 

@@ -219,6 +219,40 @@ impl Service {
         self.slots.iter().flatten()
     }
 
+    /// The instances reads show: one per (ip, port, cluster), the most recent publication
+    /// (highest version), when several clients publish one address (a connection and an HTTP
+    /// client, two connections, publishers on different members). Only connections add a
+    /// second publisher of an address, so without any every instance shows as it is.
+    pub fn visible(&self) -> Vec<&Instance> {
+        if self.by_connection.is_empty() {
+            return self.instances().collect();
+        }
+        let mut shown: Vec<&Instance> = Vec::with_capacity(self.len());
+        let mut at: HashMap<(&str, u16, &str), usize> = HashMap::with_capacity(self.len());
+        for instance in self.instances() {
+            let address = (instance.ip.as_str(), instance.port, &*instance.cluster);
+            match at.entry(address) {
+                hashbrown::hash_map::Entry::Occupied(entry) => {
+                    let index = *entry.get();
+                    if instance.version > shown[index].version {
+                        shown[index] = instance;
+                    }
+                }
+                hashbrown::hash_map::Entry::Vacant(entry) => {
+                    entry.insert(shown.len());
+                    shown.push(instance);
+                }
+            }
+        }
+        debug_assert!(shown.len() <= self.len());
+        shown
+    }
+
+    /// Whether any connection (local or remote) publishes here.
+    pub fn has_connections(&self) -> bool {
+        !self.by_connection.is_empty()
+    }
+
     /// Stores `instance` for `owner`, replacing the one with the same address. Returns its
     /// slot.
     pub fn upsert(&mut self, owner: Owner, mut instance: Instance) -> u32 {

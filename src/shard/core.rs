@@ -11,6 +11,8 @@ use glommio::channels::channel_mesh::{Receivers, Senders};
 use hashbrown::HashMap;
 
 use crate::cluster::members::Members;
+use crate::distro::ops::{DistroOp, DistroReply};
+use crate::distro::responsible::ClusterView;
 use crate::health::probe::{ProbeSettings, ProbeTarget};
 use crate::naming::error::{ErrorKind, NamingError};
 use crate::naming::key::ServiceKey;
@@ -39,7 +41,17 @@ pub enum Envelope {
         command: DurableCommand,
         reply: oneshot::Sender<Applied>,
     },
+    /// A Distro op for the receiving core's shard (or core 0's membership).
+    Distro {
+        op: DistroOp,
+        reply: oneshot::Sender<DistroReply>,
+    },
+    /// Raft messages a peer sent to a core other than the Raft core.
+    Raft(Vec<raft::prelude::Message>),
 }
+
+mod replication;
+pub use replication::DistroState;
 
 /// The core that hosts the Raft group and writes LMDB.
 pub const RAFT_CORE: usize = 0;
@@ -95,6 +107,12 @@ pub struct Core {
     raft: RefCell<Option<Rc<ProposalSender>>>,
     /// This core's own handle, for tasks it spawns.
     me: RefCell<Weak<Core>>,
+    /// Cluster mode: the members and who answers for which HTTP client, as core 0 last saw.
+    cluster_view: RefCell<Option<Rc<ClusterView>>>,
+    /// Cluster mode: this core's Distro shard and peer links.
+    distro: RefCell<Option<Rc<DistroState>>>,
+    /// Core 0, cluster mode: where peers' Raft messages go.
+    raft_inbox: RefCell<Option<crate::cluster::server::RaftInbox>>,
 }
 
 impl Core {
@@ -129,6 +147,9 @@ impl Core {
             members: RefCell::new(None),
             raft: RefCell::new(None),
             me: RefCell::new(Weak::new()),
+            cluster_view: RefCell::new(None),
+            distro: RefCell::new(None),
+            raft_inbox: RefCell::new(None),
         });
         *core.me.borrow_mut() = Rc::downgrade(&core);
         core
@@ -200,6 +221,60 @@ impl Core {
         }
     }
 
+    /// Core 0, cluster mode: where Raft messages from peers go.
+    pub fn set_raft_inbox(&self, inbox: crate::cluster::server::RaftInbox) {
+        debug_assert_eq!(self.id, RAFT_CORE);
+        *self.raft_inbox.borrow_mut() = Some(inbox);
+    }
+
+    /// Hands peers' Raft messages to the Raft driver: here on core 0, over the mesh from
+    /// the others (the cluster port is served on every core).
+    pub async fn route_raft_messages(&self, messages: Vec<raft::prelude::Message>) {
+        if self.id == RAFT_CORE {
+            return self.take_raft_messages(messages);
+        }
+        if let Some(senders) = &self.senders {
+            let _ = senders.send_to(RAFT_CORE, Envelope::Raft(messages)).await;
+        }
+    }
+
+    fn take_raft_messages(&self, messages: Vec<raft::prelude::Message>) {
+        let inbox = self.raft_inbox.borrow().clone();
+        let Some(inbox) = inbox else {
+            return;
+        };
+        for message in messages {
+            if inbox.try_send(message).is_err() {
+                tracing::debug!("raft inbox full; dropping a peer message");
+            }
+        }
+    }
+
+    /// Proposes from any core and returns the outcome with its log index.
+    pub async fn propose_applied(&self, command: DurableCommand) -> Applied {
+        if self.id == RAFT_CORE {
+            return self.propose_indexed(command).await;
+        }
+        let Some(senders) = &self.senders else {
+            unreachable!("a remote Raft core exists only when the mesh does");
+        };
+        let (reply, answer) = oneshot::channel();
+        if senders
+            .send_to(RAFT_CORE, Envelope::Propose { command, reply })
+            .await
+            .is_err()
+        {
+            return Applied {
+                reply: core_down(RAFT_CORE),
+                index: 0,
+            };
+        }
+        answer.await.unwrap_or_else(|_| Applied {
+            reply: core_down(RAFT_CORE),
+            index: 0,
+        })
+    }
+
     /// Core 0: the Raft leader (0 when unknown) and term, as the driver last saw them.
     pub fn set_raft_status(&self, leader: u64, term: u64) {
         self.raft_status.set((leader, term));
@@ -229,6 +304,30 @@ impl Core {
         *self.members.borrow_mut() = members;
     }
 
+    /// Wall-clock ms at this core's monotonic 0: versions of publications follow it.
+    pub fn set_wall_origin(&self, wall_at_zero_ms: u64) {
+        self.registry.borrow_mut().set_wall_origin(wall_at_zero_ms);
+    }
+
+    /// This core's own handle, for tasks it spawns.
+    pub fn handle(&self) -> Option<CoreHandle> {
+        self.me.borrow().upgrade()
+    }
+
+    /// Core 0: the Raft leader and term as the driver last saw them.
+    pub fn local_raft_status(&self) -> (u64, u64) {
+        self.raft_status.get()
+    }
+
+    /// Cluster mode: the membership view every core routes HTTP writes by.
+    pub fn cluster_view(&self) -> Option<Rc<ClusterView>> {
+        self.cluster_view.borrow().clone()
+    }
+
+    pub fn set_cluster_view(&self, view: ClusterView) {
+        *self.cluster_view.borrow_mut() = Some(Rc::new(view));
+    }
+
     pub fn set_raft(&self, sender: Rc<ProposalSender>) {
         debug_assert_eq!(self.id, RAFT_CORE);
         *self.raft.borrow_mut() = Some(sender);
@@ -248,6 +347,7 @@ impl Core {
             .is_none_or(|k| owner_core(k, self.cores) == self.id));
         let now_ms = self.now_ms();
         let reply = self.registry.borrow_mut().apply(op, now_ms);
+        self.stamp_changes();
         self.schedule_pushes();
         reply
     }
@@ -323,6 +423,7 @@ impl Core {
     pub fn advance_timers(&self) -> usize {
         let now_ms = self.now_ms();
         let changed = self.registry.borrow_mut().advance(now_ms);
+        self.stamp_changes();
         self.schedule_pushes();
         changed
     }
@@ -489,6 +590,10 @@ pub fn spawn_mesh_servers(core: &CoreHandle, mut receivers: Receivers<Envelope>)
                     Envelope::Propose { command, reply } => {
                         core.hand_to_raft(Proposal { command, reply }).await;
                     }
+                    Envelope::Distro { op, reply } => {
+                        let _ = reply.send(core.distro_apply(op));
+                    }
+                    Envelope::Raft(messages) => core.take_raft_messages(messages),
                 }
             }
             tracing::debug!(core = core.id, peer, "mesh channel closed");
