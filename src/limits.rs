@@ -228,8 +228,8 @@ const _: () = assert!(DISTRO_SYNC_ITEMS_PER_MESSAGE_MAX <= DISTRO_ITEMS_PER_MESS
 /// Forwarded HTTP writes (`api/forward.rs`, `http/client.rs`): a connect to the responsible
 /// member that takes longer fails, and the next healthy member is tried.
 pub const FORWARD_CONNECT_TIMEOUT_MS: u64 = 500;
-/// Sending a forwarded write and reading the whole answer; past it the client gets 503. Below
-/// the 3 s read timeout of the Nacos SDKs, so the 503 reaches them.
+/// Sending a forwarded write and reading the whole answer; past it the client gets 503. Well
+/// below the 5 s beat interval, so a hung member does not hold a client's beats back.
 pub const FORWARD_RESPONSE_TIMEOUT_MS: u64 = 2_000;
 /// Idle keep-alive connections kept per core and member, so a stream of forwarded beats does
 /// not open a connection per beat.

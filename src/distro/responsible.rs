@@ -33,6 +33,14 @@ impl Healthy {
         self.members[index].1
     }
 
+    /// The member that answers for the HTTP client `ip:port`, without building the tag.
+    pub fn responsible_for(&self, ip: &str, port: u16) -> MemberIndex {
+        let mut digits = itoa::Buffer::new();
+        let hash = java_hash_continue(java_string_hash(ip), ":");
+        let hash = java_hash_continue(hash, digits.format(port));
+        self.members[fold_index(hash, self.members.len())].1
+    }
+
     pub fn contains(&self, member: MemberIndex) -> bool {
         self.members.iter().any(|(_, m)| *m == member)
     }
@@ -88,15 +96,24 @@ impl ClusterView {
 
 /// Java `String.hashCode`: `s[0]*31^(n-1) + ... + s[n-1]` over UTF-16 code units, wrapping.
 pub fn java_string_hash(text: &str) -> i32 {
-    text.encode_utf16().fold(0i32, |h, unit| {
+    java_hash_continue(0, text)
+}
+
+/// The hash of a string that continues one whose hash is `hash` (Java's hash of a
+/// concatenation is the fold of its parts).
+fn java_hash_continue(hash: i32, text: &str) -> i32 {
+    text.encode_utf16().fold(hash, |h, unit| {
         h.wrapping_mul(31).wrapping_add(i32::from(unit))
     })
 }
 
 /// Nacos `DistroMapper.distroHash(tag) % size`: `Math.abs(hash % Integer.MAX_VALUE)`.
 pub fn distro_index(tag: &str, size: usize) -> usize {
+    fold_index(java_string_hash(tag), size)
+}
+
+fn fold_index(hash: i32, size: usize) -> usize {
     assert!(size > 0);
-    let hash = java_string_hash(tag);
     // `hash % i32::MAX` lies in (-MAX, MAX), so its absolute value cannot overflow.
     let folded = (hash % i32::MAX).unsigned_abs() as usize;
     let index = folded % size;
@@ -136,5 +153,12 @@ mod tests {
         let picked = healthy.responsible("a");
         assert_eq!(picked, [0, 1, 2][97 % 3]);
         assert_eq!(Healthy::alone(4).responsible("anything"), 4);
+        for port in [0, 7, 80, 8848, 65535] {
+            let tag = format!("10.0.0.1:{port}");
+            assert_eq!(
+                healthy.responsible_for("10.0.0.1", port),
+                healthy.responsible(&tag)
+            );
+        }
     }
 }

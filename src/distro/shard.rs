@@ -531,10 +531,10 @@ impl DistroShard {
         let mut changes = Vec::new();
         for map in &mut self.buckets {
             for (key, entry) in map.iter_mut() {
-                let Some(tag) = key.client.http_tag() else {
+                let ClientId::Http { ip, port } = &key.client else {
                     continue;
                 };
-                let mine = self.healthy.responsible(&tag) == self.me.member;
+                let mine = self.healthy.responsible_for(ip, *port) == self.me.member;
                 if mine && !entry.owned {
                     entry.owned = true;
                     changes.push(Change::Own { key: key.clone() });
@@ -733,9 +733,8 @@ mod tests {
         for port in 1..=4 {
             a.local_put(http(port), 5);
         }
-        for peer_items in [a.take_sync(1, 100, &store)] {
-            b.on_items(0, peer_items, 0);
-        }
+        let synced = a.take_sync(1, 100, &store);
+        b.on_items(0, synced, 0);
         // Member 0 goes down: member 1 answers for everything.
         let changes: Vec<Change<u32>> = b.on_membership(&[false, true], Healthy::alone(1), &[1, 1]);
         let owned = changes

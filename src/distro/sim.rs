@@ -1517,7 +1517,15 @@ fn classify(
             false => Err(format!("{}: an older stamp won", unexplained())),
         };
     }
+    // An adoption re-stamps a value some client wrote: did that write itself outrank ours?
+    let written = created
+        .iter()
+        .find(|c| c.cause == Cause::Client && c.value == value)
+        .map(|c| c.stamp);
     Ok(match source.cause {
+        Cause::Adopt { .. } if written.is_none_or(|w| w > wrote) => {
+            "superseded: an earlier write had a larger stamp"
+        }
         Cause::Client => "superseded: an earlier write had a larger stamp",
         Cause::Adopt { ready: true } => "superseded: adoption re-stamped an older value",
         Cause::Adopt { ready: false } => "superseded: a starting member adopted an older value",

@@ -588,7 +588,8 @@ impl Registry {
             .service(key)
             .ok_or_else(|| no_instance_error(key, cluster))?;
         let in_cluster: Vec<&Instance> = service
-            .instances()
+            .visible()
+            .into_iter()
             .filter(|i| *i.cluster == *cluster)
             .collect();
         if in_cluster.is_empty() {

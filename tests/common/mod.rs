@@ -128,6 +128,67 @@ impl Server {
         servers
     }
 
+    /// Like [`Server::start_cluster`], but every member's gRPC port is its HTTP port + 1000
+    /// (the cluster port stays HTTP + 1001), the port Nacos 2.x gRPC SDKs derive from the
+    /// HTTP address: they work with plain `127.0.0.1:<http_port>` server addresses.
+    pub fn start_cluster_grpc_offset(n: usize, args: &[&str]) -> Vec<Server> {
+        let mut ports: Vec<(u16, u16, u16)> = Vec::with_capacity(n);
+        while ports.len() < n {
+            let picked = pick_offset_member_ports();
+            let clash = ports.iter().any(|&(h, g, c)| {
+                [h, g, c]
+                    .iter()
+                    .any(|p| [picked.0, picked.1, picked.2].contains(p))
+            });
+            if !clash {
+                ports.push(picked);
+            }
+        }
+        Server::start_cluster_on(&ports, args)
+    }
+
+    /// Starts one member per (http, grpc, cluster) triple, all with the same `--members`
+    /// list, and waits until every member is ready.
+    fn start_cluster_on(ports: &[(u16, u16, u16)], args: &[&str]) -> Vec<Server> {
+        let members: Vec<String> = ports
+            .iter()
+            .map(|(_, _, c)| format!("127.0.0.1:{c}"))
+            .collect();
+        let members = members.join(",");
+        let mut servers: Vec<Server> = ports
+            .iter()
+            .map(|&(http_port, grpc_port, cluster_port)| {
+                let mut all: Vec<String> = vec![
+                    "--members".into(),
+                    members.clone(),
+                    "--cluster-port".into(),
+                    cluster_port.to_string(),
+                ];
+                all.extend(args.iter().map(|a| a.to_string()));
+                let refs: Vec<&str> = all.iter().map(String::as_str).collect();
+                let data_dir = fresh_data_dir();
+                Server {
+                    http_port,
+                    grpc_port,
+                    child: spawn(http_port, grpc_port, &data_dir, &refs, false),
+                    data_dir,
+                    args: all,
+                }
+            })
+            .collect();
+        for server in servers.iter_mut() {
+            if let Err(StartError::Fatal(msg) | StartError::PortsTaken(msg)) = server.wait_ready() {
+                panic!("cluster member did not start: {msg}");
+            }
+        }
+        servers
+    }
+
+    /// Whether the process is still running (false once it exited or was killed).
+    pub fn is_running(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
+
     /// Kills the server with SIGKILL (no clean shutdown) and waits for it to be gone.
     pub fn kill9(&mut self) {
         let _ = self.child.kill();
@@ -292,6 +353,28 @@ fn pick_member_ports() -> (u16, u16, u16) {
         return (http_port, grpc_port, cluster_port);
     }
     panic!("no free port pair (p, p + 1001) found");
+}
+
+/// Free (http, grpc, cluster) ports with grpc = http + 1000 and cluster = http + 1001.
+fn pick_offset_member_ports() -> (u16, u16, u16) {
+    for _ in 0..200 {
+        let http = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
+        let http_port = http.local_addr().expect("local_addr").port();
+        let (Some(grpc_port), Some(cluster_port)) =
+            (http_port.checked_add(1000), http_port.checked_add(1001))
+        else {
+            continue;
+        };
+        let Ok(grpc) = TcpListener::bind(("127.0.0.1", grpc_port)) else {
+            continue;
+        };
+        let Ok(cluster) = TcpListener::bind(("127.0.0.1", cluster_port)) else {
+            continue;
+        };
+        drop((http, grpc, cluster));
+        return (http_port, grpc_port, cluster_port);
+    }
+    panic!("no free port triple (p, p + 1000, p + 1001) found");
 }
 
 /// A fresh, empty `target/test-data/<pid>-<counter>` directory.
