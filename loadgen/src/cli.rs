@@ -25,8 +25,21 @@ pub struct Cli {
     /// Server gRPC port for the `grpc-*` scenarios [default: the HTTP port + 1000, as Nacos].
     #[arg(long)]
     pub grpc_port: Option<u16>,
+    /// `cluster-replication`: HTTP address (host:port) of the member observed; writes go to
+    /// `--server`. Give `--server`'s own address to measure the local push path.
+    #[arg(long, visible_alias = "peer-addr")]
+    pub peer_server: Option<String>,
+    /// `cluster-replication`: gRPC port of the observed member [default: its HTTP port + 1000].
+    #[arg(long)]
+    pub peer_grpc_port: Option<u16>,
+    /// `cluster-replication`: after the last registration, how long registrations may take to
+    /// show up on the peer before they count as missing.
+    #[arg(long, default_value = "5s", value_parser = parse_duration)]
+    pub grace: Duration,
     /// `grpc-subscribe-push`: subscriber connections, each subscribed to one service
-    /// (subscriber `i` to `lg-svc-{i % services}`).
+    /// (subscriber `i` to `lg-svc-{i % services}`). `cluster-replication`: observer
+    /// connections on the peer (at most one per service; service `s` on observer
+    /// `s % subscribers`).
     #[arg(long, default_value_t = 100)]
     pub subscribers: usize,
     /// `grpc-connections`: the server's process id, for its RSS (default: the process
@@ -177,6 +190,28 @@ impl Cli {
         Ok(addr)
     }
 
+    /// `--peer-server` resolved, and its gRPC address (`--peer-grpc-port`, default HTTP
+    /// port + 1000).
+    pub fn peer_addrs(&self) -> Result<(SocketAddr, SocketAddr), String> {
+        let peer = self.peer_server.as_deref().ok_or(
+            "cluster-replication needs --peer-server host:port (the member to observe; \
+             --server's own address measures the local push path)",
+        )?;
+        let http = peer
+            .to_socket_addrs()
+            .map_err(|error| format!("cannot resolve --peer-server {peer}: {error}"))?
+            .next()
+            .ok_or_else(|| format!("--peer-server {peer} has no address"))?;
+        let port = match self.peer_grpc_port {
+            Some(port) => port,
+            None => http
+                .port()
+                .checked_add(GRPC_PORT_OFFSET)
+                .ok_or("the peer's HTTP port + 1000 is not a port: give --peer-grpc-port")?,
+        };
+        Ok((http, SocketAddr::new(http.ip(), port)))
+    }
+
     pub fn key_dist(&self, keyspace: &Keyspace) -> Result<KeyDist, String> {
         match self.keys {
             KeysArg::Uniform => Ok(KeyDist::Uniform),
@@ -271,5 +306,29 @@ mod tests {
         assert_eq!(cli.duration, Duration::from_secs(3));
         assert_eq!(cli.rate, Some(100.0));
         assert!(Cli::try_parse_from(["nacore-loadgen", "http-nothing"]).is_err());
+    }
+
+    /// The peer flag (and its `--peer-addr` alias) gives the peer's HTTP and gRPC addresses.
+    #[test]
+    fn peer_flags() {
+        let cli = Cli::try_parse_from([
+            "nacore-loadgen",
+            "cluster-replication",
+            "--peer-addr",
+            "127.0.0.1:8858",
+            "--grace",
+            "2s",
+        ])
+        .unwrap();
+        assert_eq!(cli.scenario, Scenario::ClusterReplication);
+        assert_eq!(cli.grace, Duration::from_secs(2));
+        let (http, grpc) = cli.peer_addrs().unwrap();
+        assert_eq!(http, "127.0.0.1:8858".parse::<SocketAddr>().unwrap());
+        assert_eq!(grpc, "127.0.0.1:9858".parse::<SocketAddr>().unwrap());
+        let mut other = cli.clone();
+        other.peer_grpc_port = Some(7000);
+        assert_eq!(other.peer_addrs().unwrap().1.port(), 7000);
+        other.peer_server = None;
+        assert!(other.peer_addrs().is_err());
     }
 }

@@ -5,7 +5,9 @@
 //! - `cli`: flags, CPU choice, and the phase settings they describe.
 //! - `scenario`: what each scenario sends (`http`: Nacos HTTP v1 requests and their checks;
 //!   `grpc`: gRPC register/query plans; `grpc_push`: subscribers, churn and push latency;
-//!   `grpc_connections`: held connections and the server's RSS).
+//!   `grpc_connections`: held connections and the server's RSS; `grpc_batch`: batch
+//!   registration of the keyspace, held; `cluster_replication`: new HTTP registrations on one
+//!   member, observed through gRPC pushes of another).
 //! - `runner`: one pinned glommio executor per core, connections in closed loop or on the
 //!   fixed-rate schedule, progress lines, merged statistics.
 //! - `grpc`: the Nacos gRPC client (proto and framing, request bodies and checks, one h2
@@ -41,7 +43,11 @@ pub fn run(cli: &Cli) -> i32 {
     if cli.scenario.is_grpc() {
         return scenario::grpc::run(cli);
     }
-    match run_http(cli) {
+    let result = match cli.scenario {
+        scenario::Scenario::ClusterReplication => scenario::cluster_replication::run(cli),
+        _ => run_http(cli),
+    };
+    match result {
         Ok(code) => code,
         Err(message) => {
             eprintln!("nacore-loadgen: {message}");

@@ -123,6 +123,33 @@ pub const RSS_SETTLE_MS: u64 = 1_000;
 /// How often a waiting core checks shared progress flags (start, stop, catch-up).
 pub const COORDINATION_POLL_MS: u64 = 10;
 
+/// `cluster-replication`: most registrations in one run. Registration `n` is instance
+/// `10.a.b.c` (the 24 low bits of `n`) on the run's port, and each has two 8-byte time slots
+/// (64 MiB at the max).
+pub const REPLICATION_REGISTRATIONS_MAX: u64 = 1 << 22;
+
+/// `cluster-replication`: longest write phase (warmup + duration). The run sends no beats, so
+/// it must end before the first instances pass Nacos's 15 s heartbeat timeout and turn
+/// unhealthy (that change, and their removal at 30 s, would add pushes of their own).
+pub const REPLICATION_WRITE_PHASE_MAX_MS: u64 = 15_000;
+
+/// `cluster-replication`: the ports a run picks its instance port from (one per run, so that a
+/// run registers new instances even right after another one).
+pub const REPLICATION_PORT_FIRST: u16 = 30_000;
+pub const REPLICATION_PORT_COUNT: u16 = 30_000;
+
+/// `cluster-replication`: above this many instances per service at the end of the run, the
+/// load generator warns that pushes (each carrying every instance of its service) dominate.
+pub const REPLICATION_INSTANCES_PER_SERVICE_WARN: u64 = 1_000;
+
+/// `grpc-batch-register`: most instances in one `BatchInstanceRequest` (about 160 bytes of JSON
+/// each, so a batch stays far below `GRPC_MESSAGE_BYTES_MAX`).
+pub const BATCH_INSTANCES_MAX: u64 = 10_000;
+
+const _: () = assert!(REPLICATION_REGISTRATIONS_MAX <= KEYS_MAX);
+const _: () = assert!(REPLICATION_PORT_FIRST as u32 + REPLICATION_PORT_COUNT as u32 <= 65_535);
+const _: () = assert!(BATCH_INSTANCES_MAX * 256 < GRPC_MESSAGE_BYTES_MAX as u64);
+
 const _: () = assert!(GRPC_SETUP_WITHOUT_ACK_DELAY_MS < GRPC_SETUP_ACK_TIMEOUT_MS);
 const _: () = assert!(H2_STREAM_WINDOW_BYTES <= H2_CONNECTION_WINDOW_BYTES);
 const _: () = assert!(CHURN_SEQUENCE_RING_LEN.is_power_of_two());

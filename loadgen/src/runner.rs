@@ -414,7 +414,7 @@ async fn run_grpc_connection(run: Rc<CoreRun>, server: SocketAddr, index: u64) {
 
 /// One request with the per-request timeout. Returns the outcome and whether the connection
 /// can be reused.
-async fn exchange(
+pub async fn exchange(
     connection: &mut HttpConnection,
     request: &[u8],
     op: Op,

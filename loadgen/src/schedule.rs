@@ -40,6 +40,14 @@ impl Schedule {
         self.intended_at(slot)
     }
 
+    /// Claims the next slot of this core and returns its global slot number (unique across
+    /// the cores, in order of intended time) with its intended send time.
+    pub fn claim_global(&self) -> (u64, Instant) {
+        let slot = self.next_slot.get();
+        self.next_slot.set(slot + 1);
+        (slot * self.cores + self.core, self.intended_at(slot))
+    }
+
     /// Intended send time of this core's slot `slot`.
     pub fn intended_at(&self, slot: u64) -> Instant {
         let global_slot = slot * self.cores + self.core;
@@ -53,6 +61,21 @@ pub fn intended_offset(global_slot: u64, rate_total_per_s: f64) -> Duration {
     let offset_ns = (global_slot as f64 * 1e9 / rate_total_per_s).round();
     debug_assert!(offset_ns >= 0.0);
     Duration::from_nanos(offset_ns as u64)
+}
+
+/// How many global slots are intended before `span` from the start at `rate_total_per_s`
+/// (slot `g` is intended at `intended_offset(g)`, so these are slots `0..count`).
+pub fn slots_before(span: Duration, rate_total_per_s: f64) -> u64 {
+    assert!(rate_total_per_s > 0.0 && rate_total_per_s.is_finite());
+    let mut count = (span.as_secs_f64() * rate_total_per_s).ceil().max(0.0) as u64;
+    // The estimate is off by rounding at most; each loop moves it by one slot.
+    while count > 0 && intended_offset(count - 1, rate_total_per_s) >= span {
+        count -= 1;
+    }
+    while intended_offset(count, rate_total_per_s) < span {
+        count += 1;
+    }
+    count
 }
 
 #[cfg(test)]
@@ -93,5 +116,38 @@ mod tests {
         assert_eq!(first, start);
         assert_eq!(second.duration_since(first), Duration::from_millis(100));
         assert!(second < Instant::now());
+    }
+
+    /// Global claims number the slots of all cores in order of intended time.
+    #[test]
+    fn global_claims() {
+        let start = Instant::now();
+        let core_0 = Schedule::new(start, 100.0, 2, 0);
+        let core_1 = Schedule::new(start, 100.0, 2, 1);
+        assert_eq!(core_0.claim_global(), (0, start));
+        assert_eq!(
+            core_1.claim_global(),
+            (1, start + Duration::from_millis(10))
+        );
+        assert_eq!(
+            core_0.claim_global(),
+            (2, start + Duration::from_millis(20))
+        );
+    }
+
+    /// Slots before a span: exactly those intended strictly before it.
+    #[test]
+    fn slots_before_a_span() {
+        assert_eq!(slots_before(Duration::ZERO, 1000.0), 0);
+        assert_eq!(slots_before(Duration::from_millis(1), 1000.0), 1);
+        assert_eq!(slots_before(Duration::from_micros(1001), 1000.0), 2);
+        assert_eq!(slots_before(Duration::from_secs(2), 10_000.0), 20_000);
+        assert_eq!(slots_before(Duration::from_secs(5), 1.4), 7);
+        for (span_ms, rate) in [(12_000u64, 10_000.0), (333, 7.0), (1, 3.3)] {
+            let span = Duration::from_millis(span_ms);
+            let count = slots_before(span, rate);
+            assert!(intended_offset(count, rate) >= span);
+            assert!(count == 0 || intended_offset(count - 1, rate) < span);
+        }
     }
 }

@@ -29,6 +29,8 @@ pub enum ErrorKind {
     GrpcStatus(u16),
     /// A churn change a subscriber never received a push for (`grpc-subscribe-push`).
     MissingPush,
+    /// An acknowledged registration never seen on the peer (`cluster-replication`).
+    Missing,
 }
 
 impl ErrorKind {
@@ -43,6 +45,7 @@ impl ErrorKind {
             ErrorKind::Nacos => "nacos".to_string(),
             ErrorKind::GrpcStatus(status) => format!("grpc_status_{status}"),
             ErrorKind::MissingPush => "missing_push".to_string(),
+            ErrorKind::Missing => "missing".to_string(),
         }
     }
 }
@@ -187,5 +190,6 @@ mod tests {
         assert_eq!(ErrorKind::Nacos.label(), "nacos");
         assert_eq!(ErrorKind::GrpcStatus(12).label(), "grpc_status_12");
         assert_eq!(ErrorKind::MissingPush.label(), "missing_push");
+        assert_eq!(ErrorKind::Missing.label(), "missing");
     }
 }

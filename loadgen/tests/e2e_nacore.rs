@@ -1,6 +1,8 @@
 //! End to end: the real `nacore` binary on free loopback ports, driven by the real
 //! `nacore-loadgen` binary for a second each of `http-register` and `http-query`, and of the
-//! gRPC scenarios `grpc-register`, `grpc-query`, `grpc-subscribe-push` and `grpc-connections`.
+//! gRPC scenarios `grpc-register`, `grpc-query`, `grpc-subscribe-push` and `grpc-connections`,
+//! and of the cluster scenarios `grpc-batch-register` and `cluster-replication` (one server as
+//! its own peer).
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -220,4 +222,95 @@ fn grpc_scenarios_against_nacore() {
         held["server_rss_bytes_after"].as_u64().unwrap_or(0) > 0,
         "{held}"
     );
+}
+
+/// The cluster scenarios against one nacore. `grpc-batch-register` registers the keyspace in
+/// batches and the server holds every instance while the load generator holds its
+/// connections; `cluster-replication` with the server as its own peer (the local push path)
+/// sees every registration pushed, none missing.
+#[test]
+fn cluster_scenarios_against_one_nacore() {
+    let (http_port, grpc_port) = (free_port(), free_port());
+    let _server = start_nacore(http_port, grpc_port);
+    let addr: SocketAddr = ([127, 0, 0, 1], http_port).into();
+    wait_ready(addr);
+    let (addr_text, grpc_port) = (addr.to_string(), grpc_port.to_string());
+
+    // 3 connections over 4 instances per service: batches of 2, 1 and 1.
+    let mut batch = Command::new(env!("CARGO_BIN_EXE_nacore-loadgen"))
+        .arg("grpc-batch-register")
+        .args([
+            "--server",
+            &addr_text,
+            "--grpc-port",
+            &grpc_port,
+            "--cores",
+            "1",
+        ])
+        .args(["--connections", "3", "--services", &SERVICES.to_string()])
+        .args([
+            "--instances-per-service",
+            &INSTANCES_PER_SERVICE.to_string(),
+        ])
+        .args([
+            "--duration",
+            "2s",
+            "--json",
+            "--quiet",
+            "--spin-before-park",
+            "0ms",
+        ])
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("loadgen runs");
+    let mut line = String::new();
+    let stdout = batch.stdout.take().expect("piped stdout");
+    std::io::BufRead::read_line(&mut std::io::BufReader::new(stdout), &mut line)
+        .expect("the report line");
+    let report: Value = serde_json::from_str(&line).expect("one JSON object");
+    assert_eq!(report["errors_total"], 0, "{report}");
+    assert_eq!(report["instances_ok"], SERVICES * INSTANCES_PER_SERVICE);
+    assert_eq!(report["requests_ok"], SERVICES * 3, "{report}");
+    let (status, body) =
+        http_get(addr, "/nacos/v1/ns/operator/metrics?onlyStatus=false").expect("metrics answer");
+    assert_eq!(status, 200);
+    let metrics: Value = serde_json::from_slice(&body).expect("metrics are JSON");
+    assert_eq!(
+        metrics["instanceCount"],
+        SERVICES * INSTANCES_PER_SERVICE,
+        "held while the load generator runs: {metrics}"
+    );
+    assert!(batch.wait().expect("loadgen exits").success());
+
+    let replication = loadgen_with(
+        addr,
+        "cluster-replication",
+        &[
+            "--peer-server",
+            &addr_text,
+            "--peer-grpc-port",
+            &grpc_port,
+            "--rate",
+            "500",
+            "--services",
+            "20",
+            "--subscribers",
+            "4",
+            "--connections",
+            "4",
+            "--grace",
+            "3s",
+        ],
+    );
+    assert_eq!(replication["errors_total"], 0, "{replication}");
+    assert_eq!(replication["missing"], 0, "{replication}");
+    assert_eq!(replication["observers_ok"], 4, "{replication}");
+    assert_eq!(replication["services_subscribed"], 20, "{replication}");
+    let acked = replication["registrations_measured_ok"]
+        .as_u64()
+        .unwrap_or(0);
+    // 500/s for 1 s after 200 ms of warmup.
+    assert_eq!(acked, 500, "{replication}");
+    assert_eq!(replication["lag_samples"].as_u64(), Some(acked));
+    assert!(replication["replication_lag_us"]["p99"].as_u64().is_some());
 }

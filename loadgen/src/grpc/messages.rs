@@ -64,6 +64,26 @@ pub fn register_instance(
     out.into_bytes()
 }
 
+/// `BatchInstanceRequest` (`batchRegisterInstance`): the connection's instances in
+/// `lg-svc-{service_index}` become `instances` (`ip`, `port`), ephemeral, no metadata.
+pub fn batch_register_instances(service_index: u64, instances: &[([u8; 4], u16)]) -> Vec<u8> {
+    let mut out = String::with_capacity(160 + instances.len() * 160);
+    naming_base(&mut out, service_index);
+    out.push_str("\"type\":\"batchRegisterInstance\",\"module\":\"naming\",\"instances\":[");
+    for (index, ([a, b, c, d], port)) in instances.iter().enumerate() {
+        if index > 0 {
+            out.push(',');
+        }
+        let _ = write!(
+            out,
+            "{{\"ip\":\"{a}.{b}.{c}.{d}\",\"port\":{port},\"weight\":1.0,\"healthy\":true,\
+             \"enabled\":true,\"ephemeral\":true,\"clusterName\":\"DEFAULT\",\"metadata\":{{}}}}"
+        );
+    }
+    out.push_str("]}");
+    out.into_bytes()
+}
+
 /// `ServiceQueryRequest` of `lg-svc-{service_index}`, every cluster, healthy or not.
 pub fn service_query(service_index: u64) -> Vec<u8> {
     let mut out = String::with_capacity(256);
@@ -150,6 +170,37 @@ pub fn churn_sequence_max(body: &[u8]) -> Option<u64> {
         }
     }
     highest
+}
+
+/// Calls `found(ip, port)` for every host of a `serviceInfo` (a push or a subscribe reply):
+/// each `"ip"` string key with the `"port"` integer key that follows it before the next
+/// `"ip"` key (Nacos servers write `ip` then `port` in every host). Hosts without a port, or
+/// with an escaped IP, are skipped.
+pub fn for_each_host(body: &[u8], mut found: impl FnMut(&str, u16)) {
+    let mut next_ip = value_after_key(body, "ip", 0);
+    // Each pass moves past one "ip" key, so the loop ends after at most body.len() / 4 passes.
+    while let Some(at) = next_ip {
+        next_ip = value_after_key(body, "ip", at);
+        let Some(ip) = string_value(&body[at..]) else {
+            continue;
+        };
+        let Some(port_at) = value_after_key(body, "port", at) else {
+            return;
+        };
+        if next_ip.is_some_and(|next| next < port_at) {
+            continue;
+        }
+        let digits = body[port_at..]
+            .iter()
+            .take_while(|byte| byte.is_ascii_digit())
+            .count();
+        let port = std::str::from_utf8(&body[port_at..port_at + digits])
+            .ok()
+            .and_then(|text| text.parse::<u16>().ok());
+        if let Some(port) = port {
+            found(ip, port);
+        }
+    }
 }
 
 /// The offset of the value after the first `"name"` key at or after `from` (past the colon and
@@ -272,6 +323,51 @@ mod tests {
         assert_eq!(churn_sequence_max(push), Some(300));
         assert_eq!(churn_sequence_max(br#"{"hosts":[]}"#), None);
         assert_eq!(churn_sequence_max(br#"{"lg.seq":"7"}"#), Some(7));
+    }
+
+    /// A batch register lists every instance, ephemeral, in the service.
+    #[test]
+    fn batch_register_body() {
+        let body = parse(&batch_register_instances(
+            4,
+            &[([10, 0, 0, 1], 8080), ([10, 0, 0, 2], 8081)],
+        ));
+        assert_eq!(body["type"], "batchRegisterInstance");
+        assert_eq!(body["serviceName"], "lg-svc-4");
+        let instances = body["instances"].as_array().unwrap();
+        assert_eq!(instances.len(), 2);
+        assert_eq!(instances[1]["ip"], "10.0.0.2");
+        assert_eq!(instances[1]["port"], 8081);
+        assert_eq!(instances[0]["ephemeral"], true);
+        let empty = parse(&batch_register_instances(0, &[]));
+        assert_eq!(empty["instances"], serde_json::json!([]));
+    }
+
+    /// Hosts are found as ip and the port after it; a host without a port is skipped, and
+    /// "ip" inside a string value is not a key.
+    #[test]
+    fn hosts_of_a_push() {
+        let push = br#"{"requestId":"1","serviceInfo":{"name":"lg-svc-1","hosts":[
+            {"instanceId":"10.0.0.1#31000#DEFAULT#DEFAULT_GROUP@@lg-svc-1","ip":"10.0.0.1",
+             "port":31000,"weight":1.0,"metadata":{"k":"ip"}},
+            {"ip" : "10.0.0.2", "port" : 31001},
+            {"ip":"10.0.0.3","weight":1.0},
+            {"ip":"10.0.0.4","port":70000},
+            {"ip":"10.0.0.5","port":31002}]}}"#;
+        let mut hosts = Vec::new();
+        for_each_host(push, |ip, port| hosts.push((ip.to_string(), port)));
+        assert_eq!(
+            hosts,
+            vec![
+                ("10.0.0.1".to_string(), 31000),
+                ("10.0.0.2".to_string(), 31001),
+                ("10.0.0.5".to_string(), 31002),
+            ]
+        );
+        let mut none = 0;
+        for_each_host(br#"{"hosts":[]}"#, |_, _| none += 1);
+        for_each_host(br#"{"hosts":[{"ip":"10.0.0.9"}]}"#, |_, _| none += 1);
+        assert_eq!(none, 0);
     }
 
     /// Only the server requests that need an answer get a reply type.

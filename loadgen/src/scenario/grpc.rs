@@ -1,7 +1,7 @@
 //! The gRPC scenarios (Nacos 2.x SDK protocol, nacos-protocol.md §3): the plans of
 //! `grpc-register` and `grpc-query` (run by the common runner over gRPC connections), the
-//! request each of their operations sends, and the dispatch to `grpc_push` and
-//! `grpc_connections`.
+//! request each of their operations sends, and the dispatch to `grpc_push`,
+//! `grpc_connections` and `grpc_batch`.
 //!
 //! `grpc-register` keys: a gRPC connection holds at most one instance per service (a second
 //! registration replaces the first, §3.5), so connection `c` always registers instance `c`
@@ -18,7 +18,7 @@ use crate::keyspace::{Key, Keyspace, INSTANCE_PORT};
 use crate::report::{self, RunInfo};
 use crate::runner::{run_phase, KeyOrder, OpMix, PhaseSpec, Transport};
 use crate::scenario::http::Op;
-use crate::scenario::{grpc_connections, grpc_push, Plan, Scenario};
+use crate::scenario::{grpc_batch, grpc_connections, grpc_push, Plan, Scenario};
 use crate::stats::CoreStats;
 
 /// Runs a gRPC scenario and returns the process exit status (0 when something succeeded).
@@ -27,6 +27,7 @@ pub fn run(cli: &Cli) -> i32 {
     let result = match cli.scenario {
         Scenario::GrpcSubscribePush => grpc_push::run(cli),
         Scenario::GrpcConnections => grpc_connections::run(cli),
+        Scenario::GrpcBatchRegister => grpc_batch::run(cli),
         _ => run_request_scenario(cli),
     };
     match result {

@@ -1,9 +1,12 @@
 //! The scenarios: which requests each sends, over which keys, at what rate, and what it
 //! pre-registers first. `http` holds the Nacos HTTP v1 requests; `grpc` the gRPC register and
 //! query plans and their requests, `grpc_push` the subscribe/push scenario, `grpc_connections`
-//! the held-connections scenario.
+//! the held-connections scenario, `grpc_batch` the batch registration that holds its instances,
+//! `cluster_replication` the replication lag between two cluster members.
 
+pub mod cluster_replication;
 pub mod grpc;
+pub mod grpc_batch;
 pub mod grpc_connections;
 pub mod grpc_push;
 pub mod http;
@@ -36,6 +39,11 @@ pub enum Scenario {
     /// Hold --connections idle gRPC connections with health checks; the server's RSS.
     #[value(alias = "connections")]
     GrpcConnections,
+    /// gRPC BatchInstanceRequest of the whole keyspace over --connections connections, then
+    /// hold them (and so the instances) for --duration.
+    GrpcBatchRegister,
+    /// New HTTP registrations at --rate on --server; time until each is pushed by --peer-server.
+    ClusterReplication,
 }
 
 impl Scenario {
@@ -49,6 +57,8 @@ impl Scenario {
             Scenario::GrpcQuery => "grpc-query",
             Scenario::GrpcSubscribePush => "grpc-subscribe-push",
             Scenario::GrpcConnections => "grpc-connections",
+            Scenario::GrpcBatchRegister => "grpc-batch-register",
+            Scenario::ClusterReplication => "cluster-replication",
         }
     }
 
@@ -59,6 +69,7 @@ impl Scenario {
                 | Scenario::GrpcQuery
                 | Scenario::GrpcSubscribePush
                 | Scenario::GrpcConnections
+                | Scenario::GrpcBatchRegister
         )
     }
 }
@@ -89,6 +100,10 @@ pub fn plan_http(
     beat_mode: BeatMode,
 ) -> Plan {
     assert!(!scenario.is_grpc(), "gRPC scenarios have no HTTP plan");
+    assert!(
+        scenario != Scenario::ClusterReplication,
+        "cluster-replication has its own runner"
+    );
     assert!((0.0..=1.0).contains(&read_ratio));
     let random = KeyOrder::Random(dist);
     let (setup_op, mix, order) = match scenario {
