@@ -221,6 +221,8 @@ pub const DISTRO_SNAPSHOT_CHUNKS_IN_FLIGHT: usize = 4;
 /// A starting member waits this long for an UP peer to load a snapshot from; after it (or
 /// once every peer answered and none is UP: a fresh cluster) it starts with what it has.
 pub const DISTRO_SNAPSHOT_PEER_WAIT_MS: u64 = 6_000;
+/// Beats a core holds for one peer before it proxies beats one by one again.
+pub const DISTRO_RELAYED_BEATS_PER_PEER_MAX: usize = 100_000;
 /// Items a peer may send in one message (sync, resend, snapshot chunk); more is refused.
 pub const DISTRO_ITEMS_PER_MESSAGE_MAX: usize = 100_000;
 const _: () = assert!(DISTRO_SYNC_ITEMS_PER_MESSAGE_MAX <= DISTRO_ITEMS_PER_MESSAGE_MAX);

@@ -23,7 +23,9 @@ use std::net::SocketAddr;
 use bytes::Bytes;
 
 use crate::api::form;
-use crate::api::render::{render, Flavor};
+use crate::api::instance;
+use crate::api::render::{render, Flavor, Reply};
+use crate::cluster::proto;
 use crate::distro::record::MemberIndex;
 use crate::distro::responsible::ClusterView;
 use crate::http::client::{self, ClientError, ClientResponse, Outgoing};
@@ -32,6 +34,7 @@ use crate::http::conn::Request;
 use crate::http::params::Params;
 use crate::http::response::{Body, Response, JSON, TEXT};
 use crate::naming::error::{ErrorKind, NamingError};
+use crate::naming::op::{NamingOp, NamingReply};
 use crate::shard::CoreHandle;
 
 /// What a request from a peer carries in its User-Agent (Nacos `UtilsAndCommons`).
@@ -96,9 +99,76 @@ pub async fn filter(
         Decision::Local => None,
         Decision::RefusePeerRedirect => Some(refuse(request)),
         Decision::Forward { member, tag } => {
+            if let Some(answer) = answer_here(core, request, write, member, flavor).await {
+                return Some(answer);
+            }
             proxy(&view, request, write, &tag, member, flavor).await
         }
     }
+}
+
+/// A beat, or a re-registration that changes nothing, for a client another member answers
+/// for, when this member holds the instance (every member holds every instance): answered
+/// here, and the beat relayed to that member in a batch instead of a proxied round trip per
+/// beat (beats are most of an HTTP fleet's traffic). Anything else (an unknown instance, a
+/// changed registration, a full relay queue) is proxied as it came, so the responsible
+/// member decides (20404, re-registration from the beat JSON).
+async fn answer_here(
+    core: &CoreHandle,
+    request: &Request,
+    write: Write,
+    member: MemberIndex,
+    flavor: Flavor,
+) -> Option<Response> {
+    let params = &request.params;
+    let key = form::service_key(params).ok()?;
+    let (op, ip, port, cluster) = match write {
+        Write::Beat => {
+            let mut beat = form::beat(params).ok()?;
+            crate::naming::key::check_ip(&beat.ip).ok()?;
+            beat.reregister = None;
+            let (ip, port, cluster) = (beat.ip.clone(), beat.port, beat.cluster.clone());
+            let op = NamingOp::Beat {
+                key: key.clone(),
+                beat,
+            };
+            (op, ip, port, cluster)
+        }
+        Write::Register => {
+            let ephemeral = core.with_switches(|s| s.default_instance_ephemeral);
+            let spec = form::instance_spec(params, ephemeral).ok()?;
+            let (ip, port, cluster) = (spec.ip.clone(), spec.port, spec.cluster.clone());
+            let op = NamingOp::SameRegistration {
+                key: key.clone(),
+                spec,
+            };
+            (op, ip, port, cluster)
+        }
+        Write::Deregister => return None,
+    };
+    let NamingReply::Beat {
+        found: true,
+        beat_interval_ms,
+    } = core.execute(op).await
+    else {
+        return None;
+    };
+    let notice = proto::DistroBeat {
+        namespace: key.namespace().to_string(),
+        group: key.group().to_string(),
+        service: key.service().to_string(),
+        ip,
+        port: u32::from(port),
+        cluster,
+    };
+    if !core.relay_beat(member, notice) {
+        return None;
+    }
+    let reply = match write {
+        Write::Beat => instance::beat_reply(core, true, beat_interval_ms),
+        _ => Reply::Ok,
+    };
+    Some(render(Ok(reply), flavor))
 }
 
 /// Who answers `write`, with no I/O.
@@ -185,14 +255,14 @@ fn refuse(request: &Request) -> Response {
         .remote_addr
         .map_or_else(|| "unknown".to_string(), |a| a.ip().to_string());
     tracing::warn!(%from, path = request.head.path(), "receive invalid redirect request from peer");
-    Response::text(
-        400,
-        format!("receive invalid redirect request from peer {from}"),
-    )
+    Response::text(400, format!("{REDIRECT_REFUSAL} {from}"))
 }
 
 /// Sends the request to `first`, or to the next healthy member while members cannot be
 /// connected to; `None` when that leads back to this member.
+/// What a member answers a peer's forwarded write for a client it does not answer for.
+const REDIRECT_REFUSAL: &str = "receive invalid redirect request from peer";
+
 async fn proxy(
     view: &ClusterView,
     request: &Request,
@@ -224,6 +294,13 @@ async fn proxy(
                 body: &body,
             };
             match client::send(addr, &client::encode(addr, &outgoing)).await {
+                // The member does not see itself responsible: the two views differ for a
+                // moment (a member just joined or left). This member takes the write, and
+                // the records move to the responsible member once the views agree.
+                Ok(answer) if is_redirect_refusal(&answer) => {
+                    tracing::debug!(member, "views differ; handling the write here");
+                    return None;
+                }
                 Ok(answer) => return Some(relay(answer)),
                 Err(ClientError::Connect(error)) => {
                     tracing::warn!(member, %addr, %error, "responsible member unreachable");
@@ -239,6 +316,10 @@ async fn proxy(
     }
     debug_assert!(false, "responsible_without never leaves this member out");
     None
+}
+
+fn is_redirect_refusal(answer: &ClientResponse) -> bool {
+    answer.status == 400 && answer.body.starts_with(REDIRECT_REFUSAL.as_bytes())
 }
 
 /// The peer's answer as this member's: status, body, and its type as TEXT or JSON.

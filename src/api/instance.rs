@@ -264,11 +264,17 @@ pub async fn beat(core: &CoreHandle, params: &Params) -> NamingResult<Reply> {
         NamingReply::Error(error) => return Err(error),
         other => return Err(unexpected(&other)),
     };
+    Ok(beat_reply(core, found, interval_ms))
+}
+
+/// The answer to a beat: found (10200) or not (20404, the client registers again), and the
+/// interval the client should beat at.
+pub fn beat_reply(core: &CoreHandle, found: bool, interval_ms: Option<u64>) -> Reply {
     let (default_interval_ms, light) =
         core.with_switches(|s| (s.client_beat_interval, s.light_beat_enabled));
     let code: u32 = if found { 10200 } else { 20404 };
     let body = beat_reply_json(interval_ms.unwrap_or(default_interval_ms), code, light);
-    Ok(Reply::Raw(Response::json(200, body)))
+    Reply::Raw(Response::json(200, body))
 }
 
 /// `{"clientBeatInterval":..,"code":..,"lightBeatEnabled":..}`, written directly: a beat is

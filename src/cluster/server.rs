@@ -63,6 +63,7 @@ async fn serve(stream: TcpStream, core: CoreHandle) {
                 "/Cluster/DistroSnapshot" => {
                     distro_call(body, respond, &core, Call::Snapshot).await
                 }
+                "/Cluster/DistroBeats" => distro_call(body, respond, &core, Call::Beats).await,
                 _ => trailers_only(respond, GRPC_UNIMPLEMENTED, "unknown cluster method"),
             }
         })
@@ -77,6 +78,7 @@ enum Call {
     Verify,
     Resend,
     Snapshot,
+    Beats,
 }
 
 async fn distro_call(
@@ -96,6 +98,7 @@ async fn distro_call(
         Call::Verify => serve::verify(core, message).await,
         Call::Resend => serve::resend(core, message).await,
         Call::Snapshot => serve::snapshot(core, message).await,
+        Call::Beats => serve::beats(core, message).await,
     };
     match answer {
         Ok(reply) => reply_unary(respond, &reply),

@@ -291,11 +291,12 @@ impl Membership {
             .collect()
     }
 
-    /// Every peer has been heard from (and none of them is UP, or `up_peers` would say so).
+    /// Every peer has been heard from and is STARTING too: a new cluster, nothing to load. A
+    /// SUSPICIOUS peer does not count: it was UP, so it holds what a joiner must load.
     pub fn all_peers_heard(&self) -> bool {
         self.peer_indices().all(|m| {
             let peer = &self.peers[usize::from(m)];
-            peer.last_heard_ms.is_some() && peer.state != MemberState::Down
+            peer.last_heard_ms.is_some() && peer.state == MemberState::Starting
         })
     }
 

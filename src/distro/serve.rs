@@ -12,6 +12,8 @@ use crate::distro::record::{Origin, DIGEST_BUCKETS};
 use crate::distro::shard::{merge_digests, mismatched, Item};
 use crate::distro::wire::{self, Value};
 use crate::limits::{DISTRO_ITEMS_PER_MESSAGE_MAX, DISTRO_RESEND_BUCKETS_PER_ROUND_MAX};
+use crate::naming::key::ServiceKey;
+use crate::naming::op::{BeatRequest, NamingOp};
 use crate::shard::CoreHandle;
 
 /// A refused call: the reason goes back in `grpc-message`.
@@ -113,6 +115,37 @@ pub async fn snapshot(core: &CoreHandle, message: bytes::Bytes) -> Result<Vec<u8
         items: items.iter().map(wire::item_to_wire).collect(),
     };
     Ok(chunk.encode_to_vec())
+}
+
+/// Beats another member took for HTTP clients this member answers for: each refreshes its
+/// instance on the owner core, as a light beat would.
+pub async fn beats(core: &CoreHandle, message: bytes::Bytes) -> Result<Vec<u8>, Refusal> {
+    let wire = proto::DistroBeats::decode(message).map_err(|_| "not DistroBeats")?;
+    let from = wire::origin_from_wire(wire.from.as_ref()).ok_or("beats without their origin")?;
+    check_member(core, from)?;
+    if wire.beats.len() > DISTRO_ITEMS_PER_MESSAGE_MAX {
+        return Err("too many beats in one message");
+    }
+    for beat in wire.beats {
+        let Some(op) = beat_op(beat) else {
+            continue;
+        };
+        core.execute(op).await;
+    }
+    Ok(proto::Ack {}.encode_to_vec())
+}
+
+fn beat_op(beat: proto::DistroBeat) -> Option<NamingOp> {
+    let key = ServiceKey::parse(Some(&beat.namespace), Some(&beat.group), &beat.service).ok()?;
+    crate::naming::key::check_ip(&beat.ip).ok()?;
+    crate::naming::key::check_cluster(&beat.cluster).ok()?;
+    let beat = BeatRequest {
+        ip: beat.ip,
+        port: u16::try_from(beat.port).ok()?,
+        cluster: beat.cluster,
+        reregister: None,
+    };
+    Some(NamingOp::Beat { key, beat })
 }
 
 /// A member index in this cluster's list, and never this member itself.

@@ -282,20 +282,25 @@ impl DistroShard {
     /// replaced them meanwhile).
     pub fn requeue<V>(&mut self, peer: MemberIndex, items: Vec<Item<V>>) {
         let limit = self.settings.outbox_records_max;
-        let outbox = &mut self.outboxes[usize::from(peer)];
-        if !self.targets[usize::from(peer)] || outbox.overflowed {
+        if !self.targets[usize::from(peer)] || self.outboxes[usize::from(peer)].overflowed {
             return;
         }
         for item in items {
+            let (key, removal) = match item {
+                // Gone (or stamped by another member) since: nothing to resend, and queueing
+                // it would hide a failed removal requeued after it.
+                Item::Put { key, .. } if self.stamp(&key).is_none_or(|s| s.origin != self.me) => {
+                    continue;
+                }
+                Item::Put { key, .. } => (key, None),
+                Item::Delete { key, stamp } => (key, Some(stamp)),
+            };
+            let outbox = &mut self.outboxes[usize::from(peer)];
             if outbox.pending.len() >= limit {
                 outbox.pending = HashMap::new();
                 outbox.overflowed = true;
                 return;
             }
-            let (key, removal) = match item {
-                Item::Put { key, .. } => (key, None),
-                Item::Delete { key, stamp } => (key, Some(stamp)),
-            };
             outbox.pending.entry(key).or_insert(removal);
         }
     }

@@ -119,6 +119,12 @@ pub enum NamingOp {
     ClearDurable,
     /// The Raft leader and term as the Raft core knows them (answered by core 0).
     RaftStatus,
+    /// Whether the HTTP client's instance is stored exactly as `spec` would register it (a
+    /// re-registration that changes nothing); answers `Beat` with `found`.
+    SameRegistration {
+        key: ServiceKey,
+        spec: InstanceSpec,
+    },
     /// (ip, port, cluster) of the service's instances of one kind, for `metadata/batch`.
     InstanceAddresses {
         key: ServiceKey,
@@ -246,6 +252,7 @@ impl NamingOp {
             | NamingOp::GetService { key }
             | NamingOp::Subscribers { key }
             | NamingOp::InstanceAddresses { key, .. }
+            | NamingOp::SameRegistration { key, .. }
             | NamingOp::RegisterConnection { key, .. }
             | NamingOp::DeregisterConnection { key, .. }
             | NamingOp::Subscribe { key, .. }

@@ -205,6 +205,10 @@ impl Registry {
             }
             NamingOp::MarkReady => Ok(NamingReply::Done),
             NamingOp::RaftStatus => Ok(NamingReply::RaftStatus { leader: 0, term: 0 }),
+            NamingOp::SameRegistration { key, spec } => Ok(NamingReply::Beat {
+                found: self.same_registration(&key, &spec),
+                beat_interval_ms: None,
+            }),
             NamingOp::InstanceAddresses { key, ephemeral } => Ok(NamingReply::Addresses(
                 self.instance_addresses(&key, ephemeral),
             )),

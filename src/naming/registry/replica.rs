@@ -167,6 +167,19 @@ impl Registry {
             .max()
     }
 
+    /// Whether the HTTP client's ephemeral instance is stored exactly as `spec` registers it.
+    pub fn same_registration(&self, key: &ServiceKey, spec: &InstanceSpec) -> bool {
+        let Some(service) = self.service(key) else {
+            return false;
+        };
+        let Some(slot) = service.slot_of(Owner::Http, &spec.ip, spec.port) else {
+            return false;
+        };
+        service
+            .instance(slot)
+            .is_some_and(|i| spec.ephemeral && i.registered_as(spec))
+    }
+
     /// Gives the record's instances a version above `floor` (a stamp made elsewhere).
     pub fn raise_version(&mut self, key: &RecordKey, floor: u64, now_ms: u64) -> Option<u64> {
         let (slot, slots) = self.record_slots(key)?;

@@ -16,7 +16,9 @@ use crate::distro::peer::PeerLinks;
 use crate::distro::record::{MemberIndex, RecordKey, Stamp};
 use crate::distro::shard::{Change, DistroShard, Store};
 use crate::distro::wire::{item_to_wire, origin_to_wire, Value};
-use crate::limits::{DISTRO_SYNC_ITEMS_PER_MESSAGE_MAX, DISTRO_SYNC_RETRY_MS};
+use crate::limits::{
+    DISTRO_RELAYED_BEATS_PER_PEER_MAX, DISTRO_SYNC_ITEMS_PER_MESSAGE_MAX, DISTRO_SYNC_RETRY_MS,
+};
 use crate::naming::registry::Registry;
 
 /// What a core holds for Distro (cluster mode only).
@@ -32,6 +34,9 @@ pub struct DistroState {
     pub http_addrs: Vec<std::net::SocketAddr>,
     /// Core 0: the membership epoch last sent to every core.
     broadcast_epoch: Cell<u64>,
+    /// Beats taken here for HTTP clients another member answers for, by member.
+    beats: Vec<RefCell<Vec<proto::DistroBeat>>>,
+    beats_flushing: Vec<Cell<bool>>,
 }
 
 impl DistroState {
@@ -51,6 +56,8 @@ impl DistroState {
             membership: membership.map(RefCell::new),
             http_addrs,
             broadcast_epoch: Cell::new(0),
+            beats: (0..members).map(|_| RefCell::new(Vec::new())).collect(),
+            beats_flushing: (0..members).map(|_| Cell::new(false)).collect(),
         }
     }
 
@@ -251,6 +258,34 @@ impl Core {
         self.id == RAFT_CORE
     }
 
+    /// Queues a beat for `member`, which answers for the client; false when its queue is full
+    /// (the caller then proxies the beat as it came).
+    pub fn relay_beat(&self, member: MemberIndex, beat: proto::DistroBeat) -> bool {
+        let Some(distro) = self.distro() else {
+            return false;
+        };
+        let Some(queue) = distro.beats.get(usize::from(member)) else {
+            return false;
+        };
+        if queue.borrow().len() >= DISTRO_RELAYED_BEATS_PER_PEER_MAX {
+            return false;
+        }
+        queue.borrow_mut().push(beat);
+        let flushing = &distro.beats_flushing[usize::from(member)];
+        if !flushing.get() {
+            flushing.set(true);
+            let Some(core) = self.handle() else {
+                return true;
+            };
+            glommio::spawn_local(async move {
+                relay_beats_to(&core, &distro, member).await;
+                distro.beats_flushing[usize::from(member)].set(false);
+            })
+            .detach();
+        }
+        true
+    }
+
     /// Starts a flush task for every peer something waits for (one task per peer at most).
     fn schedule_sync(&self, distro: &Rc<DistroState>) {
         let Some(core) = self.me.borrow().upgrade() else {
@@ -270,6 +305,38 @@ impl Core {
                 distro.flushing[usize::from(peer)].set(false);
             })
             .detach();
+        }
+    }
+}
+
+/// Waits the sync window, then sends `member` the beats queued for it. A batch that fails is
+/// dropped: clients beat again within seconds, and the record expires only after many.
+async fn relay_beats_to(core: &Core, distro: &DistroState, member: MemberIndex) {
+    if distro.sync_delay.is_zero() {
+        glommio::executor().yield_task_queue_now().await;
+    } else {
+        glommio::timer::sleep(distro.sync_delay).await;
+    }
+    loop {
+        let beats: Vec<proto::DistroBeat> = {
+            let mut queue = distro.beats[usize::from(member)].borrow_mut();
+            let take = queue.len().min(DISTRO_SYNC_ITEMS_PER_MESSAGE_MAX);
+            queue.drain(..take).collect()
+        };
+        if beats.is_empty() {
+            return;
+        }
+        let me = distro.shard.borrow().me();
+        let message = proto::DistroBeats {
+            from: Some(origin_to_wire(me)),
+            beats,
+        };
+        let sent = distro
+            .links
+            .call(member, "/Cluster/DistroBeats", message.encode_to_vec())
+            .await;
+        if let Err(error) = sent {
+            tracing::debug!(core = core.id, member, %error, "relayed beats lost");
         }
     }
 }
