@@ -497,6 +497,9 @@ impl DistroShard {
             }
             self.targets[member] = target && !is_me;
         }
+        // A flap that leaves the healthy list as it was (UP <-> SUSPICIOUS) moves nothing:
+        // skip the scan of every record.
+        let moved = self.healthy != healthy;
         self.healthy = healthy;
         let mut changes = Vec::new();
         for (member, &incarnation) in incarnations.iter().enumerate() {
@@ -505,7 +508,9 @@ impl DistroShard {
                 changes.extend(self.drop_stale_connections(member as MemberIndex));
             }
         }
-        changes.extend(self.rebalance());
+        if moved {
+            changes.extend(self.rebalance());
+        }
         changes
     }
 
