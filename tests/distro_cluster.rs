@@ -46,6 +46,18 @@ fn wait_until(what: &str, timeout: Duration, mut done: impl FnMut() -> Result<()
     }
 }
 
+/// Waits until every member's list of instance ports satisfies `done`.
+fn wait_for_lists(servers: &[Server], what: &str, done: impl Fn(&[u16]) -> bool) {
+    for server in servers {
+        wait_until(what, Duration::from_secs(10), || {
+            let have = ports_on(server.http_port)?;
+            done(&have)
+                .then_some(())
+                .ok_or(format!("{} has {have:?}", server.addr()))
+        });
+    }
+}
+
 fn ports_on(port: u16) -> Result<Vec<u16>, String> {
     let path = format!("/nacos/v1/ns/instance/list?serviceName={SERVICE}");
     let (status, body) = try_http(port, "GET", &path, None).map_err(|e| e.to_string())?;
@@ -171,18 +183,9 @@ fn http_clients_replicate_and_are_answered_for_by_the_hash() {
     for port in 1..=INSTANCES {
         register(servers[usize::from(port) % 3].http_port, port);
     }
-    for server in &servers {
-        wait_until(
-            "every member lists every instance",
-            Duration::from_secs(10),
-            || {
-                let have = ports_on(server.http_port)?;
-                (have == all)
-                    .then_some(())
-                    .ok_or(format!("{} has {have:?}", server.addr()))
-            },
-        );
-    }
+    wait_for_lists(&servers, "every member lists every instance", |have| {
+        have == all
+    });
     let refs: Vec<&Server> = servers.iter().collect();
     wait_until("owners follow the hash", Duration::from_secs(10), || {
         check_owners(&refs)
@@ -206,18 +209,11 @@ fn http_clients_replicate_and_are_answered_for_by_the_hash() {
     // A deregistration on a member that does not answer for the client is forwarded.
     let (status, body) = try_http(other.http_port, "DELETE", &path, None).expect("deregister");
     assert_eq!((status, body.as_str()), (200, "ok"));
-    for server in &servers {
-        wait_until(
-            "the deregistration reaches every member",
-            Duration::from_secs(10),
-            || {
-                let have = ports_on(server.http_port)?;
-                (!have.contains(&1))
-                    .then_some(())
-                    .ok_or(format!("{have:?}"))
-            },
-        );
-    }
+    wait_for_lists(
+        &servers,
+        "the deregistration reaches every member",
+        |have| !have.contains(&1),
+    );
 }
 
 /// SIGKILL of a member: the others see it SUSPICIOUS/DOWN and take its clients over (a beat
@@ -230,16 +226,9 @@ fn a_killed_member_is_taken_over_and_restarts_without_gaps() {
     for port in 1..=INSTANCES {
         register(servers[0].http_port, port);
     }
-    for server in &servers {
-        wait_until(
-            "every member lists every instance",
-            Duration::from_secs(10),
-            || {
-                let have = ports_on(server.http_port)?;
-                (have == all).then_some(()).ok_or(format!("{have:?}"))
-            },
-        );
-    }
+    wait_for_lists(&servers, "every member lists every instance", |have| {
+        have == all
+    });
     servers[2].kill9();
     wait_until(
         "the killed member turns DOWN",

@@ -403,13 +403,23 @@ impl DistroShard {
 
     /// This member's records in `buckets`, with values, for a peer whose digests differ.
     pub fn own_bucket_items<S: Store>(&self, buckets: &[u16], store: &S) -> Vec<Item<S::Value>> {
+        self.items_in(buckets.iter().copied(), Some(self.me), store)
+    }
+
+    /// The records in `buckets` (only those `origin` stamped, if given), with their values.
+    fn items_in<S: Store>(
+        &self,
+        buckets: impl Iterator<Item = u16>,
+        origin: Option<Origin>,
+        store: &S,
+    ) -> Vec<Item<S::Value>> {
         let mut items = Vec::new();
-        for &bucket in buckets {
+        for bucket in buckets {
             let Some(map) = self.buckets.get(usize::from(bucket)) else {
                 continue;
             };
             for (key, entry) in map {
-                if entry.stamp.origin != self.me {
+                if origin.is_some_and(|o| o != entry.stamp.origin) {
                     continue;
                 }
                 if let Some(value) = store.value(key) {
@@ -462,22 +472,7 @@ impl DistroShard {
         buckets: std::ops::Range<u16>,
         store: &S,
     ) -> Vec<Item<S::Value>> {
-        let mut items = Vec::new();
-        for bucket in buckets {
-            let Some(map) = self.buckets.get(usize::from(bucket)) else {
-                continue;
-            };
-            for (key, entry) in map {
-                if let Some(value) = store.value(key) {
-                    items.push(Item::Put {
-                        key: key.clone(),
-                        stamp: entry.stamp,
-                        value,
-                    });
-                }
-            }
-        }
-        items
+        self.items_in(buckets, None, store)
     }
 
     /// New membership: which peers get syncs, who is healthy, each member's newest run.

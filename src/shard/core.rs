@@ -168,27 +168,7 @@ impl Core {
     /// Sends a durable command to the Raft core (core 0) and waits until it is committed and
     /// applied.
     pub async fn propose(&self, command: DurableCommand) -> NamingReply {
-        if self.id != RAFT_CORE {
-            let Some(senders) = &self.senders else {
-                unreachable!("a remote Raft core exists only when the mesh does");
-            };
-            let (reply, answer) = oneshot::channel();
-            if senders
-                .send_to(RAFT_CORE, Envelope::Propose { command, reply })
-                .await
-                .is_err()
-            {
-                return core_down(RAFT_CORE);
-            }
-            return answer
-                .await
-                .map_or_else(|_| core_down(RAFT_CORE), |a| a.reply);
-        }
-        self.propose_local(command).await
-    }
-
-    async fn propose_local(&self, command: DurableCommand) -> NamingReply {
-        self.propose_indexed(command).await.reply
+        self.propose_applied(command).await.reply
     }
 
     /// Proposes on the Raft core (this one) and returns the outcome with its log index.

@@ -94,38 +94,7 @@ impl Server {
     /// waits until every member is ready.
     pub fn start_cluster(n: usize, args: &[&str]) -> Vec<Server> {
         let ports: Vec<(u16, u16, u16)> = (0..n).map(|_| pick_member_ports()).collect();
-        let members: Vec<String> = ports
-            .iter()
-            .map(|(_, _, c)| format!("127.0.0.1:{c}"))
-            .collect();
-        let members = members.join(",");
-        let mut servers: Vec<Server> = ports
-            .iter()
-            .map(|&(http_port, grpc_port, cluster_port)| {
-                let mut all: Vec<String> = vec![
-                    "--members".into(),
-                    members.clone(),
-                    "--cluster-port".into(),
-                    cluster_port.to_string(),
-                ];
-                all.extend(args.iter().map(|a| a.to_string()));
-                let refs: Vec<&str> = all.iter().map(String::as_str).collect();
-                let data_dir = fresh_data_dir();
-                Server {
-                    http_port,
-                    grpc_port,
-                    child: spawn(http_port, grpc_port, &data_dir, &refs, false),
-                    data_dir,
-                    args: all,
-                }
-            })
-            .collect();
-        for server in servers.iter_mut() {
-            if let Err(StartError::Fatal(msg) | StartError::PortsTaken(msg)) = server.wait_ready() {
-                panic!("cluster member did not start: {msg}");
-            }
-        }
-        servers
+        Server::start_cluster_on(&ports, args)
     }
 
     /// Like [`Server::start_cluster`], but every member's gRPC port is its HTTP port + 1000
@@ -182,11 +151,6 @@ impl Server {
             }
         }
         servers
-    }
-
-    /// Whether the process is still running (false once it exited or was killed).
-    pub fn is_running(&mut self) -> bool {
-        matches!(self.child.try_wait(), Ok(None))
     }
 
     /// Kills the server with SIGKILL (no clean shutdown) and waits for it to be gone.

@@ -9,6 +9,7 @@ use crate::limits::INSTANCES_PER_SERVICE_MAX;
 use crate::naming::client::{ClientId, Origin, RecordKey};
 use crate::naming::instance::{Instance, InstanceSpec, Owner};
 use crate::naming::key::ServiceKey;
+use crate::naming::service::Service;
 
 /// Versions of publications: wall-clock ms × 1024 plus a counter, never going back on this
 /// core. Two members' versions compare by wall clock; ties and skew are settled by the
@@ -130,14 +131,7 @@ impl Registry {
     fn record_slots(&self, key: &RecordKey) -> Option<(u32, Vec<u32>)> {
         let slot = self.service_slot(&key.service)?;
         let service = self.services[slot as usize].as_ref()?;
-        let slots = match (&key.client, self.owner_of(&key.client)?) {
-            (ClientId::Http { ip, port }, _) => service
-                .slot_of(Owner::Http, ip, *port)
-                .into_iter()
-                .collect(),
-            (_, Owner::Connection(id)) => service.connection_slots(id),
-            (_, Owner::Http) => Vec::new(),
-        };
+        let slots = publisher_slots(service, &key.client, self.owner_of(&key.client)?);
         Some((slot, slots))
     }
 
@@ -274,14 +268,7 @@ impl Registry {
             return;
         };
         let service = self.service_at(slot);
-        let slots = match (&key.client, owner) {
-            (ClientId::Http { ip, port }, _) => service
-                .slot_of(Owner::Http, ip, *port)
-                .into_iter()
-                .collect(),
-            (_, Owner::Connection(id)) => service.connection_slots(id),
-            (_, Owner::Http) => Vec::new(),
-        };
+        let slots = publisher_slots(service, &key.client, owner);
         if slots.is_empty() {
             return;
         }
@@ -345,6 +332,18 @@ impl Registry {
                 instance.replica = true;
             }
         }
+    }
+}
+
+/// The instance slots `client` (published as `owner` here) holds in `service`.
+fn publisher_slots(service: &Service, client: &ClientId, owner: Owner) -> Vec<u32> {
+    match (client, owner) {
+        (ClientId::Http { ip, port }, _) => service
+            .slot_of(Owner::Http, ip, *port)
+            .into_iter()
+            .collect(),
+        (_, Owner::Connection(id)) => service.connection_slots(id),
+        (_, Owner::Http) => Vec::new(),
     }
 }
 

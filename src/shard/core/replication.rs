@@ -61,6 +61,15 @@ impl DistroState {
         }
     }
 
+    /// Lets the sync window pass, so changes within it travel together.
+    async fn sync_window(&self) {
+        if self.sync_delay.is_zero() {
+            glommio::executor().yield_task_queue_now().await;
+        } else {
+            glommio::timer::sleep(self.sync_delay).await;
+        }
+    }
+
     /// Core 0: the view changed since it was last sent to every core.
     pub fn needs_broadcast(&self) -> bool {
         self.membership
@@ -312,11 +321,7 @@ impl Core {
 /// Waits the sync window, then sends `member` the beats queued for it. A batch that fails is
 /// dropped: clients beat again within seconds, and the record expires only after many.
 async fn relay_beats_to(core: &Core, distro: &DistroState, member: MemberIndex) {
-    if distro.sync_delay.is_zero() {
-        glommio::executor().yield_task_queue_now().await;
-    } else {
-        glommio::timer::sleep(distro.sync_delay).await;
-    }
+    distro.sync_window().await;
     loop {
         let beats: Vec<proto::DistroBeat> = {
             let mut queue = distro.beats[usize::from(member)].borrow_mut();
@@ -344,11 +349,7 @@ async fn relay_beats_to(core: &Core, distro: &DistroState, member: MemberIndex) 
 /// Waits the sync window, then sends `peer` everything queued for it, in messages of at most
 /// `DISTRO_SYNC_ITEMS_PER_MESSAGE_MAX` items; a failed send is queued again and retried.
 async fn flush_to(core: &Core, distro: &DistroState, peer: MemberIndex) {
-    if distro.sync_delay.is_zero() {
-        glommio::executor().yield_task_queue_now().await;
-    } else {
-        glommio::timer::sleep(distro.sync_delay).await;
-    }
+    distro.sync_window().await;
     loop {
         let items = {
             let registry = core.registry.borrow();
