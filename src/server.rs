@@ -52,7 +52,7 @@ pub fn start(config: &Config) -> Result<(), String> {
     let origin = Instant::now();
     // This run of the member: peers tell it from the previous one by this, and drop the
     // connections that died with that.
-    let incarnation = crate::api::wall_clock_ms();
+    let incarnation = next_incarnation(&config.data_dir, crate::api::wall_clock_ms())?;
     let (ready_tx, ready_rx) = std::sync::mpsc::channel::<Result<usize, String>>();
     for (index, &cpu) in config.cpus.iter().enumerate() {
         let config = config.clone();
@@ -135,6 +135,31 @@ async fn run_core(
         glommio::spawn_local(recover_and_serve(storage, config, core, cluster)).detach();
     }
     Ok(id)
+}
+
+/// Where the last run's incarnation is kept.
+const INCARNATION_FILE: &str = "incarnation";
+
+/// This run's incarnation: the wall clock in ms, but always above the last run's (kept in the
+/// data dir, written durably before the member talks to anyone), so a clock set back across
+/// a restart cannot make the new run look older than the one its peers remember.
+fn next_incarnation(data_dir: &std::path::Path, wall_ms: u64) -> Result<u64, String> {
+    let path = data_dir.join(INCARNATION_FILE);
+    let last: u64 = std::fs::read_to_string(&path)
+        .ok()
+        .and_then(|text| text.trim().parse().ok())
+        .unwrap_or(0);
+    let incarnation = wall_ms.max(last.saturating_add(1));
+    debug_assert!(incarnation > last);
+    let temporary = data_dir.join(format!("{INCARNATION_FILE}.new"));
+    let write = || -> std::io::Result<()> {
+        let mut file = std::fs::File::create(&temporary)?;
+        std::io::Write::write_all(&mut file, incarnation.to_string().as_bytes())?;
+        file.sync_all()?;
+        std::fs::rename(&temporary, &path)
+    };
+    write().map_err(|e| format!("cannot record this run in {}: {e}", path.display()))?;
+    Ok(incarnation)
 }
 
 /// Opens the Raft log and state tables; a new single node becomes a one-voter group.
@@ -303,5 +328,27 @@ async fn accept_loop(listener: TcpListener, core: CoreHandle, deadlines: Rc<Dead
                 backoff_ms = (backoff_ms * 2).min(1000);
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Each run's incarnation is above the last one's, even with the clock set back.
+    #[test]
+    fn incarnations_only_grow() {
+        let dir = std::env::temp_dir().join(format!("nacore-incarnation-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let first = next_incarnation(&dir, 5_000).unwrap();
+        assert_eq!(first, 5_000);
+        assert_eq!(
+            next_incarnation(&dir, 4_000).unwrap(),
+            5_001,
+            "clock set back"
+        );
+        assert_eq!(next_incarnation(&dir, 9_000).unwrap(), 9_000);
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

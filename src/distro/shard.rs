@@ -192,16 +192,16 @@ impl DistroShard {
     }
 
     /// A record this member removed (deregistered, expired, connection gone): queued as a
-    /// removal that wins over every stamp up to the record's own.
-    pub fn local_remove(&mut self, key: &RecordKey) {
-        let Some(old) = self.unset(key) else {
-            return;
-        };
+    /// removal that wins over every stamp up to the record's own. Returns the removal's stamp:
+    /// the caller's clock must move past it, so a later put of the key wins over the removal.
+    pub fn local_remove(&mut self, key: &RecordKey) -> Option<Stamp> {
+        let old = self.unset(key)?;
         let stamp = Stamp {
             version: old.stamp.version + 1,
             origin: self.me,
         };
         self.queue(key, Some(stamp));
+        Some(stamp)
     }
 
     fn queue(&mut self, key: &RecordKey, removal: Option<Stamp>) {

@@ -174,6 +174,12 @@ impl Registry {
             .is_some_and(|i| spec.ephemeral && i.registered_as(spec))
     }
 
+    /// A version made for one of this core's records elsewhere (a removal's stamp): later
+    /// publications get higher ones.
+    pub fn observe_version(&mut self, version: u64) {
+        self.clock.last = self.clock.last.max(version);
+    }
+
     /// Gives the record's instances a version above `floor` (a stamp made elsewhere).
     pub fn raise_version(&mut self, key: &RecordKey, floor: u64, now_ms: u64) -> Option<u64> {
         let (slot, slots) = self.record_slots(key)?;

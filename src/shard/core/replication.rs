@@ -118,7 +118,9 @@ impl Core {
         let mut shard = distro.shard.borrow_mut();
         for key in keys {
             let Some(version) = registry.publication_version(&key) else {
-                shard.local_remove(&key);
+                if let Some(removal) = shard.local_remove(&key) {
+                    registry.observe_version(removal.version);
+                }
                 continue;
             };
             let mine = Stamp {
