@@ -142,18 +142,23 @@ fn check_owners(servers: &[&Server]) -> Result<(), String> {
     Ok(())
 }
 
+/// `member`'s state as `observer` shows it, in the v1 node list and the v2 one (which must
+/// agree, and carry the v2 wrapper's code 0).
 fn state_of(observer: &Server, member: &Server) -> Option<String> {
-    let (_, body) = try_http(
-        observer.http_port,
-        "GET",
-        "/nacos/v1/core/cluster/nodes",
-        None,
-    )
-    .ok()?;
-    let nodes: Value = serde_json::from_str(&body).ok()?;
-    nodes["data"].as_array()?.iter().find_map(|n| {
-        (n["address"].as_str()? == member.addr()).then(|| n["state"].as_str().map(String::from))?
-    })
+    let state_in = |path: &str, code: u64| -> Option<String> {
+        let (_, body) = try_http(observer.http_port, "GET", path, None).ok()?;
+        let nodes: Value = serde_json::from_str(&body).ok()?;
+        if nodes["code"].as_u64() != Some(code) {
+            return None;
+        }
+        nodes["data"].as_array()?.iter().find_map(|n| {
+            (n["address"].as_str()? == member.addr())
+                .then(|| n["state"].as_str().map(String::from))?
+        })
+    };
+    let v1 = state_in("/nacos/v1/core/cluster/nodes", 200)?;
+    let v2 = state_in("/nacos/v2/core/cluster/node/list", 0)?;
+    (v1 == v2).then_some(v1)
 }
 
 /// A raw request with a peer's User-Agent, as a member forwards it.
