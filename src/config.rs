@@ -29,7 +29,7 @@ pub struct Cli {
     #[arg(long, env = "NACORE_BIND", default_value = "0.0.0.0")]
     pub bind: IpAddr,
 
-    /// Cluster members, as `ip:clusterPort,...` (the same list, in the same order, on every
+    /// Cluster members, as `ip:clusterPort,...` (the same members, in any order, on every
     /// member). Without it nacore runs as a single node.
     #[arg(long, env = "NACORE_MEMBERS")]
     pub members: Option<String>,

@@ -1,6 +1,6 @@
 //! `Members`: the cluster's member list as given by `--members` (cluster addresses), the Raft
-//! node id of each (its position in the list, from 1; every member must be given the same
-//! list), and which one is this node.
+//! node id of each (its position in the sorted list, from 1; every member must be given the
+//! same members, in any order), and which one is this node.
 
 use std::net::{IpAddr, SocketAddr};
 
@@ -31,6 +31,9 @@ impl Members {
         if nodes.is_empty() {
             return Err("--members is empty".to_string());
         }
+        // Ids follow the sorted addresses, so members given the list in different orders
+        // (as cluster.conf files often are) still agree on every id.
+        nodes.sort();
         let is_self =
             |a: &SocketAddr| a.port() == cluster_port && (bind.is_unspecified() || a.ip() == bind);
         let mut selves = nodes.iter().enumerate().filter(|(_, a)| is_self(a));
@@ -83,6 +86,9 @@ mod tests {
         assert_eq!(m.ids(), vec![1, 2, 3]);
         assert_eq!(m.peers().collect::<Vec<_>>(), vec![1, 3]);
         assert_eq!(m.http_addr_of(3).unwrap().port(), 8868);
+        let shuffled =
+            Members::parse("127.0.0.1:9869,127.0.0.1:9849,127.0.0.1:9859", local, 9859).unwrap();
+        assert_eq!(shuffled, m, "the order of the list does not matter");
         assert!(Members::parse("127.0.0.1:9849", local, 1).is_err());
         assert!(Members::parse("nonsense", local, 1).is_err());
         assert!(Members::parse("127.0.0.1:1,127.0.0.1:1", local, 1).is_err());
