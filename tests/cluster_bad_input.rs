@@ -97,7 +97,9 @@ fn hosts_of(server: &Server) -> String {
 /// ranges and malformed records: refused or dropped, nothing stored, the member serves on.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hostile_peer_messages_are_refused_and_store_nothing() {
-    let servers = Server::start_cluster(2, &[]);
+    let mut servers = Server::start_cluster(2, &[]);
+    // Member indices follow the sorted addresses: the lower port is member 0.
+    servers.sort_by_key(|s| s.http_port);
     let target = &servers[0];
     let cluster_port = target.http_port + 1001;
 
