@@ -76,6 +76,13 @@ struct Entry {
     owned: bool,
 }
 
+/// The digests of one origin's records and how many records they cover.
+#[derive(Debug)]
+struct OriginDigests {
+    records: usize,
+    buckets: Vec<BucketDigest>,
+}
+
 /// Tunables of the shard (flags and limits, passed in so a simulation can pick its own).
 #[derive(Debug, Clone, Copy)]
 pub struct ShardSettings {
@@ -90,8 +97,9 @@ pub struct DistroShard {
     settings: ShardSettings,
     /// Record stamps, by bucket: snapshots and resends read whole buckets.
     buckets: Vec<HashMap<RecordKey, Entry>>,
-    /// Bucket digests of the records each origin stamped.
-    digests: HashMap<Origin, Vec<BucketDigest>>,
+    /// Bucket digests of the records each origin stamped; an origin with no record left has
+    /// no entry (peers can name any origin, so entries must not outlive their records).
+    digests: HashMap<Origin, OriginDigests>,
     /// When each origin (not this one) last showed it is alive (sync or verify).
     renewed_ms: HashMap<Origin, u64>,
     /// Outboxes by member index (this member's slot stays empty).
@@ -153,25 +161,40 @@ impl DistroShard {
         let bucket = usize::from(key.bucket());
         let old = self.buckets[bucket].insert(key, entry);
         match old {
-            Some(old) => self.digest_of(old.stamp.origin)[bucket].remove(old.stamp.digest(hash)),
+            Some(old) => self.digest_remove(old.stamp, hash, bucket),
             None => self.records += 1,
         }
-        self.digest_of(entry.stamp.origin)[bucket].add(entry.stamp.digest(hash));
+        let digests = self
+            .digests
+            .entry(entry.stamp.origin)
+            .or_insert_with(|| OriginDigests {
+                records: 0,
+                buckets: vec![BucketDigest::default(); usize::from(DIGEST_BUCKETS)],
+            });
+        digests.records += 1;
+        digests.buckets[bucket].add(entry.stamp.digest(hash));
     }
 
     fn unset(&mut self, key: &RecordKey) -> Option<Entry> {
         let bucket = usize::from(key.bucket());
         let old = self.buckets[bucket].remove(key)?;
         self.records -= 1;
-        let digest = old.stamp.digest(key.stable_hash());
-        self.digest_of(old.stamp.origin)[bucket].remove(digest);
+        self.digest_remove(old.stamp, key.stable_hash(), bucket);
         Some(old)
     }
 
-    fn digest_of(&mut self, origin: Origin) -> &mut Vec<BucketDigest> {
-        self.digests
-            .entry(origin)
-            .or_insert_with(|| vec![BucketDigest::default(); usize::from(DIGEST_BUCKETS)])
+    /// Takes a record's digest out of its origin's; the origin's entry goes with its last
+    /// record.
+    fn digest_remove(&mut self, stamp: Stamp, key_hash: u64, bucket: usize) {
+        let Some(digests) = self.digests.get_mut(&stamp.origin) else {
+            debug_assert!(false, "a held record's origin has digests");
+            return;
+        };
+        digests.buckets[bucket].remove(stamp.digest(key_hash));
+        digests.records -= 1;
+        if digests.records == 0 {
+            self.digests.remove(&stamp.origin);
+        }
     }
 
     /// A record this member changed (registered, updated, expired health): stamped with
@@ -397,7 +420,7 @@ impl DistroShard {
     pub fn digests_of(&self, origin: Origin) -> Vec<BucketDigest> {
         self.digests
             .get(&origin)
-            .cloned()
+            .map(|d| d.buckets.clone())
             .unwrap_or_else(|| vec![BucketDigest::default(); usize::from(DIGEST_BUCKETS)])
     }
 
@@ -689,6 +712,7 @@ mod tests {
             [Change::Remove { .. }]
         ));
         assert_eq!(b.record_count(), 0);
+        assert!(b.digests.is_empty(), "no digests outlive their records");
     }
 
     /// An outbox past its limit is dropped and marked; verify finds the difference and a
