@@ -1,7 +1,7 @@
 //! nacore: a Nacos-compatible service registry, thread-per-core on io_uring (glommio).
 //!
 //! # Layout
-//! - `config`: flags and `NACORE_*` variables → `Config`.
+//! - `settings`: flags and `NACORE_*` variables → `Settings`.
 //! - `limits`: every explicit limit, with its unit.
 //! - `server`: executors, mesh, listeners.
 //! - `cluster`: members, peer transport and cluster-port server (Raft traffic).
@@ -17,7 +17,6 @@
 
 pub mod api;
 pub mod cluster;
-pub mod config;
 pub mod distro;
 pub mod grpc;
 pub mod health;
@@ -26,5 +25,6 @@ pub mod limits;
 pub mod naming;
 pub mod raft;
 pub mod server;
+pub mod settings;
 pub mod shard;
 pub mod udp;

@@ -1,15 +1,15 @@
-//! The `nacore` binary: flags → `Config` → `server::start`, then wait for SIGINT/SIGTERM.
+//! The `nacore` binary: flags → `Settings` → `server::start`, then wait for SIGINT/SIGTERM.
 
 use clap::Parser;
 use signal_hook::consts::{SIGINT, SIGTERM};
 use signal_hook::iterator::Signals;
 use tracing_subscriber::EnvFilter;
 
-use nacore::config::{Cli, Config};
+use nacore::settings::{Cli, Settings};
 
 fn main() {
     let cli = Cli::parse();
-    let config = match Config::from_cli(cli) {
+    let config = match Settings::from_cli(cli) {
         Ok(config) => config,
         Err(error) => {
             eprintln!("nacore: {error}");

@@ -12,7 +12,6 @@ use glommio::{LocalExecutorBuilder, Placement};
 
 use crate::cluster::members::Members;
 use crate::cluster::transport::Transport;
-use crate::config::Config;
 use crate::distro::membership::Membership;
 use crate::distro::peer::PeerLinks;
 use crate::distro::record::{MemberIndex, Origin};
@@ -26,6 +25,7 @@ use crate::limits::{CONNECTIONS_PER_CORE_MAX, MESH_CHANNEL_CAPACITY, WHEEL_TICK_
 use crate::naming::op::NamingOp;
 use crate::raft::node::{ClusterLinks, RaftSettings};
 use crate::raft::storage::LmdbStorage;
+use crate::settings::Settings;
 use crate::shard::core::DistroState;
 use crate::shard::core::RAFT_CORE;
 use crate::shard::core::{spawn_mesh_servers, spawn_timer_driver, Envelope};
@@ -46,7 +46,7 @@ const EXECUTOR_PREEMPT_MS: u64 = 25;
 
 /// Starts every core and returns once all of them listen. The executors run on their own
 /// threads until the process exits.
-pub fn start(config: &Config) -> Result<(), String> {
+pub fn start(config: &Settings) -> Result<(), String> {
     let cores = config.cores();
     let mesh = MeshBuilder::<Envelope, _>::full(cores, MESH_CHANNEL_CAPACITY);
     let origin = Instant::now();
@@ -85,7 +85,7 @@ pub fn start(config: &Config) -> Result<(), String> {
 }
 
 async fn run_core(
-    config: Config,
+    config: Settings,
     mesh: MeshBuilder<Envelope, glommio::channels::channel_mesh::Full>,
     origin: Instant,
     incarnation: u64,
@@ -163,7 +163,7 @@ fn next_incarnation(data_dir: &std::path::Path, wall_ms: u64) -> Result<u64, Str
 }
 
 /// Opens the Raft log and state tables; a new single node becomes a one-voter group.
-fn open_storage(config: &Config) -> Result<LmdbStorage, String> {
+fn open_storage(config: &Settings) -> Result<LmdbStorage, String> {
     let dir = config.data_dir.join("raft");
     let storage = LmdbStorage::open(&dir, LMDB_MAP_BYTES)
         .map_err(|e| format!("cannot open the data dir {}: {e}", dir.display()))?;
@@ -188,7 +188,7 @@ fn open_storage(config: &Config) -> Result<LmdbStorage, String> {
 /// spread over the cores), opens this core's own peer links, and starts its Distro shard
 /// (core 0 also keeps the membership).
 fn start_distro(
-    config: &Config,
+    config: &Settings,
     members: &Members,
     core: &CoreHandle,
     incarnation: u64,
@@ -230,7 +230,7 @@ fn start_distro(
 }
 
 /// Cluster mode, core 0: the Raft transport to the peers and the inbox of their messages.
-fn start_raft_links(config: &Config, core: &CoreHandle) -> Result<Option<ClusterLinks>, String> {
+fn start_raft_links(config: &Settings, core: &CoreHandle) -> Result<Option<ClusterLinks>, String> {
     let Some(members) = &config.members else {
         return Ok(None);
     };
@@ -249,7 +249,7 @@ fn start_raft_links(config: &Config, core: &CoreHandle) -> Result<Option<Cluster
 /// entries not yet applied), and only then lets every core serve clients.
 async fn recover_and_serve(
     storage: LmdbStorage,
-    config: Config,
+    config: Settings,
     core: CoreHandle,
     cluster: Option<ClusterLinks>,
 ) {

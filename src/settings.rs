@@ -1,4 +1,4 @@
-//! Command-line flags and `NACORE_*` environment variables, resolved into one `Config`.
+//! Command-line flags and `NACORE_*` environment variables, resolved into one `Settings`.
 
 use std::net::IpAddr;
 use std::path::PathBuf;
@@ -84,7 +84,7 @@ pub struct Cli {
 /// The resolved configuration every part of the server reads. Plain data, `Clone + Send`, so
 /// each core gets its own copy.
 #[derive(Debug, Clone)]
-pub struct Config {
+pub struct Settings {
     pub http_port: u16,
     pub grpc_port: u16,
     pub data_dir: PathBuf,
@@ -109,8 +109,8 @@ pub struct DistroSettings {
     pub replica_expiry_ms: u64,
 }
 
-impl Config {
-    pub fn from_cli(cli: Cli) -> Result<Config, String> {
+impl Settings {
+    pub fn from_cli(cli: Cli) -> Result<Settings, String> {
         let grpc_port = match cli.grpc_port {
             Some(port) => port,
             None => cli.http_port.checked_add(1000).ok_or_else(|| {
@@ -162,7 +162,7 @@ impl Config {
         }
         // More executors than CPUs is allowed (useful in tests); they share CPUs round-robin.
         let cpus = (0..cores).map(|i| allowed[i % allowed.len()]).collect();
-        Ok(Config {
+        Ok(Settings {
             http_port: cli.http_port,
             grpc_port,
             data_dir: cli.data_dir,
