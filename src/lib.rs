@@ -4,6 +4,7 @@
 //! - `settings`: flags and `NACORE_*` variables → `Settings`.
 //! - `limits`: every explicit limit, with its unit.
 //! - `server`: executors, mesh, listeners.
+//! - `config`: the config center: configs, grays, history, namespaces, listeners.
 //! - `cluster`: members, peer transport and cluster-port server (Raft traffic).
 //! - `raft`: the Raft group over LMDB for durable data.
 //! - `distro`: ephemeral replication between members (state machines and their driver).
@@ -17,6 +18,7 @@
 
 pub mod api;
 pub mod cluster;
+pub mod config;
 pub mod distro;
 pub mod grpc;
 pub mod health;

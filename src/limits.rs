@@ -240,3 +240,44 @@ pub const FORWARD_IDLE_CONNECTIONS_PER_PEER_MAX: usize = 16;
 /// it itself after `CONNECTION_IDLE_TIMEOUT_MS`).
 pub const FORWARD_IDLE_CONNECTION_MAX_AGE_MS: u64 = 30_000;
 const _: () = assert!(FORWARD_IDLE_CONNECTION_MAX_AGE_MS < CONNECTION_IDLE_TIMEOUT_MS);
+
+// ---- config center (nacos-config-protocol.md §1.4) ----
+
+/// Longest dataId (Nacos param checker: 256).
+pub const CONFIG_DATA_ID_CHARS_MAX: usize = 256;
+/// Longest config group (Nacos param checker: 128).
+pub const CONFIG_GROUP_CHARS_MAX: usize = 128;
+/// Longest tenant (`ParamUtils`: 128; the param checker's 64 for namespaces applies first).
+pub const CONFIG_TENANT_CHARS_MAX: usize = 128;
+/// Longest gray tag (`ParamUtils`: 16).
+pub const CONFIG_TAG_CHARS_MAX: usize = 16;
+/// Largest config content, in characters (Nacos `maxContent`, 10 Mi).
+pub const CONFIG_CONTENT_CHARS_MAX: usize = 10 * 1024 * 1024;
+/// Gray versions (beta and tags) per config (`nacos.config.gray.version.max.count`).
+pub const CONFIG_GRAYS_PER_CONFIG_MAX: usize = 10;
+/// History rows kept per config; older ones are dropped beyond retention anyway.
+pub const CONFIG_HISTORY_ROWS_PER_CONFIG_MAX: usize = 1_000;
+/// Default history retention (`nacos.config.retention.days`: 30 days).
+pub const CONFIG_HISTORY_RETENTION_DEFAULT_MS: u64 = 30 * 24 * 3600 * 1000;
+/// How often the leader proposes pruning history past retention (Nacos: 10 min).
+pub const CONFIG_HISTORY_PRUNE_INTERVAL_MS: u64 = 10 * 60 * 1000;
+/// Records in one `Listening-Configs` (Nacos: 10000).
+pub const CONFIG_LISTEN_KEYS_PER_POLL_MAX: usize = 10_000;
+/// Config keys one gRPC connection may listen to.
+pub const CONFIG_LISTEN_KEYS_PER_CONNECTION_MAX: usize = 16_384;
+/// Long polls one core holds at once; more are answered 503.
+pub const CONFIG_HELD_POLLS_PER_CORE_MAX: usize = 65_536;
+/// Shortest and default hold of a long poll (Nacos: `max(10000, timeout - 500)`).
+pub const CONFIG_POLL_HOLD_MIN_MS: u64 = 10_000;
+pub const CONFIG_POLL_HOLD_DELAY_MS: u64 = 500;
+/// Longest hold, whatever the client asks for.
+pub const CONFIG_POLL_HOLD_MAX_MS: u64 = 120_000;
+/// How often a core answers its long polls whose hold ran out.
+pub const CONFIG_POLL_SWEEP_MS: u64 = 100;
+/// Largest page of a config or history search (Nacos: 500 for history).
+pub const CONFIG_PAGE_SIZE_MAX: usize = 500;
+/// Namespaces (besides the default one).
+pub const NAMESPACES_MAX: usize = 10_000;
+/// Entries and uncompressed bytes of an imported zip.
+pub const CONFIG_IMPORT_ENTRIES_MAX: usize = 10_000;
+pub const CONFIG_IMPORT_BYTES_MAX: u64 = 256 * 1024 * 1024;

@@ -9,4 +9,4 @@ pub mod core;
 pub mod owner;
 
 pub use self::core::{Core, CoreHandle};
-pub use self::owner::owner_core;
+pub use self::owner::{owner_core, owner_of_parts};

@@ -15,16 +15,23 @@ fn fnv1a(hash: u64, bytes: &[u8]) -> u64 {
 
 /// The owner core of `key` among `cores` cores.
 pub fn owner_core(key: &ServiceKey, cores: usize) -> usize {
+    owner_of_parts(&[key.namespace(), key.group(), key.service()], cores)
+}
+
+/// The owner core of a key made of `parts` (a service's or a config's) among `cores` cores.
+pub fn owner_of_parts(parts: &[&str], cores: usize) -> usize {
     assert!(cores > 0, "a server has at least one core");
     if cores == 1 {
         return 0;
     }
     // A 0xFF separator cannot occur in UTF-8, so ("ab","c") and ("a","bc") hash differently.
-    let mut hash = fnv1a(FNV_OFFSET_BASIS, key.namespace().as_bytes());
-    hash = fnv1a(hash, &[0xFF]);
-    hash = fnv1a(hash, key.group().as_bytes());
-    hash = fnv1a(hash, &[0xFF]);
-    hash = fnv1a(hash, key.service().as_bytes());
+    let mut hash = FNV_OFFSET_BASIS;
+    for (i, part) in parts.iter().enumerate() {
+        if i > 0 {
+            hash = fnv1a(hash, &[0xFF]);
+        }
+        hash = fnv1a(hash, part.as_bytes());
+    }
     let owner = (hash % cores as u64) as usize;
     debug_assert!(owner < cores);
     owner
