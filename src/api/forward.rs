@@ -329,6 +329,7 @@ fn relay(answer: ClientResponse) -> Response {
         status: answer.status,
         content_type: if json { JSON } else { TEXT },
         body: Body::from(Bytes::from(answer.body)),
+        headers: Vec::new(),
     }
 }
 

@@ -53,6 +53,50 @@ pub struct RequestHead {
     pub form_body: bool,
     /// The body comes in `Transfer-Encoding: chunked` (its length is not known up front).
     pub chunked: bool,
+    /// The headers endpoints read beyond the ones above (config long polling, gray labels,
+    /// CAS, client addresses behind proxies, tokens); empty, without allocating, for most
+    /// requests.
+    kept: Vec<(KeptHeader, String)>,
+}
+
+/// Headers kept for the endpoints (matched case-insensitively; the last one of a name counts).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeptHeader {
+    LongPullingTimeout,
+    LongPullingNoHangup,
+    BetaIps,
+    CasMd5,
+    VipserverTag,
+    ForwardedFor,
+    RealIp,
+    ClientVersion,
+    ContentType,
+    AccessToken,
+    Authorization,
+}
+
+const KEPT_HEADERS: [(&str, KeptHeader); 11] = [
+    ("long-pulling-timeout", KeptHeader::LongPullingTimeout),
+    (
+        "long-pulling-timeout-no-hangup",
+        KeptHeader::LongPullingNoHangup,
+    ),
+    ("betaips", KeptHeader::BetaIps),
+    ("casmd5", KeptHeader::CasMd5),
+    ("vipserver-tag", KeptHeader::VipserverTag),
+    ("x-forwarded-for", KeptHeader::ForwardedFor),
+    ("x-real-ip", KeptHeader::RealIp),
+    ("client-version", KeptHeader::ClientVersion),
+    ("content-type", KeptHeader::ContentType),
+    ("accesstoken", KeptHeader::AccessToken),
+    ("authorization", KeptHeader::Authorization),
+];
+
+fn kept_header(name: &str) -> Option<KeptHeader> {
+    KEPT_HEADERS
+        .iter()
+        .find(|(n, _)| n.eq_ignore_ascii_case(name))
+        .map(|(_, h)| *h)
 }
 
 impl RequestHead {
@@ -69,6 +113,15 @@ impl RequestHead {
     /// The `User-Agent` header, empty when absent.
     pub fn user_agent(&self) -> &str {
         &self.text[self.target_end..]
+    }
+
+    /// A kept header's value, if the request had it.
+    pub fn header(&self, which: KeptHeader) -> Option<&str> {
+        self.kept
+            .iter()
+            .rev()
+            .find(|(h, _)| *h == which)
+            .map(|(_, v)| v.as_str())
     }
 }
 
@@ -147,11 +200,15 @@ fn head_from(request: &httparse::Request, head_bytes: usize) -> Result<RequestHe
         expect_continue: false,
         form_body: true,
         chunked: false,
+        kept: Vec::new(),
     };
     let mut content_length: Option<usize> = None;
     for header in request.headers.iter() {
         let value = std::str::from_utf8(header.value).unwrap_or("").trim();
         apply_header(&mut head, &mut content_length, header.name, value)?;
+        if let Some(kept) = kept_header(header.name) {
+            head.kept.push((kept, value.to_string()));
+        }
     }
     // Both framings at once is a request-smuggling vector (RFC 9112 §6.1).
     if head.chunked && content_length.is_some() {
@@ -298,6 +355,20 @@ mod tests {
         assert_eq!(parse_head(both).unwrap_err().status, 400);
         let gzip = b"POST / HTTP/1.1\r\nTransfer-Encoding: gzip\r\n\r\n";
         assert_eq!(parse_head(gzip).unwrap_err().status, 501);
+    }
+
+    /// The headers endpoints read are kept, case-insensitively, the last one of a name
+    /// winning; others are not kept.
+    #[test]
+    fn kept_headers() {
+        let raw = b"POST /nacos/v1/cs/configs/listener HTTP/1.1\r\nlong-pulling-timeout: 30000\r\n\
+            CasMd5: a\r\ncasmd5: b\r\nX-Other: 1\r\nVipserver-Tag: v2\r\n\r\n";
+        let head = parse_head(raw).unwrap().unwrap();
+        assert_eq!(head.header(KeptHeader::LongPullingTimeout), Some("30000"));
+        assert_eq!(head.header(KeptHeader::CasMd5), Some("b"));
+        assert_eq!(head.header(KeptHeader::VipserverTag), Some("v2"));
+        assert_eq!(head.header(KeptHeader::BetaIps), None);
+        assert_eq!(head.kept.len(), 4);
     }
 
     /// A complete head parses; a partial one asks for more bytes.

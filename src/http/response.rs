@@ -13,8 +13,11 @@ const BODY_PARTS_MAX: usize = 5;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Response {
     pub status: u16,
+    /// Empty: no `Content-Type` header (Nacos's config 404 and long-poll answers).
     pub content_type: &'static str,
     pub body: Body,
+    /// Further headers, in order (config reads: `Content-MD5`, `Config-Type`, no-cache ...).
+    pub headers: Vec<(&'static str, String)>,
 }
 
 /// A body in up to `BODY_PARTS_MAX` pieces, written out back to back, so that a cached
@@ -81,6 +84,7 @@ impl Response {
             status,
             content_type: TEXT,
             body: Body::from(Bytes::from(body.into())),
+            headers: Vec::new(),
         }
     }
 
@@ -93,6 +97,7 @@ impl Response {
             status,
             content_type: JSON,
             body,
+            headers: Vec::new(),
         }
     }
 
@@ -101,7 +106,14 @@ impl Response {
             status: 200,
             content_type: TEXT,
             body: Body::from(Bytes::from_static(b"ok")),
+            headers: Vec::new(),
         }
+    }
+
+    /// Adds a header (names are fixed strings; CR and LF in a value are dropped on the wire).
+    pub fn with_header(mut self, name: &'static str, value: impl Into<String>) -> Response {
+        self.headers.push((name, value.into()));
+        self
     }
 
     /// Appends the whole response to `out`. `head_only` answers a HEAD request.
@@ -112,8 +124,17 @@ impl Response {
         out.extend_from_slice(numbers.format(self.status).as_bytes());
         out.push(b' ');
         out.extend_from_slice(reason(self.status).as_bytes());
-        out.extend_from_slice(b"\r\nContent-Type: ");
-        out.extend_from_slice(self.content_type.as_bytes());
+        if !self.content_type.is_empty() {
+            out.extend_from_slice(b"\r\nContent-Type: ");
+            out.extend_from_slice(self.content_type.as_bytes());
+        }
+        for (name, value) in &self.headers {
+            // A value holding CR or LF would split the response: such bytes are dropped.
+            out.extend_from_slice(b"\r\n");
+            out.extend_from_slice(name.as_bytes());
+            out.extend_from_slice(b": ");
+            out.extend(value.bytes().filter(|b| *b != b'\r' && *b != b'\n'));
+        }
         out.extend_from_slice(b"\r\nContent-Length: ");
         out.extend_from_slice(numbers.format(body_bytes).as_bytes());
         out.extend_from_slice(if keep_alive {
@@ -177,5 +198,22 @@ mod tests {
         Response::text(404, "nope").write_to(&mut out, false, true);
         let text = String::from_utf8(out).unwrap();
         assert!(text.contains("Connection: close") && text.ends_with("\r\n\r\n"));
+    }
+
+    /// Extra headers follow the content type; an empty type writes none; CR/LF never reach
+    /// the wire from a value.
+    #[test]
+    fn extra_headers() {
+        let mut response = Response::text(404, "config data not exist\n")
+            .with_header("Content-MD5", "abc")
+            .with_header("Pragma", "no-cache");
+        response.content_type = "";
+        let mut out = Vec::new();
+        response.write_to(&mut out, true, false);
+        let text = String::from_utf8(out).unwrap();
+        assert!(!text.contains("Content-Type"));
+        assert!(
+            text.starts_with("HTTP/1.1 404 Not Found\r\nContent-MD5: abc\r\nPragma: no-cache\r\n")
+        );
     }
 }
