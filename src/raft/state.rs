@@ -21,7 +21,7 @@ pub enum TableChange {
     Delete(Vec<u8>),
 }
 
-fn key_of(kind: u8, parts: &[&str]) -> Vec<u8> {
+pub(crate) fn key_of(kind: u8, parts: &[&str]) -> Vec<u8> {
     let mut key = vec![kind];
     for part in parts {
         debug_assert!(
@@ -38,7 +38,7 @@ fn service_parts(key: &ServiceKey) -> [&str; 3] {
     [key.namespace(), key.group(), key.service()]
 }
 
-fn json<T: serde::Serialize>(value: &T) -> Vec<u8> {
+pub(crate) fn json<T: serde::Serialize>(value: &T) -> Vec<u8> {
     // Plain data structs of strings, numbers and maps always serialise.
     serde_json::to_vec(value).unwrap_or_default()
 }
@@ -100,7 +100,7 @@ fn overlay_key(key: &ServiceKey, ip: &str, port: u16, cluster: &str) -> Vec<u8> 
     )
 }
 
-fn parts_of(key: &[u8]) -> Option<Vec<String>> {
+pub(crate) fn parts_of(key: &[u8]) -> Option<Vec<String>> {
     let rest = key.get(2..)?;
     rest.split(|b| *b == SEPARATOR)
         .map(|p| String::from_utf8(p.to_vec()).ok())
