@@ -50,7 +50,12 @@ pub async fn handle(core: &CoreHandle, connection: &Connection, incoming: Incomi
         "ServiceQueryRequest" => query(core, body).await,
         "SubscribeServiceRequest" => subscribe(core, connection, body).await,
         "ServiceListRequest" => service_list(core, body).await,
-        _ => return error(NO_HANDLER, "RequestHandler Not Found"),
+        _ => {
+            return match crate::api::grpc_config::handle(core, connection, kind, body).await {
+                Some(answer) => answer,
+                None => error(NO_HANDLER, "RequestHandler Not Found"),
+            }
+        }
     };
     result.unwrap_or_else(|e| naming_error(&e))
 }

@@ -2,9 +2,11 @@
 //! owner cores, and renders the outcome in the flavour the path asks for: v1 (plain text
 //! `ok`, bare JSON, the message as error body) or v2 (the `{code,message,data}` wrapper).
 
+pub(crate) mod config;
 mod form;
 mod forward;
 pub mod grpc;
+mod grpc_config;
 pub(crate) mod instance;
 mod operator;
 mod render;
@@ -32,6 +34,12 @@ pub async fn route(core: &CoreHandle, request: &Request) -> Response {
     if let Some(rest) = path.strip_prefix("/nacos/v2/ns") {
         return naming(core, request, rest, Flavor::V2).await;
     }
+    if path.starts_with("/nacos/v1/cs/") || path.starts_with("/nacos/v2/cs/") {
+        return match config::route(core, request, path).await {
+            Some(response) => response,
+            None => not_found(request),
+        };
+    }
     match operator::console(core, request, path).await {
         Some(response) => response,
         None => not_found(request),
@@ -41,6 +49,8 @@ pub async fn route(core: &CoreHandle, request: &Request) -> Response {
 fn is_gated(path: &str) -> bool {
     path.starts_with("/nacos/v1/ns")
         || path.starts_with("/nacos/v2/ns")
+        || path.starts_with("/nacos/v1/cs")
+        || path.starts_with("/nacos/v2/cs")
         || path == "/nacos/v1/console/health/readiness"
 }
 

@@ -20,7 +20,7 @@ use crate::grpc::server::h2_builder;
 use crate::grpc::stream::{read_message, reply_unary, trailers_only};
 use crate::limits::CLUSTER_MESSAGE_BYTES_MAX;
 use crate::naming::error::ErrorKind;
-use crate::naming::op::{DurableCommand, NamingReply};
+use crate::naming::op::NamingReply;
 use crate::shard::CoreHandle;
 
 const GRPC_INVALID_ARGUMENT: u32 = 3;
@@ -136,7 +136,7 @@ async fn propose(mut body: RecvStream, respond: SendResponse<Bytes>, core: &Core
     let Ok(request) = ProposeRequest::decode(message) else {
         return trailers_only(respond, GRPC_INVALID_ARGUMENT, "not a ProposeRequest");
     };
-    let Ok(command) = serde_json::from_slice::<DurableCommand>(&request.command_json) else {
+    let Ok(command) = crate::raft::command::decode(&request.command_json) else {
         return trailers_only(respond, GRPC_INVALID_ARGUMENT, "not a durable command");
     };
     let applied = core.propose_applied(command).await;
@@ -146,12 +146,17 @@ async fn propose(mut body: RecvStream, respond: SendResponse<Bytes>, core: &Core
             error_kind: kind_name(error.kind).to_string(),
             error_message: error.message,
             index: applied.index,
+            config_error_kind: applied
+                .config_error
+                .as_ref()
+                .map_or(String::new(), |e| e.kind_name().to_string()),
         },
         _ => ProposeResponse {
             ok: true,
             error_kind: String::new(),
             error_message: String::new(),
             index: applied.index,
+            config_error_kind: String::new(),
         },
     };
     reply_unary(respond, &response.encode_to_vec());

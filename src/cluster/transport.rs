@@ -24,7 +24,7 @@ use crate::limits::{
     CLUSTER_RECONNECT_BACKOFF_MAX_MS,
 };
 use crate::naming::error::{ErrorKind, NamingError};
-use crate::naming::op::{DurableCommand, NamingReply};
+use crate::naming::op::NamingReply;
 
 /// A snapshot send that failed, for `RawNode::report_snapshot`.
 pub struct SnapshotFailure {
@@ -76,8 +76,8 @@ impl Transport {
     pub async fn propose(
         &self,
         leader: u64,
-        command: &DurableCommand,
-    ) -> Result<(NamingReply, u64), String> {
+        command: &crate::raft::command::RaftCommand,
+    ) -> Result<(crate::raft::node::Outcome, u64), String> {
         let send = self
             .peers
             .get(&leader)
@@ -91,12 +91,17 @@ impl Transport {
     }
 }
 
-fn naming_reply(response: &ProposeResponse) -> NamingReply {
+fn naming_reply(response: &ProposeResponse) -> crate::raft::node::Outcome {
     if response.ok {
-        return NamingReply::Done;
+        return (NamingReply::Done, None);
     }
     let kind = crate::cluster::server::kind_from_name(&response.error_kind);
-    NamingReply::Error(NamingError::new(kind, response.error_message.clone()))
+    let reply = NamingReply::Error(NamingError::new(kind, response.error_message.clone()));
+    let config_error = (!response.config_error_kind.is_empty()).then(|| {
+        let kind = crate::config::error::ConfigError::kind_from_name(&response.config_error_kind);
+        crate::config::error::ConfigError::new(kind, response.error_message.clone())
+    });
+    (reply, config_error)
 }
 
 struct PeerLink {

@@ -218,6 +218,13 @@ pub fn encode_changed(keys: &[(&str, &str, &str)]) -> String {
     out
 }
 
+/// `text` encoded by Java's `URLEncoder` rules (the `tag` response header).
+pub fn url_encode(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    form_url_encode_into(text, &mut out);
+    out
+}
+
 /// Appends `text` encoded by Java's `URLEncoder` rules over UTF-8: ASCII letters, digits and
 /// `.-*_` are kept, a space becomes `+`, every other byte becomes `%XX` in uppercase hex.
 fn form_url_encode_into(text: &str, out: &mut String) {

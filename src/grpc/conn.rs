@@ -7,7 +7,8 @@ use std::net::SocketAddr;
 use futures::channel::oneshot;
 use hashbrown::HashSet;
 
-use crate::limits::SERVICES_PER_CONNECTION_MAX;
+use crate::config::key::ConfigKey;
+use crate::limits::{CONFIG_LISTEN_KEYS_PER_CONNECTION_MAX, SERVICES_PER_CONNECTION_MAX};
 use crate::naming::key::ServiceKey;
 
 pub struct Connection {
@@ -22,6 +23,8 @@ pub struct Connection {
     last_active_ms: Cell<u64>,
     /// Services where this connection registered instances or subscribed: released on close.
     services: RefCell<HashSet<ServiceKey>>,
+    /// Config keys this connection listens to: released on close.
+    config_keys: RefCell<HashSet<ConfigKey>>,
     close: RefCell<Option<oneshot::Sender<()>>>,
 }
 
@@ -42,6 +45,7 @@ impl Connection {
             client_version: RefCell::new(String::new()),
             last_active_ms: Cell::new(now_ms),
             services: RefCell::new(HashSet::new()),
+            config_keys: RefCell::new(HashSet::new()),
             close: RefCell::new(Some(close)),
         }
     }
@@ -86,6 +90,28 @@ impl Connection {
         }
         services.insert(key.clone());
         true
+    }
+
+    /// Remembers (or, with `listen` false, forgets) that the connection listens to `key`;
+    /// false at the limit.
+    pub fn track_config(&self, key: &ConfigKey, listen: bool) -> bool {
+        let mut keys = self.config_keys.borrow_mut();
+        if !listen {
+            keys.remove(key);
+            return true;
+        }
+        if keys.contains(key) {
+            return true;
+        }
+        if keys.len() >= CONFIG_LISTEN_KEYS_PER_CONNECTION_MAX {
+            return false;
+        }
+        keys.insert(key.clone());
+        true
+    }
+
+    pub fn take_config_keys(&self) -> Vec<ConfigKey> {
+        self.config_keys.borrow_mut().drain().collect()
     }
 
     pub fn take_services(&self) -> Vec<ServiceKey> {

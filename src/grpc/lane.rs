@@ -12,12 +12,11 @@ use h2::SendStream;
 use hashbrown::HashMap;
 
 use crate::limits::PUSH_RETRY_DELAY_MS;
-use crate::naming::key::ServiceKey;
-use crate::shard::core::{Delivery, PushSink};
+use crate::shard::core::{Delivery, PushSink, PushTopic};
 
 /// A push sent and not yet acknowledged.
 pub(crate) struct InFlight {
-    pub key: ServiceKey,
+    pub topic: PushTopic,
     /// The framed push, sent again as is on a retry.
     pub frame: Bytes,
     pub sent_at_ms: u64,
@@ -26,7 +25,7 @@ pub(crate) struct InFlight {
 /// A push to send again at `due_ms`, under its first request id.
 pub(crate) struct Retry {
     pub due_ms: u64,
-    pub key: ServiceKey,
+    pub topic: PushTopic,
     pub request_id: u64,
     pub frame: Bytes,
 }
@@ -80,11 +79,11 @@ impl LaneState {
 
     /// Records a push written to the stream. It supersedes an older push for the service
     /// still waiting for its ack or its retry.
-    pub fn sent(&mut self, key: ServiceKey, request_id: u64, frame: Bytes, now_ms: u64) {
-        self.in_flight.retain(|_, f| f.key != key);
-        self.retries.retain(|r| r.key != key);
+    pub fn sent(&mut self, topic: PushTopic, request_id: u64, frame: Bytes, now_ms: u64) {
+        self.in_flight.retain(|_, f| f.topic != topic);
+        self.retries.retain(|r| r.topic != topic);
         let flight = InFlight {
-            key,
+            topic,
             frame,
             sent_at_ms: now_ms,
         };
@@ -99,7 +98,7 @@ impl LaneState {
         };
         self.retries.push(Retry {
             due_ms: now_ms + PUSH_RETRY_DELAY_MS,
-            key: flight.key,
+            topic: flight.topic,
             request_id,
             frame: flight.frame,
         });
@@ -147,7 +146,7 @@ impl PushSink for PushLane {
             if state.writable_by_core() {
                 match state.write_now(&push.frame) {
                     WriteNow::Written => {
-                        state.sent(push.key, push.request_id, push.frame, now_ms);
+                        state.sent(push.topic, push.request_id, push.frame, now_ms);
                         return true;
                     }
                     WriteNow::Closed => return false,

@@ -147,5 +147,7 @@ async fn release(connection: &Rc<Connection>, core: &CoreHandle) {
         };
         core.execute(op).await;
     }
+    core.release_config_listens(connection.uid, connection.take_config_keys())
+        .await;
     tracing::debug!(connection = connection.id, "gRPC connection released");
 }

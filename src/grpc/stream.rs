@@ -21,8 +21,7 @@ use crate::limits::{
     GRPC_IDLE_DETECTION_MS, GRPC_MESSAGE_BYTES_MAX, GRPC_REPLY_TIMEOUT_MS,
     PUSH_QUEUE_PER_CONNECTION_MAX, PUSH_WRITE_STALL_MS,
 };
-use crate::naming::key::ServiceKey;
-use crate::shard::core::Delivery;
+use crate::shard::core::{Delivery, PushTopic};
 use crate::shard::CoreHandle;
 
 /// gRPC status codes (grpc/doc/statuscodes.md) used here.
@@ -222,7 +221,9 @@ impl BiStream {
                 }
                 Event::Data(Some(Err(_)) | None) => Step::Close("the client ended the stream"),
                 Event::Push(Some(push)) => {
-                    let step = self.send_push(push.key, push.request_id, push.frame).await;
+                    let step = self
+                        .send_push(push.topic, push.request_id, push.frame)
+                        .await;
                     self.lane.dequeued();
                     step
                 }
@@ -256,7 +257,10 @@ impl BiStream {
     async fn on_message(&mut self, incoming: Incoming) -> Step {
         match incoming.kind.as_str() {
             "ConnectionSetupRequest" => self.on_setup(&incoming).await,
-            "NotifySubscriberResponse" | "ClientDetectionResponse" | "ErrorResponse" => {
+            "NotifySubscriberResponse"
+            | "ConfigChangeNotifyResponse"
+            | "ClientDetectionResponse"
+            | "ErrorResponse" => {
                 self.on_ack(&incoming);
                 Step::Continue
             }
@@ -323,13 +327,13 @@ impl BiStream {
         }
     }
 
-    async fn send_push(&mut self, key: ServiceKey, request_id: u64, frame: Bytes) -> Step {
+    async fn send_push(&mut self, topic: PushTopic, request_id: u64, frame: Bytes) -> Step {
         let step = self.write_framed(frame.clone()).await;
         let now_ms = self.core.now_ms();
         self.lane
             .state
             .borrow_mut()
-            .sent(key, request_id, frame, now_ms);
+            .sent(topic, request_id, frame, now_ms);
         step
     }
 
@@ -383,7 +387,7 @@ impl BiStream {
         // A retry sends the same push again, under the same request id.
         for retry in due {
             if let Step::Close(reason) = self
-                .send_push(retry.key, retry.request_id, retry.frame)
+                .send_push(retry.topic, retry.request_id, retry.frame)
                 .await
             {
                 return Step::Close(reason);
@@ -441,6 +445,11 @@ impl BiStream {
 pub(crate) fn notify_frame(request_id: u64, service_info: &[u8]) -> Bytes {
     let json = handlers::notify_subscriber(request_id, service_info);
     frame::encode(&payload::encode("NotifySubscriberRequest", json))
+}
+
+/// A framed server request of type `kind` with JSON body `json` (config change pushes).
+pub(crate) fn request_frame(kind: &str, json: Vec<u8>) -> Bytes {
+    frame::encode(&payload::encode(kind, json))
 }
 
 fn request_id_of(incoming: &Incoming) -> Option<u64> {

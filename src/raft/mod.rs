@@ -4,6 +4,7 @@
 //! the group; `recovery` rebuilds memory from the tables; `config_state` maps the config
 //! center's records to their own table keys.
 
+pub mod command;
 pub mod config_state;
 pub mod node;
 pub mod recovery;

@@ -16,20 +16,25 @@ use raft::prelude::{Entry, EntryType, Message};
 use raft::{RawNode, StateRole};
 
 use crate::cluster::transport::{SnapshotFailure, Transport};
+use crate::config::error::ConfigError;
 use crate::limits::{FORWARDED_APPLY_WAIT_MS, RAFT_UNCOMMITTED_BYTES_MAX};
 use crate::limits::{
     RAFT_APPLY_BATCH_MAX, RAFT_ELECTION_TICKS, RAFT_HEARTBEAT_TICKS, RAFT_LOG_KEEP_ENTRIES,
     RAFT_MESSAGE_BYTES_MAX, RAFT_PROPOSAL_QUEUE_MAX, RAFT_PROPOSAL_WAIT_MS, RAFT_TICK_MS,
 };
 use crate::naming::error::{ErrorKind, NamingError};
-use crate::naming::op::{DurableCommand, NamingOp, NamingReply};
+use crate::naming::op::{NamingOp, NamingReply};
+use crate::raft::command::RaftCommand;
 use crate::raft::state::{change_of, TableChange};
 use crate::raft::storage::LmdbStorage;
 use crate::shard::CoreHandle;
 
+/// A proposer's answer: the naming reply and, for a refused config command, its error.
+pub type Outcome = (NamingReply, Option<ConfigError>);
+
 /// A write waiting for Raft: the command and where its outcome goes.
 pub struct Proposal {
-    pub command: DurableCommand,
+    pub command: RaftCommand,
     pub reply: oneshot::Sender<Applied>,
 }
 
@@ -39,7 +44,16 @@ pub struct Proposal {
 pub struct Applied {
     pub reply: NamingReply,
     pub index: u64,
+    /// A config command the state machine refused, with why (`reply` is then an error too).
+    pub config_error: Option<ConfigError>,
 }
+
+/// What applying one entry gave: the naming outcome, a config refusal, the table changes.
+type EntryOutcome = (
+    Result<(), NamingError>,
+    Option<ConfigError>,
+    Vec<TableChange>,
+);
 
 /// Where proposals for the Raft core are sent (core 0 only).
 pub type ProposalSender = LocalSender<Proposal>;
@@ -67,7 +81,7 @@ struct Driver {
     forwarded_rx: LocalReceiver<Forwarded>,
     /// Writes the leader applied, waiting for this node to apply their index too (so that a
     /// client reading this node right after its write sees it).
-    awaiting_apply: Vec<(u64, Instant, oneshot::Sender<Applied>, NamingReply)>,
+    awaiting_apply: Vec<(u64, Instant, oneshot::Sender<Applied>, Outcome)>,
 }
 
 /// What the driver needs in cluster mode.
@@ -79,7 +93,7 @@ pub struct ClusterLinks {
 
 /// A write a follower forwarded to the leader, with the leader's answer.
 struct Forwarded {
-    outcome: Result<(NamingReply, u64), String>,
+    outcome: Result<(Outcome, u64), String>,
     reply: oneshot::Sender<Applied>,
 }
 
@@ -303,9 +317,11 @@ impl Driver {
         let waiting = std::mem::take(&mut self.awaiting_apply);
         for (index, since, reply, outcome) in waiting {
             if index <= applied || since.elapsed() > limit {
+                let (outcome, config_error) = outcome;
                 let _ = reply.send(Applied {
                     reply: outcome,
                     index,
+                    config_error,
                 });
             } else {
                 self.awaiting_apply.push((index, since, reply, outcome));
@@ -406,19 +422,19 @@ impl Driver {
             if entry.get_entry_type() != EntryType::EntryNormal || entry.data.is_empty() {
                 continue;
             }
-            let outcome = self.apply_entry(&entry.data).await;
-            let Ok((result, records)) = outcome else {
+            let outcome = self.apply_entry(&entry.data, entry.index).await;
+            let Ok((result, config_error, table_changes)) = outcome else {
                 continue;
             };
-            for record in &records {
-                match change_of(record) {
+            for change in table_changes {
+                match change {
                     TableChange::Put(k, v) => changes.insert(k, Some(v)),
                     TableChange::Delete(k) => changes.insert(k, None),
                 };
             }
             if let Some(reply) = proposal_id(&entry.context).and_then(|id| self.pending.remove(&id))
             {
-                answers.push((reply, result, entry.index));
+                answers.push((reply, result, config_error, entry.index));
             }
         }
         let mut puts = Vec::new();
@@ -434,28 +450,38 @@ impl Driver {
             tracing::error!(%error, "cannot store applied state; stopping");
             std::process::exit(70);
         }
-        for (reply, result, index) in answers {
-            answer_at(reply, result, index);
+        for (reply, result, config_error, index) in answers {
+            answer_with(reply, result, index, config_error);
         }
     }
 
-    async fn apply_entry(
-        &self,
-        data: &[u8],
-    ) -> Result<
-        (
-            Result<(), NamingError>,
-            Vec<crate::naming::op::DurableRecord>,
-        ),
-        (),
-    > {
-        let command: DurableCommand = match serde_json::from_slice(data) {
+    /// Applies one entry on the owner core(s) of what it changes; returns the outcome and
+    /// the table changes to store.
+    async fn apply_entry(&self, data: &[u8], index: u64) -> Result<EntryOutcome, ()> {
+        let command = match crate::raft::command::decode(data) {
             Ok(command) => command,
             Err(error) => {
                 tracing::error!(%error, "skipping an undecodable raft entry");
                 return Err(());
             }
         };
+        match command {
+            RaftCommand::Naming(command) => Ok(self.apply_naming(command).await),
+            RaftCommand::Config(command) => {
+                let (result, records) = self.core.apply_config(command, index).await;
+                let changes = records
+                    .iter()
+                    .map(crate::raft::config_state::change_of)
+                    .collect();
+                Ok(match result {
+                    Ok(()) => (Ok(()), None, changes),
+                    Err(error) => (Err(internal(error.message.clone())), Some(error), changes),
+                })
+            }
+        }
+    }
+
+    async fn apply_naming(&self, command: crate::naming::op::DurableCommand) -> EntryOutcome {
         let everywhere = command.service_key().is_none();
         let op = NamingOp::Committed { command };
         let reply = if everywhere {
@@ -464,11 +490,14 @@ impl Driver {
             Some(self.core.execute(op).await)
         };
         match reply {
-            Some(NamingReply::Committed { result, records }) => Ok((result, records)),
-            other => Ok((
+            Some(NamingReply::Committed { result, records }) => {
+                (result, None, records.iter().map(change_of).collect())
+            }
+            other => (
                 Err(internal(format!("unexpected apply reply {other:?}"))),
+                None,
                 Vec::new(),
-            )),
+            ),
         }
     }
 
@@ -513,6 +542,15 @@ fn answer(reply: oneshot::Sender<Applied>, result: Result<(), NamingError>) {
 }
 
 fn answer_at(reply: oneshot::Sender<Applied>, result: Result<(), NamingError>, index: u64) {
+    answer_with(reply, result, index, None);
+}
+
+fn answer_with(
+    reply: oneshot::Sender<Applied>,
+    result: Result<(), NamingError>,
+    index: u64,
+    config_error: Option<ConfigError>,
+) {
     let reply_value = match result {
         Ok(()) => NamingReply::Done,
         Err(error) => NamingReply::Error(error),
@@ -520,6 +558,7 @@ fn answer_at(reply: oneshot::Sender<Applied>, result: Result<(), NamingError>, i
     let _ = reply.send(Applied {
         reply: reply_value,
         index,
+        config_error,
     });
 }
 

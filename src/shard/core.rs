@@ -11,6 +11,7 @@ use glommio::channels::channel_mesh::{Receivers, Senders};
 use hashbrown::HashMap;
 
 use crate::cluster::members::Members;
+use crate::config::store::ConfigStore;
 use crate::distro::ops::{DistroOp, DistroReply};
 use crate::distro::responsible::ClusterView;
 use crate::health::probe::{ProbeSettings, ProbeTarget};
@@ -19,6 +20,7 @@ use crate::naming::key::ServiceKey;
 use crate::naming::op::{DurableCommand, NamingOp, NamingReply, PushOut};
 use crate::naming::registry::Registry;
 use crate::naming::switches::Switches;
+use crate::raft::command::RaftCommand;
 use crate::raft::node::{Applied, Proposal, ProposalSender};
 use crate::shard::owner::owner_core;
 use crate::udp::UdpPusher;
@@ -28,6 +30,8 @@ use bytes::Bytes;
 const UDP_RETRANSMIT_TICK_MS: u64 = 500;
 
 /// A message between cores.
+// Moved once per hop; boxing the large variants would cost an allocation per op.
+#[allow(clippy::large_enum_variant)]
 pub enum Envelope {
     /// An op for the receiving core (its owner), and where to send the reply.
     Op {
@@ -38,7 +42,7 @@ pub enum Envelope {
     Push(Delivery),
     /// A durable command for the Raft core (core 0).
     Propose {
-        command: DurableCommand,
+        command: RaftCommand,
         reply: oneshot::Sender<Applied>,
     },
     /// A Distro op for the receiving core's shard (or core 0's membership).
@@ -48,9 +52,16 @@ pub enum Envelope {
     },
     /// Raft messages a peer sent to a core other than the Raft core.
     Raft(Vec<raft::prelude::Message>),
+    /// A config-center op for the core that owns its key.
+    Config {
+        op: ConfigOp,
+        reply: oneshot::Sender<ConfigReply>,
+    },
 }
 
+mod configs;
 mod replication;
+pub use configs::{config_owner, ConfigOp, ConfigReply};
 pub use replication::DistroState;
 
 /// The core that hosts the Raft group and writes LMDB.
@@ -73,9 +84,16 @@ pub trait PushSink {
 #[derive(Debug, Clone)]
 pub struct Delivery {
     pub connection: u64,
-    pub key: ServiceKey,
+    pub topic: PushTopic,
     pub request_id: u64,
     pub frame: Bytes,
+}
+
+/// What a push is about: a newer push on the same topic supersedes an unanswered older one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PushTopic {
+    Service(ServiceKey),
+    Config(crate::config::key::ConfigKey),
 }
 
 /// Push request ids made by owner cores carry the top bit, so they never meet the ids a
@@ -90,6 +108,8 @@ pub struct Core {
     pub id: usize,
     pub cores: usize,
     registry: RefCell<Registry>,
+    /// The config keys this core owns.
+    configs: RefCell<ConfigStore>,
     senders: Option<Senders<Envelope>>,
     clock_origin: Instant,
     /// Push sinks of the gRPC connections this core holds, by connection id.
@@ -134,6 +154,7 @@ impl Core {
             id,
             cores,
             registry: RefCell::new(Registry::new(now_ms)),
+            configs: RefCell::new(ConfigStore::new()),
             senders,
             clock_origin: origin,
             push_sinks: RefCell::new(HashMap::new()),
@@ -168,17 +189,20 @@ impl Core {
     /// Sends a durable command to the Raft core (core 0) and waits until it is committed and
     /// applied.
     pub async fn propose(&self, command: DurableCommand) -> NamingReply {
-        self.propose_applied(command).await.reply
+        self.propose_applied(RaftCommand::Naming(command))
+            .await
+            .reply
     }
 
     /// Proposes on the Raft core (this one) and returns the outcome with its log index.
-    pub async fn propose_indexed(&self, command: DurableCommand) -> Applied {
+    pub async fn propose_indexed(&self, command: RaftCommand) -> Applied {
         debug_assert_eq!(self.id, RAFT_CORE);
         let (reply, answer) = oneshot::channel();
         self.hand_to_raft(Proposal { command, reply }).await;
         answer.await.unwrap_or_else(|_| Applied {
             reply: core_down(RAFT_CORE),
             index: 0,
+            config_error: None,
         })
     }
 
@@ -196,6 +220,7 @@ impl Core {
                 let _ = proposal.reply.send(Applied {
                     reply: NamingReply::Error(error),
                     index: 0,
+                    config_error: None,
                 });
             }
         }
@@ -231,7 +256,7 @@ impl Core {
     }
 
     /// Proposes from any core and returns the outcome with its log index.
-    pub async fn propose_applied(&self, command: DurableCommand) -> Applied {
+    pub async fn propose_applied(&self, command: RaftCommand) -> Applied {
         if self.id == RAFT_CORE {
             return self.propose_indexed(command).await;
         }
@@ -247,11 +272,13 @@ impl Core {
             return Applied {
                 reply: core_down(RAFT_CORE),
                 index: 0,
+                config_error: None,
             };
         }
         answer.await.unwrap_or_else(|_| Applied {
             reply: core_down(RAFT_CORE),
             index: 0,
+            config_error: None,
         })
     }
 
@@ -475,12 +502,36 @@ impl Core {
             };
             deliveries.push(Delivery {
                 connection: push.connection,
-                key: push.key,
+                topic: PushTopic::Service(push.key),
                 request_id: *request_id,
                 frame: frame.clone(),
             });
         }
         deliveries
+    }
+
+    /// A fresh push request id (unique per core, never a connection's own).
+    pub(crate) fn next_push_request_id(&self) -> u64 {
+        let n = self.push_counter.get() + 1;
+        self.push_counter.set(n);
+        PUSH_REQUEST_ID_BIT | ((self.id as u64) << 48) | n
+    }
+
+    /// Delivers a push here or sends it to the core holding its connection, without waiting.
+    pub(crate) fn route_push(&self, delivery: Delivery) {
+        let holder = connection_core(delivery.connection);
+        if holder == self.id {
+            return self.deliver_push(delivery);
+        }
+        let Some(core) = self.handle() else {
+            return;
+        };
+        glommio::spawn_local(async move {
+            if let Some(senders) = &core.senders {
+                let _ = senders.send_to(holder, Envelope::Push(delivery)).await;
+            }
+        })
+        .detach();
     }
 
     /// Hands a push to the connection's sink; a connection that refuses it is dropped from the
@@ -574,6 +625,9 @@ pub fn spawn_mesh_servers(core: &CoreHandle, mut receivers: Receivers<Envelope>)
                         let _ = reply.send(core.distro_apply(op));
                     }
                     Envelope::Raft(messages) => core.take_raft_messages(messages),
+                    Envelope::Config { op, reply } => {
+                        let _ = reply.send(core.apply_config_local(op));
+                    }
                 }
             }
             tracing::debug!(core = core.id, peer, "mesh channel closed");

@@ -1,0 +1,52 @@
+//! What one Raft log entry carries: a naming write or a config-center write. Entries written
+//! before the config center existed hold a bare naming command and still decode.
+
+use crate::config::command::ConfigCommand;
+use crate::naming::op::DurableCommand;
+
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub enum RaftCommand {
+    Naming(DurableCommand),
+    Config(ConfigCommand),
+}
+
+impl From<DurableCommand> for RaftCommand {
+    fn from(command: DurableCommand) -> RaftCommand {
+        RaftCommand::Naming(command)
+    }
+}
+
+impl From<ConfigCommand> for RaftCommand {
+    fn from(command: ConfigCommand) -> RaftCommand {
+        RaftCommand::Config(command)
+    }
+}
+
+/// Decodes an entry's data, old (bare naming command) or new.
+pub fn decode(data: &[u8]) -> Result<RaftCommand, serde_json::Error> {
+    serde_json::from_slice::<RaftCommand>(data)
+        .or_else(|_| serde_json::from_slice::<DurableCommand>(data).map(RaftCommand::Naming))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn old_entries_still_decode() {
+        let old = DurableCommand::SetSwitch {
+            entry: "a".into(),
+            value: "b".into(),
+        };
+        let bare = serde_json::to_vec(&old).unwrap();
+        assert_eq!(decode(&bare).unwrap(), RaftCommand::Naming(old.clone()));
+        let new = serde_json::to_vec(&RaftCommand::Naming(old.clone())).unwrap();
+        assert_eq!(decode(&new).unwrap(), RaftCommand::Naming(old));
+        let config = RaftCommand::Config(ConfigCommand::RemoveNamespace { id: "x".into() });
+        assert_eq!(
+            decode(&serde_json::to_vec(&config).unwrap()).unwrap(),
+            config
+        );
+        assert!(decode(b"{}").is_err());
+    }
+}

@@ -1,0 +1,287 @@
+//! The config center on a core: its `ConfigStore` (the keys it owns) and the ops other cores
+//! and the Raft driver send it over the mesh.
+
+use futures::channel::oneshot;
+
+use crate::config::command::{ConfigCommand, ConfigRecord, Placement};
+use crate::config::error::{ConfigError, ConfigResult};
+use crate::config::item::ReaderLabels;
+use crate::config::key::ConfigKey;
+use crate::config::store::{Listener, ServedConfig};
+use crate::naming::error::ErrorKind;
+use crate::naming::op::NamingReply;
+use crate::raft::command::RaftCommand;
+use crate::shard::core::{Core, Delivery, Envelope, PushTopic, RAFT_CORE};
+use crate::shard::owner_of_parts;
+
+/// An op for the core that owns a config key (or for every core).
+#[derive(Debug, Clone)]
+// Moved once per hop; boxing the large variants would cost an allocation per op.
+#[allow(clippy::large_enum_variant)]
+pub enum ConfigOp {
+    /// A committed command at its log index; answers `Committed`.
+    Committed { command: ConfigCommand, index: u64 },
+    /// A stored record back into memory at start.
+    Restore { record: ConfigRecord },
+    /// What `labels` reads of `key`.
+    Get {
+        key: ConfigKey,
+        labels: ReaderLabels,
+    },
+    /// Forget every durable record (a snapshot replaces them).
+    ClearDurable,
+    /// gRPC (un)listen of `connection` on keys this core owns; answers `Changed`.
+    ListenGrpc {
+        connection: u64,
+        entries: Vec<(ConfigKey, Listener)>,
+        labels: ReaderLabels,
+        listen: bool,
+    },
+    /// A closed connection's listens on keys this core owns.
+    ReleaseConnection {
+        connection: u64,
+        keys: Vec<ConfigKey>,
+    },
+}
+
+#[derive(Debug)]
+// Moved once per hop; boxing the large variants would cost an allocation per op.
+#[allow(clippy::large_enum_variant)]
+pub enum ConfigReply {
+    Committed(ConfigResult<()>, Vec<ConfigRecord>),
+    Config(Option<ServedConfig>),
+    /// Indices (into the op's entries) whose md5 differs.
+    Changed(Vec<usize>),
+    Done,
+}
+
+/// The owner core of a config key among `cores`.
+pub fn config_owner(key: &ConfigKey, cores: usize) -> usize {
+    owner_of_parts(&key.parts(), cores)
+}
+
+impl Core {
+    /// Runs a config op on this core's store.
+    pub fn apply_config_local(&self, op: ConfigOp) -> ConfigReply {
+        let reply = self.apply_config_op(op);
+        if self.configs.borrow().has_notifications() {
+            self.notify_config_listeners();
+        }
+        reply
+    }
+
+    fn apply_config_op(&self, op: ConfigOp) -> ConfigReply {
+        let mut store = self.configs.borrow_mut();
+        match op {
+            ConfigOp::Committed { command, index } => {
+                let (result, records) = store.apply(&command, index);
+                ConfigReply::Committed(result, records)
+            }
+            ConfigOp::ListenGrpc {
+                connection,
+                entries,
+                labels,
+                listen,
+            } => ConfigReply::Changed(store.listen_grpc(connection, &entries, &labels, listen)),
+            ConfigOp::ReleaseConnection { connection, keys } => {
+                store.release_connection(connection, &keys);
+                ConfigReply::Done
+            }
+            ConfigOp::Restore { record } => {
+                store.restore(record);
+                ConfigReply::Done
+            }
+            ConfigOp::Get { key, labels } => ConfigReply::Config(store.get(&key, &labels)),
+            ConfigOp::ClearDurable => {
+                store.clear_durable();
+                ConfigReply::Done
+            }
+        }
+    }
+
+    /// Runs a config op on core `owner`.
+    pub async fn execute_config_on(&self, owner: usize, op: ConfigOp) -> ConfigReply {
+        if owner == self.id {
+            return self.apply_config_local(op);
+        }
+        let Some(senders) = &self.senders else {
+            unreachable!("a remote owner exists only when the mesh does");
+        };
+        let (reply, answer) = oneshot::channel();
+        if senders
+            .send_to(owner, Envelope::Config { op, reply })
+            .await
+            .is_err()
+        {
+            return ConfigReply::Committed(
+                Err(ConfigError::internal(format!(
+                    "core {owner} is not answering"
+                ))),
+                Vec::new(),
+            );
+        }
+        answer.await.unwrap_or_else(|_| {
+            ConfigReply::Committed(
+                Err(ConfigError::internal(format!(
+                    "core {owner} is not answering"
+                ))),
+                Vec::new(),
+            )
+        })
+    }
+
+    /// Runs a config op on the owner core of `key`.
+    pub async fn execute_config(&self, key: &ConfigKey, op: ConfigOp) -> ConfigReply {
+        self.execute_config_on(config_owner(key, self.cores), op)
+            .await
+    }
+
+    /// The Raft driver applies a committed config command where it belongs.
+    pub async fn apply_config(
+        &self,
+        command: ConfigCommand,
+        index: u64,
+    ) -> (ConfigResult<()>, Vec<ConfigRecord>) {
+        let targets: Vec<usize> = match command.placement() {
+            Placement::Key(key) => vec![config_owner(key, self.cores)],
+            Placement::First => vec![RAFT_CORE],
+            Placement::Everywhere => (0..self.cores).collect(),
+        };
+        let mut outcome = Ok(());
+        let mut records = Vec::new();
+        for core in targets {
+            let op = ConfigOp::Committed {
+                command: command.clone(),
+                index,
+            };
+            match self.execute_config_on(core, op).await {
+                ConfigReply::Committed(result, mut changed) => {
+                    records.append(&mut changed);
+                    if result.is_err() {
+                        outcome = result;
+                    }
+                }
+                other => {
+                    outcome = Err(ConfigError::internal(format!(
+                        "unexpected apply reply {other:?}"
+                    )))
+                }
+            }
+        }
+        (outcome, records)
+    }
+
+    /// Proposes a config command and waits until it is applied (and durable) here.
+    pub async fn propose_config(&self, command: ConfigCommand) -> ConfigResult<()> {
+        let applied = self.propose_applied(RaftCommand::Config(command)).await;
+        if let Some(error) = applied.config_error {
+            return Err(error);
+        }
+        match applied.reply {
+            NamingReply::Error(error) if error.kind == ErrorKind::Unavailable => {
+                Err(ConfigError::unavailable(error.message))
+            }
+            NamingReply::Error(error) => Err(ConfigError::internal(error.message)),
+            _ => Ok(()),
+        }
+    }
+
+    /// Tells the listeners of changed keys: a `ConfigChangeNotifyRequest` to each listening
+    /// connection (on the core that holds it), with the tenant as it spelled it.
+    fn notify_config_listeners(&self) {
+        let notifications = self.configs.borrow_mut().take_notifications();
+        for notification in notifications {
+            for (connection, tenant) in notification.grpc {
+                let request_id = self.next_push_request_id();
+                let mut body = serde_json::json!({
+                    "headers": {},
+                    "requestId": request_id.to_string(),
+                    "module": "config",
+                    "dataId": notification.key.data_id(),
+                    "group": notification.key.group(),
+                });
+                if !tenant.is_empty() {
+                    body["tenant"] = serde_json::Value::String(tenant);
+                }
+                let frame = crate::grpc::stream::request_frame(
+                    "ConfigChangeNotifyRequest",
+                    body.to_string().into_bytes(),
+                );
+                let delivery = Delivery {
+                    connection,
+                    topic: PushTopic::Config(notification.key.clone()),
+                    request_id,
+                    frame,
+                };
+                self.route_push(delivery);
+            }
+        }
+    }
+
+    /// gRPC `ConfigBatchListenRequest`: (un)registers `connection` on each key's owner core;
+    /// returns the indices of `entries` whose md5 differs.
+    pub async fn listen_grpc(
+        &self,
+        connection: &crate::grpc::conn::Connection,
+        entries: Vec<(ConfigKey, Listener)>,
+        labels: ReaderLabels,
+        listen: bool,
+    ) -> ConfigResult<Vec<usize>> {
+        let mut by_owner: Vec<Vec<usize>> = vec![Vec::new(); self.cores];
+        for (i, (key, _)) in entries.iter().enumerate() {
+            if !connection.track_config(key, listen) {
+                return Err(ConfigError::new(
+                    crate::config::error::ConfigErrorKind::LimitReached,
+                    format!(
+                        "a connection listens to at most {} configs",
+                        crate::limits::CONFIG_LISTEN_KEYS_PER_CONNECTION_MAX
+                    ),
+                ));
+            }
+            by_owner[config_owner(key, self.cores)].push(i);
+        }
+        let mut changed = Vec::new();
+        for (owner, indices) in by_owner.into_iter().enumerate() {
+            if indices.is_empty() {
+                continue;
+            }
+            let op = ConfigOp::ListenGrpc {
+                connection: connection.uid,
+                entries: indices.iter().map(|&i| entries[i].clone()).collect(),
+                labels: labels.clone(),
+                listen,
+            };
+            if let ConfigReply::Changed(local) = self.execute_config_on(owner, op).await {
+                changed.extend(local.into_iter().filter_map(|j| indices.get(j).copied()));
+            }
+        }
+        changed.sort_unstable();
+        Ok(changed)
+    }
+
+    /// A closed connection listens no more.
+    pub async fn release_config_listens(&self, connection: u64, keys: Vec<ConfigKey>) {
+        let mut by_owner: Vec<Vec<ConfigKey>> = vec![Vec::new(); self.cores];
+        for key in keys {
+            by_owner[config_owner(&key, self.cores)].push(key);
+        }
+        for (owner, keys) in by_owner.into_iter().enumerate() {
+            if !keys.is_empty() {
+                let op = ConfigOp::ReleaseConnection { connection, keys };
+                self.execute_config_on(owner, op).await;
+            }
+        }
+    }
+
+    /// What `labels` reads of `key`, from its owner core.
+    pub async fn get_config(&self, key: &ConfigKey, labels: ReaderLabels) -> Option<ServedConfig> {
+        let op = ConfigOp::Get {
+            key: key.clone(),
+            labels,
+        };
+        match self.execute_config(key, op).await {
+            ConfigReply::Config(served) => served,
+            _ => None,
+        }
+    }
+}
