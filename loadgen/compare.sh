@@ -29,7 +29,14 @@
 #   HTTP port + 1000 on both servers. For grpc-subscribe-push the req/s column is latency
 #   samples per second (one per subscriber and change) and p99 is change-to-push latency; for
 #   grpc-connections it is health checks, and the last column gives the server's RSS growth
-#   per held connection.
+#   per held connection. The config-center scenarios (config-*, grpc-config-get) publish their
+#   configs at setup; for config-notify-grpc and config-notify-longpoll req/s is latency samples
+#   per second (one per listener and publish) and p99 is publish-ack-to-notification latency
+#   (the JSON reports also give it from the publish's send); for config-hold the last column
+#   gives the server's RSS growth per held long poll. Before a config scenario the script
+#   checks that a probe config publishes and reads back, and restarts a server that acknowledges
+#   publishes without storing them (r-nacos 0.8.8 does after an intermittent panic of its Raft
+#   apply actor at startup).
 # LOADGEN_BIN (env): the nacore-loadgen binary; default: built with cargo --release.
 #
 # The default other server is r-nacos (`cargo install rnacos`), found as `rnacos` in PATH and
@@ -66,7 +73,14 @@ http-mixed --services 1000 --instances-per-service 10 --read-ratio 0.9
 grpc-register --services 1000
 grpc-query --services 1000 --instances-per-service 10
 grpc-subscribe-push --subscribers 1000 --services 1 --rate 10
-grpc-connections --connections 5000"
+grpc-connections --connections 5000
+config-get --configs 1000
+grpc-config-get --configs 1000
+config-publish --publish-keys distinct
+config-publish --publish-keys same
+config-notify-grpc --listeners 1000 --rate 10
+config-notify-longpoll --listeners 1000 --rate 10
+config-hold --listeners 10000"
 SCENARIOS="${SCENARIOS:-$DEFAULT_SCENARIOS}"
 
 die() { echo "compare.sh: $*" >&2; exit 1; }
@@ -160,11 +174,40 @@ start_server() {
     return 1
 }
 
+# config_works PORT: whether a probe config published on PORT reads back within 2 s.
+config_works() {
+    local port="$1" url="http://127.0.0.1:$1/nacos/v1/cs/configs"
+    curl -fsS -m 2 -X POST "$url" -d 'dataId=lg-probe&group=DEFAULT_GROUP&content=probe' \
+        2>/dev/null | grep -q true || return 1
+    for _ in $(seq 1 10); do
+        curl -fsS -m 1 "$url?dataId=lg-probe&group=DEFAULT_GROUP" 2>/dev/null | grep -q probe \
+            && return 0
+        sleep 0.2
+    done
+    return 1
+}
+
+# start_ready NAME PORT LOG SPEC: start_server, and for a config scenario up to 3 starts until a
+# probe config reads back.
+start_ready() {
+    local name="$1" port="$2" log="$3" spec="$4"
+    case "$spec" in config-*|grpc-config-*) ;; *) start_server "$name" "$port" "$log"; return ;; esac
+    for attempt in 1 2 3; do
+        start_server "$name" "$port" "$log" || return 1
+        config_works "$port" && return 0
+        echo "compare.sh: $name acknowledged a config publish it did not store" \
+            "(start $attempt of 3); restarting" >&2
+        cp "$log" "$log.bad-start-$attempt" 2>/dev/null || true
+        stop_server
+    done
+    return 1
+}
+
 # run_one NAME PORT RUN SPEC: one scenario against one freshly started server; RUN names the
 # report files (<scenario index>-<repetition>).
 run_one() {
     local name="$1" port="$2" index="$3" spec="$4" report="$OUT_DIR/$1-$3.json"
-    start_server "$name" "$port" "$OUT_DIR/$name-$index.log" || return 1
+    start_ready "$name" "$port" "$OUT_DIR/$name-$index.log" "$spec" || return 1
     local connections=(--connections "$CONNECTIONS")
     case " $spec " in *" --connections "*) connections=() ;; esac
     # shellcheck disable=SC2086 # SPEC is a word list of loadgen arguments.
@@ -239,9 +282,12 @@ def ratio(a, b):
 def figures(report):
     if report is None:
         return None, None, None, None
-    # Scenario-specific figure: RSS growth per held connection (KiB), pushes received.
+    # Scenario-specific figure: RSS growth per held connection or long poll (KiB), pushes
+    # (config notifications) received.
     if report.get("server_rss_bytes_per_connection") is not None:
         extra = f'{report["server_rss_bytes_per_connection"] / 1024:.1f} KiB/conn'
+    elif report.get("server_rss_bytes_per_poll") is not None:
+        extra = f'{report["server_rss_bytes_per_poll"] / 1024:.1f} KiB/poll'
     elif "pushes_received" in report:
         extra = f'{report["pushes_received"]} pushes'
     else:

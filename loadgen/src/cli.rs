@@ -7,12 +7,16 @@ use std::time::Duration;
 use clap::{Parser, ValueEnum};
 
 use crate::keyspace::{KeyDist, Keyspace, ZipfTable};
-use crate::limits::{CORES_MAX, REQUEST_TIMEOUT_DEFAULT_MS};
+use crate::limits::{
+    CONFIGS_DEFAULT, CONFIG_CONTENT_BYTES_DEFAULT, CONFIG_CONTENT_BYTES_MAX,
+    CONFIG_CONTENT_BYTES_MIN, CORES_MAX, LONG_POLL_TIMEOUT_MAX_MS, REQUEST_TIMEOUT_DEFAULT_MS,
+    SERVICES_MAX,
+};
 use crate::runner::{KeyOrder, OpMix, PhaseSpec, Transport};
 use crate::scenario::http::Op;
-use crate::scenario::{BeatMode, Scenario};
+use crate::scenario::{BeatMode, ConfigSettings, PublishKeys, Scenario};
 
-/// Load generator for Nacos-compatible naming servers (nacore, r-nacos, Java Nacos).
+/// Load generator for Nacos-compatible naming and config servers (nacore, r-nacos, Java Nacos).
 #[derive(Debug, Clone, Parser)]
 #[command(name = "nacore-loadgen", version)]
 pub struct Cli {
@@ -42,10 +46,32 @@ pub struct Cli {
     /// `s % subscribers`).
     #[arg(long, default_value_t = 100)]
     pub subscribers: usize,
-    /// `grpc-connections`: the server's process id, for its RSS (default: the process
-    /// listening on the gRPC port, found through /proc when it is local).
+    /// `grpc-connections`, `config-hold`: the server's process id, for its RSS (default: the
+    /// process listening on the gRPC port, or on the HTTP port for `config-hold`, found through
+    /// /proc when it is local).
     #[arg(long)]
     pub server_pid: Option<u32>,
+    /// `config-get`, `grpc-config-get`: configs published at setup and read (`lg-cfg-0` ...).
+    /// `config-hold`: configs the polls listen to, poll `i` to `lg-cfg-{i % configs}`
+    /// [default: 1000 for the gets, 1 for config-hold].
+    #[arg(long)]
+    pub configs: Option<u64>,
+    /// Config scenarios: bytes of each published content (at least its `lg.seq=N` line).
+    #[arg(long, default_value_t = CONFIG_CONTENT_BYTES_DEFAULT)]
+    pub content_bytes: usize,
+    /// `config-publish`: config `lg-cfg-{c}` for connection `c` (distinct), or `lg-cfg-0` for
+    /// all (same).
+    #[arg(long, value_enum, default_value_t = PublishKeys::Distinct)]
+    pub publish_keys: PublishKeys,
+    /// `config-notify-grpc`, `config-notify-longpoll`: listeners of the shared config.
+    /// `config-hold`: long polls held [default: 1000 for config-notify-*, 10000 for
+    /// config-hold].
+    #[arg(long)]
+    pub listeners: Option<usize>,
+    /// Long polls (`config-notify-longpoll`, `config-hold`): the `Long-Pulling-Timeout` sent,
+    /// how long the server holds a poll whose config did not change.
+    #[arg(long, default_value = "30s", value_parser = parse_duration)]
+    pub long_poll_timeout: Duration,
     /// Executors, one pinned per CPU of the affinity mask (default: every allowed CPU).
     #[arg(long)]
     pub cores: Option<usize>,
@@ -212,6 +238,37 @@ impl Cli {
         Ok((http, SocketAddr::new(http.ip(), port)))
     }
 
+    /// The config request scenarios' settings, checked.
+    pub fn config_settings(&self) -> Result<ConfigSettings, String> {
+        let configs = self.configs.unwrap_or(CONFIGS_DEFAULT);
+        if configs == 0 || configs > SERVICES_MAX {
+            return Err(format!("--configs must be between 1 and {SERVICES_MAX}"));
+        }
+        let bytes = CONFIG_CONTENT_BYTES_MIN..=CONFIG_CONTENT_BYTES_MAX;
+        if !bytes.contains(&self.content_bytes) {
+            return Err(format!(
+                "--content-bytes must be between {CONFIG_CONTENT_BYTES_MIN} and \
+                 {CONFIG_CONTENT_BYTES_MAX}"
+            ));
+        }
+        Ok(ConfigSettings {
+            configs,
+            content_bytes: self.content_bytes as u32,
+            publish_keys: self.publish_keys,
+        })
+    }
+
+    /// `--long-poll-timeout` in ms, checked.
+    pub fn long_poll_timeout_ms(&self) -> Result<u64, String> {
+        let ms = self.long_poll_timeout.as_millis();
+        if ms == 0 || ms > LONG_POLL_TIMEOUT_MAX_MS as u128 {
+            return Err(format!(
+                "--long-poll-timeout must be between 1 ms and {LONG_POLL_TIMEOUT_MAX_MS} ms"
+            ));
+        }
+        Ok(ms as u64)
+    }
+
     pub fn key_dist(&self, keyspace: &Keyspace) -> Result<KeyDist, String> {
         match self.keys {
             KeysArg::Uniform => Ok(KeyDist::Uniform),
@@ -306,6 +363,43 @@ mod tests {
         assert_eq!(cli.duration, Duration::from_secs(3));
         assert_eq!(cli.rate, Some(100.0));
         assert!(Cli::try_parse_from(["nacore-loadgen", "http-nothing"]).is_err());
+    }
+
+    /// Config flags have per-scenario defaults and bounds.
+    #[test]
+    fn config_flags() {
+        let cli =
+            Cli::try_parse_from(["nacore-loadgen", "config-publish", "--publish-keys", "same"])
+                .unwrap();
+        assert_eq!(cli.scenario, Scenario::ConfigPublish);
+        let settings = cli.config_settings().unwrap();
+        assert_eq!(settings.publish_keys, PublishKeys::Same);
+        assert_eq!(settings.configs, CONFIGS_DEFAULT);
+        assert_eq!(
+            settings.content_bytes as usize,
+            CONFIG_CONTENT_BYTES_DEFAULT
+        );
+        assert_eq!(cli.long_poll_timeout_ms(), Ok(30_000));
+        assert_eq!(cli.listeners, None);
+        let mut other = cli.clone();
+        other.content_bytes = CONFIG_CONTENT_BYTES_MAX + 1;
+        assert!(other.config_settings().is_err());
+        other.content_bytes = 1;
+        other.configs = Some(0);
+        assert!(other.config_settings().is_err());
+        other.long_poll_timeout = Duration::ZERO;
+        assert!(other.long_poll_timeout_ms().is_err());
+        let hold = Cli::try_parse_from([
+            "nacore-loadgen",
+            "config-hold",
+            "--listeners",
+            "500",
+            "--long-poll-timeout",
+            "20s",
+        ])
+        .unwrap();
+        assert_eq!(hold.listeners, Some(500));
+        assert_eq!(hold.long_poll_timeout_ms(), Ok(20_000));
     }
 
     /// The peer flag (and its `--peer-addr` alias) gives the peer's HTTP and gRPC addresses.

@@ -7,12 +7,14 @@
 //!   `grpc`: gRPC register/query plans; `grpc_push`: subscribers, churn and push latency;
 //!   `grpc_connections`: held connections and the server's RSS; `grpc_batch`: batch
 //!   registration of the keyspace, held; `cluster_replication`: new HTTP registrations on one
-//!   member, observed through gRPC pushes of another).
+//!   member, observed through gRPC pushes of another; `config`: config-center HTTP v1
+//!   requests, contents and md5; `config_notify`: publishes at a fixed rate, observed by gRPC
+//!   listeners or long polls; `config_hold`: held long polls and the server's RSS).
 //! - `runner`: one pinned glommio executor per core, connections in closed loop or on the
 //!   fixed-rate schedule, progress lines, merged statistics.
 //! - `grpc`: the Nacos gRPC client (proto and framing, request bodies and checks, one h2
 //!   connection with its lifecycle and bi-stream).
-//! - `proc`: the server's RSS from /proc (`grpc-connections`).
+//! - `proc`: the server's RSS from /proc (`grpc-connections`, `config-hold`).
 //! - `http`: the minimal HTTP/1.1 client (request encoding, httparse response parsing, one
 //!   keep-alive connection).
 //! - `keyspace`, `schedule`, `stats`, `rng`: keys and their distributions, intended send times,
@@ -34,8 +36,9 @@ pub mod schedule;
 pub mod stats;
 
 use cli::Cli;
-use report::RunInfo;
-use runner::run_phase;
+use report::{ConfigShape, RunInfo};
+use runner::{run_phase, PhaseSpec, Transport};
+use stats::CoreStats;
 
 /// Runs the scenario the flags describe and returns the process exit status: 0 when it ran
 /// and at least one request succeeded, 1 when nothing succeeded or it could not start.
@@ -45,6 +48,10 @@ pub fn run(cli: &Cli) -> i32 {
     }
     let result = match cli.scenario {
         scenario::Scenario::ClusterReplication => scenario::cluster_replication::run(cli),
+        scenario::Scenario::ConfigNotifyGrpc | scenario::Scenario::ConfigNotifyLongpoll => {
+            scenario::config_notify::run(cli)
+        }
+        scenario::Scenario::ConfigHold => scenario::config_hold::run(cli),
         _ => run_http(cli),
     };
     match result {
@@ -59,24 +66,20 @@ pub fn run(cli: &Cli) -> i32 {
 fn run_http(cli: &Cli) -> Result<i32, String> {
     let server = cli.server_addr()?;
     let cpus = cli::pick_cpus(&cli::allowed_cpus(), cli.cores)?;
-    let base = cli.base_phase(server, cpus.clone())?;
-    let dist = cli.key_dist(&base.keyspace)?;
-    let plan = scenario::plan_http(cli.scenario, base, dist, cli.read_ratio, cli.beat_mode);
+    let mut base = cli.base_phase(server, cpus.clone())?;
+    let mut configs = None;
+    let plan = if cli.scenario.is_config_request() {
+        let settings = cli.config_settings()?;
+        base.keyspace = scenario::config_keyspace(cli.scenario, &settings, cli.connections)?;
+        let dist = cli.key_dist(&base.keyspace)?;
+        configs = Some(config_shape(cli, &settings, &base));
+        scenario::plan_config(cli.scenario, base, dist, &settings, Transport::Http)?
+    } else {
+        let dist = cli.key_dist(&base.keyspace)?;
+        scenario::plan_http(cli.scenario, base, dist, cli.read_ratio, cli.beat_mode)
+    };
     let setup = match plan.setup.as_ref().filter(|_| !cli.skip_setup) {
-        Some(setup) => {
-            let keys = setup.keyspace.keys_count();
-            if !cli.quiet {
-                eprintln!("[setup] registering {keys} instances");
-            }
-            let result = run_phase(setup)?;
-            if result.stats.errors_count() > 0 {
-                eprintln!(
-                    "[setup] {} registrations failed",
-                    result.stats.errors_count()
-                );
-            }
-            Some(result.stats)
-        }
+        Some(setup) => Some(run_setup(setup, configs.is_some(), cli.quiet)?),
         None => None,
     };
     let result = run_phase(&plan.run)?;
@@ -85,11 +88,12 @@ fn run_http(cli: &Cli) -> Result<i32, String> {
         server: cli.server.clone(),
         cpus,
         connections: cli.connections,
-        services: cli.services,
-        instances_per_service: cli.instances_per_service,
+        services: plan.run.keyspace.services,
+        instances_per_service: plan.run.keyspace.instances_per_service,
         keys: format!("{:?}", cli.keys).to_lowercase(),
         rate_total_per_s: plan.run.rate_total_per_s,
         warmup: cli.warmup,
+        configs,
     };
     Ok(report::print(
         &info,
@@ -98,4 +102,46 @@ fn run_http(cli: &Cli) -> Result<i32, String> {
         setup.as_ref(),
         cli.json,
     ))
+}
+
+/// The setup phase (pre-registration, or the publish of every config), with its failures told.
+pub fn run_setup(setup: &PhaseSpec, configs: bool, quiet: bool) -> Result<CoreStats, String> {
+    let keys = setup.keyspace.keys_count();
+    let (doing, failed) = match configs {
+        true => (
+            format!("publishing {keys} config(s) over HTTP"),
+            "publishes",
+        ),
+        false => (
+            format!("registering {keys} instances over HTTP"),
+            "registrations",
+        ),
+    };
+    if !quiet {
+        eprintln!("[setup] {doing}");
+    }
+    let result = run_phase(setup)?;
+    if result.stats.errors_count() > 0 {
+        eprintln!("[setup] {} {failed} failed", result.stats.errors_count());
+    }
+    Ok(result.stats)
+}
+
+/// The report's view of a config request scenario's configs.
+pub fn config_shape(
+    cli: &Cli,
+    settings: &scenario::ConfigSettings,
+    run: &PhaseSpec,
+) -> ConfigShape {
+    debug_assert!(cli.scenario.is_config_request());
+    let publish_keys = match settings.publish_keys {
+        scenario::PublishKeys::Distinct => "distinct",
+        scenario::PublishKeys::Same => "same",
+    };
+    let publish_keys = (cli.scenario == scenario::Scenario::ConfigPublish).then_some(publish_keys);
+    ConfigShape {
+        configs: run.keyspace.keys_count(),
+        content_bytes: settings.content_bytes,
+        publish_keys,
+    }
 }

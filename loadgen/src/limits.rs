@@ -146,6 +146,61 @@ pub const REPLICATION_INSTANCES_PER_SERVICE_WARN: u64 = 1_000;
 /// each, so a batch stays far below `GRPC_MESSAGE_BYTES_MAX`).
 pub const BATCH_INSTANCES_MAX: u64 = 10_000;
 
+/// Config scenarios: the smallest `--content-bytes`. Every content starts with its
+/// `lg.seq=N` line, so a size below that line's length gives the line alone.
+pub const CONFIG_CONTENT_BYTES_MIN: usize = 1;
+
+/// Config scenarios: the largest `--content-bytes` (Nacos accepts 10 Mi characters; a get of
+/// the content must also fit `RESPONSE_BODY_BYTES_MAX`).
+pub const CONFIG_CONTENT_BYTES_MAX: usize = 1024 * 1024;
+
+/// Config scenarios: `--content-bytes` when not given.
+pub const CONFIG_CONTENT_BYTES_DEFAULT: usize = 1024;
+
+/// `config-get`, `grpc-config-get`: configs published at setup when `--configs` is not given.
+pub const CONFIGS_DEFAULT: u64 = 1_000;
+
+/// `config-notify-*`: listeners when `--listeners` is not given.
+pub const CONFIG_LISTENERS_DEFAULT: usize = 1_000;
+
+/// `config-hold`: held long polls when `--listeners` is not given.
+pub const CONFIG_HOLDS_DEFAULT: usize = 10_000;
+
+/// `config-notify-*`: publishes per second when `--rate` is not given.
+pub const CONFIG_PUBLISH_RATE_DEFAULT_PER_S: f64 = 10.0;
+
+/// Longest `--long-poll-timeout` (the `Long-Pulling-Timeout` header; servers clamp it, Nacos
+/// to at least 10 s, r-nacos to 10–120 s): a held poll's time, plus the answer margin, must fit
+/// the latency histogram.
+pub const LONG_POLL_TIMEOUT_MAX_MS: u64 = 45_000;
+
+/// A long poll's answer may come this long after its `Long-Pulling-Timeout` before the poll
+/// counts as timed out (the Java client reads with 1.5 × 30 s; a server holds 29.5 s).
+pub const LONG_POLL_ANSWER_MARGIN_MS: u64 = 10_000;
+
+/// Read buffer a long-poll connection starts with: answers are a status line, a few headers
+/// and at most a few keys (it grows on demand).
+pub const LONG_POLL_READ_BUFFER_BYTES: usize = 1024;
+
+/// Long polls a core opens at the same time (connect and write; the permit is released once
+/// the poll is written), for the same reason as `GRPC_SETUPS_IN_FLIGHT_PER_CORE_MAX`.
+pub const LONG_POLL_SETUPS_IN_FLIGHT_PER_CORE_MAX: usize = 64;
+
+/// `config-notify-*`: after the last publish, how long listeners may take to be notified of it
+/// before the publishes they missed count as missing (a long poll re-polls at once; a gRPC
+/// push is retried by Nacos 3 s after an unanswered one).
+pub const CONFIG_NOTIFY_DRAIN_TIMEOUT_MS: u64 = 7_000;
+
+const _: () = assert!(CONFIG_CONTENT_BYTES_MIN <= CONFIG_CONTENT_BYTES_DEFAULT);
+const _: () = assert!(CONFIG_CONTENT_BYTES_DEFAULT <= CONFIG_CONTENT_BYTES_MAX);
+// A get's reply holds the content and a few hundred bytes of head.
+const _: () = assert!(CONFIG_CONTENT_BYTES_MAX * 2 <= RESPONSE_BODY_BYTES_MAX);
+const _: () = assert!(CONFIGS_DEFAULT <= SERVICES_MAX);
+const _: () = assert!(CONFIG_HOLDS_DEFAULT <= CONNECTIONS_MAX);
+const _: () = assert!(LONG_POLL_READ_BUFFER_BYTES <= RESPONSE_HEAD_BYTES_MAX);
+const _: () =
+    assert!((LONG_POLL_TIMEOUT_MAX_MS + LONG_POLL_ANSWER_MARGIN_MS) * 1000 <= LATENCY_US_MAX);
+
 const _: () = assert!(REPLICATION_REGISTRATIONS_MAX <= KEYS_MAX);
 const _: () = assert!(REPLICATION_PORT_FIRST as u32 + REPLICATION_PORT_COUNT as u32 <= 65_535);
 const _: () = assert!(BATCH_INSTANCES_MAX * 256 < GRPC_MESSAGE_BYTES_MAX as u64);

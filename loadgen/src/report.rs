@@ -21,6 +21,17 @@ pub struct RunInfo {
     /// Fixed total rate, or `None` for closed loop.
     pub rate_total_per_s: Option<f64>,
     pub warmup: Duration,
+    /// Config scenarios: the configs, shown instead of services × instances.
+    pub configs: Option<ConfigShape>,
+}
+
+/// The configs a config scenario works over.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ConfigShape {
+    pub configs: u64,
+    pub content_bytes: u32,
+    /// `config-publish`: `distinct` or `same`.
+    pub publish_keys: Option<&'static str>,
 }
 
 /// Latency quantiles of successful requests, in microseconds.
@@ -90,7 +101,7 @@ pub fn to_json(
     setup: Option<&CoreStats>,
 ) -> Value {
     let latency = Latency::of(run);
-    json!({
+    let mut value = json!({
         "scenario": info.scenario,
         "server": info.server,
         "cores": info.cpus.len(),
@@ -118,7 +129,13 @@ pub fn to_json(
             "errors_total": stats.errors_count(),
             "errors": errors_map(stats),
         })),
-    })
+    });
+    if let Some(shape) = info.configs {
+        value["configs"] = json!(shape.configs);
+        value["content_bytes"] = json!(shape.content_bytes);
+        value["publish_keys"] = json!(shape.publish_keys);
+    }
+    value
 }
 
 /// The whole report as an aligned two-column table.
@@ -142,13 +159,7 @@ pub fn to_table(
             format!("{} (cpus {:?})", info.cpus.len(), info.cpus),
         ),
         ("connections", info.connections.to_string()),
-        (
-            "keyspace",
-            format!(
-                "{} services × {} instances, {} keys",
-                info.services, info.instances_per_service, info.keys
-            ),
-        ),
+        ("keyspace", keyspace_line(info)),
         ("mode", mode),
         (
             "duration",
@@ -189,20 +200,36 @@ pub fn to_table(
         ("errors", errors_line(run)),
     ];
     if let Some(setup) = setup {
-        rows.push((
-            "setup",
-            format!(
-                "registered {} instances, errors: {}",
-                setup.ok_count,
-                errors_line(setup)
-            ),
-        ));
+        let done = match info.configs {
+            Some(_) => format!("published {} configs", setup.ok_count),
+            None => format!("registered {} instances", setup.ok_count),
+        };
+        rows.push(("setup", format!("{done}, errors: {}", errors_line(setup))));
     }
     let mut out = String::new();
     for (name, value) in rows {
         let _ = writeln!(out, "{name:<12} {value}");
     }
     out
+}
+
+/// The keyspace row: services × instances, or the configs of a config scenario.
+fn keyspace_line(info: &RunInfo) -> String {
+    let Some(shape) = info.configs else {
+        return format!(
+            "{} services × {} instances, {} keys",
+            info.services, info.instances_per_service, info.keys
+        );
+    };
+    let keys = match shape.publish_keys {
+        Some("distinct") => "one per connection".to_string(),
+        Some(_) => "one for all connections".to_string(),
+        None => format!("{} keys", info.keys),
+    };
+    format!(
+        "{} config(s) lg-cfg-* in DEFAULT_GROUP, {}-byte contents, {keys}",
+        shape.configs, shape.content_bytes
+    )
 }
 
 /// Rows of name and value as the aligned table `to_table` prints.
@@ -256,6 +283,7 @@ mod tests {
             keys: "uniform".into(),
             rate_total_per_s: None,
             warmup: Duration::from_secs(1),
+            configs: None,
         }
     }
 
@@ -283,5 +311,26 @@ mod tests {
         let table = to_table(&info(), &stats, Duration::from_secs(1), Some(&stats));
         assert!(table.contains("errors       none"));
         assert!(table.contains("throughput   0.0 req/s ok"));
+        assert!(table.contains("registered 0 instances"));
+    }
+
+    /// A config scenario shows its configs and content size instead of services.
+    #[test]
+    fn config_report() {
+        let mut info = info();
+        info.configs = Some(ConfigShape {
+            configs: 64,
+            content_bytes: 1024,
+            publish_keys: Some("distinct"),
+        });
+        let stats = CoreStats::new();
+        let table = to_table(&info, &stats, Duration::from_secs(1), Some(&stats));
+        assert!(
+            table.contains("64 config(s) lg-cfg-* in DEFAULT_GROUP, 1024-byte contents, one per")
+        );
+        assert!(table.contains("published 0 configs"));
+        let value = to_json(&info, &stats, Duration::from_secs(1), None);
+        assert_eq!(value["content_bytes"], json!(1024));
+        assert_eq!(value["publish_keys"], json!("distinct"));
     }
 }

@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 use glommio::{ExecutorJoinHandle, LocalExecutorBuilder, Placement};
 
 use crate::grpc::client::GrpcConnection;
+use crate::grpc::messages::Module;
 use crate::http::client::HttpConnection;
 use crate::keyspace::{partition_key, partition_len, Key, KeyDist, Keyspace};
 use crate::limits::{
@@ -63,6 +64,9 @@ pub enum KeyOrder {
     /// Each core walks its round-robin share of the keys in order; `repeat` starts over at the
     /// end (beats), otherwise the phase ends when every key was visited once (pre-registration).
     Sequential { repeat: bool },
+    /// Connection `c` always uses key `c % keys` (`config-publish --publish-keys distinct`:
+    /// one config per publisher, never two publishers on one config).
+    PerConnection,
 }
 
 /// Everything one phase needs; cloned into every executor.
@@ -322,7 +326,8 @@ async fn run_connection(run: Rc<CoreRun>, index: u64) {
     let spec = run.spec.clone();
     let stream = (run.core as u64) * CONNECTIONS_MAX as u64 + index;
     let mut rng = SplitMix64::new(spec.seed, stream);
-    let mut buffers = RequestBuffers::with_capacity(CONNECTION_WRITE_BUFFER_BYTES);
+    let connection_index = partition_key(spec.cpus.len() as u64, run.core as u64, index);
+    let mut buffers = RequestBuffers::for_stream(CONNECTION_WRITE_BUFFER_BYTES, stream);
     // A failed first connect is retried (and counted) when the first request needs it.
     let mut connection = HttpConnection::connect(spec.server).await.ok();
     sleep_until(run.start).await;
@@ -330,7 +335,7 @@ async fn run_connection(run: Rc<CoreRun>, index: u64) {
         let Some(intended) = run.next_send_time().await else {
             break;
         };
-        let Some((op, key)) = run.next_op(&mut rng) else {
+        let Some((op, key)) = run.next_op(&mut rng, connection_index) else {
             break;
         };
         if connection.is_none() {
@@ -370,17 +375,20 @@ async fn run_grpc_connection(run: Rc<CoreRun>, server: SocketAddr, index: u64) {
     debug_assert!(connection_index < spec.connections as u64);
     let stream = (run.core as u64) * CONNECTIONS_MAX as u64 + index;
     let mut rng = SplitMix64::new(spec.seed, stream);
-    let mut connection = GrpcConnection::open(server, spec.timeout, None).await.ok();
+    let module = grpc_module(spec.mix);
+    let mut connection = GrpcConnection::open_module(server, spec.timeout, None, module)
+        .await
+        .ok();
     sleep_until(run.start).await;
     loop {
         let Some(intended) = run.next_send_time().await else {
             break;
         };
-        let Some((op, mut key)) = run.next_op(&mut rng) else {
+        let Some((op, mut key)) = run.next_op(&mut rng, connection_index) else {
             break;
         };
         if connection.is_none() {
-            match GrpcConnection::open(server, spec.timeout, None).await {
+            match GrpcConnection::open_module(server, spec.timeout, None, module).await {
                 Ok(fresh) => connection = Some(fresh),
                 Err(kind) => {
                     run.record(intended, Err(kind));
@@ -409,6 +417,15 @@ async fn run_grpc_connection(run: Rc<CoreRun>, server: SocketAddr, index: u64) {
             connection = None;
         }
         run.record(sent_at, outcome.map(|_| ()));
+    }
+}
+
+/// The module a phase's gRPC connections announce at setup: `config` for config operations, as
+/// the Java config client does, else `naming`.
+fn grpc_module(mix: OpMix) -> Module {
+    match mix {
+        OpMix::Single(Op::ConfigGet | Op::ConfigPublish { .. }) => Module::Config,
+        OpMix::Single(_) | OpMix::Mixed { .. } => Module::Naming,
     }
 }
 
@@ -449,10 +466,11 @@ impl CoreRun {
         Some(at)
     }
 
-    fn next_op(&self, rng: &mut SplitMix64) -> Option<(Op, Key)> {
+    fn next_op(&self, rng: &mut SplitMix64, connection_index: u64) -> Option<(Op, Key)> {
         let keyspace = &self.spec.keyspace;
         let key = match &self.spec.order {
             KeyOrder::Random(dist) => dist.sample_key(keyspace, rng),
+            KeyOrder::PerConnection => keyspace.key(connection_index % keyspace.keys_count()),
             KeyOrder::Sequential { repeat } => {
                 let cores = self.spec.cpus.len() as u64;
                 let length = partition_len(keyspace.keys_count(), cores, self.core as u64);

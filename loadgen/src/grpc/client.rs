@@ -17,7 +17,9 @@ use h2::client::{ResponseFuture, SendRequest};
 use h2::{RecvStream, SendStream};
 use tokio_util::compat::FuturesAsyncReadCompatExt;
 
-use crate::grpc::messages::{self, check_reply, json_string_field, stream_reply_kind};
+use crate::grpc::messages::{
+    self, check_reply, is_push, json_string_field, stream_reply_kind, Module,
+};
 use crate::grpc::stamped::ReadStamped;
 use crate::grpc::wire::{decode_payload, encode_payload, unframe, Incoming, FRAME_HEADER_BYTES};
 use crate::limits::{
@@ -30,8 +32,8 @@ use crate::stats::ErrorKind;
 const UNARY_PATH: &str = "/Request/request";
 const BI_STREAM_PATH: &str = "/BiRequestStream/requestBiStream";
 
-/// A `NotifySubscriberRequest` with its arrival time (when its connection read it off the
-/// socket), after its ack was queued.
+/// A push (`NotifySubscriberRequest`, `ConfigChangeNotifyRequest`) with its arrival time (when
+/// its connection read it off the socket), after its ack was queued.
 pub type PushHandler = Rc<dyn Fn(Instant, &Incoming)>;
 
 /// An open, set-up Nacos gRPC connection. Dropping it cancels the h2 driver and the stream
@@ -53,6 +55,16 @@ impl GrpcConnection {
         timeout: Duration,
         on_push: Option<PushHandler>,
     ) -> Result<Self, ErrorKind> {
+        Self::open_module(server, timeout, on_push, Module::Naming).await
+    }
+
+    /// `open` for a connection of SDK module `module` (its setup label).
+    pub async fn open_module(
+        server: SocketAddr,
+        timeout: Duration,
+        on_push: Option<PushHandler>,
+        module: Module,
+    ) -> Result<Self, ErrorKind> {
         let (send, driver, last_read) = handshake(server).await?;
         let mut connection_send = send.clone();
         let check = with_timeout(
@@ -67,7 +79,7 @@ impl GrpcConnection {
         check_reply("ServerCheckResponse", &check.kind, &check.body)?;
         let negotiates = messages::supports_ability_negotiation(&check.body);
         let (ack_sender, ack_receiver) = local_channel::new_bounded(1);
-        let stream = open_bi_stream(&mut connection_send).await?;
+        let stream = open_bi_stream(&mut connection_send, module).await?;
         let pushes = Pushes { on_push, last_read };
         let stream = glommio::spawn_local(run_stream(stream.0, stream.1, pushes, ack_sender));
         if negotiates {
@@ -214,12 +226,16 @@ fn grpc_status(headers: &http::HeaderMap) -> Option<u16> {
 /// Opens the bi-stream and sends `ConnectionSetupRequest` as its first message.
 async fn open_bi_stream(
     send: &mut SendRequest<Bytes>,
+    module: Module,
 ) -> Result<(ResponseFuture, SendStream<Bytes>), ErrorKind> {
     let mut ready = send.clone().ready().await.map_err(|_| ErrorKind::Io)?;
     let (response, mut stream) = ready
         .send_request(grpc_request(BI_STREAM_PATH)?, false)
         .map_err(|_| ErrorKind::Io)?;
-    let setup = encode_payload("ConnectionSetupRequest", messages::connection_setup());
+    let setup = encode_payload(
+        "ConnectionSetupRequest",
+        messages::connection_setup_for(module),
+    );
     stream.send_data(setup, false).map_err(|_| ErrorKind::Io)?;
     Ok((response, stream))
 }
@@ -266,7 +282,7 @@ async fn run_stream(
             if answer(&mut send, &incoming).is_err() {
                 return;
             }
-            if incoming.kind == "NotifySubscriberRequest" {
+            if is_push(&incoming.kind) {
                 if let Some(on_push) = &pushes.on_push {
                     on_push(arrived_at, &incoming);
                 }

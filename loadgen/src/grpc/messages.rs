@@ -1,11 +1,13 @@
-//! The Nacos gRPC request bodies the scenarios send (nacos-protocol.md §3.3, §3.4), the
-//! replies to the server's stream requests, and the checks of what comes back. Bodies are the
+//! The Nacos gRPC request bodies the scenarios send (nacos-protocol.md §3.3, §3.4; the config
+//! requests of nacos-config-protocol.md §4), the replies to the server's stream requests, and
+//! the checks of what comes back. Bodies are the
 //! Java client's JSON, written directly (names and IPs here are plain ASCII, nothing to escape);
 //! replies are judged by scanning for the few fields that matter.
 
 use std::fmt::Write as _;
 
 use crate::keyspace::SERVICE_NAME_PREFIX;
+use crate::scenario::config::{DATA_ID_PREFIX, GROUP};
 use crate::scenario::http::json_integer_field;
 use crate::stats::ErrorKind;
 
@@ -21,14 +23,68 @@ pub fn internal_request() -> Vec<u8> {
     br#"{"headers":{},"module":"internal"}"#.to_vec()
 }
 
+/// Which SDK module a connection belongs to (its `module` label at setup): the Java client
+/// keeps one connection per module.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Module {
+    Naming,
+    Config,
+}
+
+impl Module {
+    pub fn label(&self) -> &'static str {
+        match self {
+            Module::Naming => "naming",
+            Module::Config => "config",
+        }
+    }
+}
+
 /// `ConnectionSetupRequest` of a naming SDK connection.
 pub fn connection_setup() -> Vec<u8> {
+    connection_setup_for(Module::Naming)
+}
+
+/// `ConnectionSetupRequest` of an SDK connection of `module`.
+pub fn connection_setup_for(module: Module) -> Vec<u8> {
+    let label = module.label();
     format!(
         "{{\"clientVersion\":\"{CLIENT_VERSION}\",\"tenant\":\"\",\
-         \"labels\":{{\"source\":\"sdk\",\"module\":\"naming\"}},\"abilityTable\":{{}},\
+         \"labels\":{{\"source\":\"sdk\",\"module\":\"{label}\"}},\"abilityTable\":{{}},\
          \"headers\":{{}},\"module\":\"internal\"}}"
     )
     .into_bytes()
+}
+
+/// `ConfigQueryRequest` of config `lg-cfg-{config_index}` in the default namespace.
+pub fn config_query(config_index: u64) -> Vec<u8> {
+    format!(
+        "{{\"headers\":{{}},\"dataId\":\"{DATA_ID_PREFIX}{config_index}\",\"group\":\"{GROUP}\",\
+         \"tenant\":\"\",\"module\":\"config\"}}"
+    )
+    .into_bytes()
+}
+
+/// `ConfigBatchListenRequest` listening to config `lg-cfg-{config_index}` with the md5 the
+/// listener holds (nacos-config-protocol.md §4.4).
+pub fn config_batch_listen(config_index: u64, md5: &str) -> Vec<u8> {
+    debug_assert!(md5.bytes().all(|byte| byte.is_ascii_hexdigit()));
+    format!(
+        "{{\"headers\":{{}},\"listen\":true,\"configListenContexts\":[{{\
+         \"dataId\":\"{DATA_ID_PREFIX}{config_index}\",\"group\":\"{GROUP}\",\
+         \"md5\":\"{md5}\",\"tenant\":\"\"}}],\"module\":\"config\"}}"
+    )
+    .into_bytes()
+}
+
+/// Whether a `ConfigChangeNotifyRequest` is about config `lg-cfg-{config_index}`.
+pub fn notifies_config(body: &[u8], config_index: u64) -> bool {
+    let Some(data_id) = json_string_field(body, "dataId") else {
+        return false;
+    };
+    let index = data_id.strip_prefix(DATA_ID_PREFIX);
+    let same_group = json_string_field(body, "group") == Some(GROUP);
+    same_group && index.and_then(|index| index.parse::<u64>().ok()) == Some(config_index)
 }
 
 /// The naming request base: namespace, un-grouped service name, group.
@@ -100,8 +156,17 @@ pub fn subscribe_service(service_index: u64) -> Vec<u8> {
     out.into_bytes()
 }
 
+/// Whether a server request on the stream is a push the scenario sees (`on_push`): a naming
+/// `NotifySubscriberRequest` or a config `ConfigChangeNotifyRequest`.
+pub fn is_push(request_kind: &str) -> bool {
+    matches!(
+        request_kind,
+        "NotifySubscriberRequest" | "ConfigChangeNotifyRequest"
+    )
+}
+
 /// The reply on the stream to a server request (`NotifySubscriberResponse`,
-/// `ClientDetectionResponse`, `ConnectResetResponse`): success, with its `requestId` echoed.
+/// `ClientDetectionResponse`, `ConnectResetResponse`, `ConfigChangeNotifyResponse`): success, with its `requestId` echoed.
 pub fn stream_reply(request_id: &str) -> Vec<u8> {
     debug_assert!(request_id.bytes().all(|byte| byte != b'"' && byte != b'\\'));
     format!(
@@ -117,6 +182,7 @@ pub fn stream_reply_kind(request_kind: &str) -> Option<&'static str> {
         "NotifySubscriberRequest" => Some("NotifySubscriberResponse"),
         "ClientDetectionRequest" => Some("ClientDetectionResponse"),
         "ConnectResetRequest" => Some("ConnectResetResponse"),
+        "ConfigChangeNotifyRequest" => Some("ConfigChangeNotifyResponse"),
         _ => None,
     }
 }
@@ -381,6 +447,45 @@ mod tests {
             stream_reply_kind("ClientDetectionRequest"),
             Some("ClientDetectionResponse")
         );
+        assert_eq!(
+            stream_reply_kind("ConfigChangeNotifyRequest"),
+            Some("ConfigChangeNotifyResponse")
+        );
         assert_eq!(stream_reply_kind("SetupAckRequest"), None);
+        assert!(is_push("ConfigChangeNotifyRequest"));
+        assert!(is_push("NotifySubscriberRequest"));
+        assert!(!is_push("ClientDetectionRequest"));
+    }
+
+    /// Config requests name the data id and group in the default namespace; the listen
+    /// carries the md5; a config connection announces module `config`.
+    #[test]
+    fn config_bodies() {
+        let query = parse(&config_query(7));
+        assert_eq!(query["dataId"], "lg-cfg-7");
+        assert_eq!(query["group"], "DEFAULT_GROUP");
+        assert_eq!(query["tenant"], "");
+        assert_eq!(query["module"], "config");
+        let md5 = "d41d8cd98f00b204e9800998ecf8427e";
+        let listen = parse(&config_batch_listen(0, md5));
+        assert_eq!(listen["listen"], true);
+        let contexts = listen["configListenContexts"].as_array().unwrap();
+        assert_eq!(contexts.len(), 1);
+        assert_eq!(contexts[0]["dataId"], "lg-cfg-0");
+        assert_eq!(contexts[0]["md5"], md5);
+        let setup = parse(&connection_setup_for(Module::Config));
+        assert_eq!(setup["labels"]["module"], "config");
+        assert_eq!(connection_setup(), connection_setup_for(Module::Naming));
+    }
+
+    /// A config push is recognised by its data id and group.
+    #[test]
+    fn config_push() {
+        let push = br#"{"headers":{},"requestId":"12","module":"config","dataId":"lg-cfg-3","group":"DEFAULT_GROUP","tenant":""}"#;
+        assert!(notifies_config(push, 3));
+        assert!(!notifies_config(push, 30));
+        let other = br#"{"dataId":"lg-cfg-3","group":"OTHER"}"#;
+        assert!(!notifies_config(other, 3));
+        assert!(!notifies_config(b"{}", 3));
     }
 }

@@ -1,9 +1,11 @@
 //! One keep-alive HTTP/1.1 client connection over a glommio `TcpStream`, with exactly one
 //! request in flight: write the request, read until one complete response, hand its status
-//! and body to the caller's check.
+//! and body to the caller's check. The connection remembers when its last read returned bytes,
+//! so that a long-poll answer is timed when it came off the socket (as `grpc::stamped` does for
+//! pushes), not when a load core busy with a thousand other listeners got round to it.
 
 use std::net::SocketAddr;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use futures_lite::{AsyncReadExt, AsyncWriteExt};
 use glommio::net::TcpStream;
@@ -33,10 +35,24 @@ pub struct HttpConnection {
     read_buf: Vec<u8>,
     /// Bytes of `read_buf` holding received data not yet consumed.
     filled_bytes: usize,
+    /// When the latest read that returned bytes completed (at first, the connect).
+    last_read_at: Instant,
 }
 
 impl HttpConnection {
     pub async fn connect(server: SocketAddr) -> Result<Self, ErrorKind> {
+        Self::connect_with_buffer(server, CONNECTION_READ_BUFFER_BYTES).await
+    }
+
+    /// Connects with a read buffer of `read_buffer_bytes` to start with (it grows on demand):
+    /// thousands of held long polls, whose answers are a few dozen bytes, need less than the
+    /// default.
+    pub async fn connect_with_buffer(
+        server: SocketAddr,
+        read_buffer_bytes: usize,
+    ) -> Result<Self, ErrorKind> {
+        assert!(read_buffer_bytes > 0);
+        assert!(read_buffer_bytes <= READ_BUFFER_BYTES_MAX);
         let timeout = Duration::from_millis(CONNECT_TIMEOUT_MS);
         let stream = TcpStream::connect_timeout(server, timeout)
             .await
@@ -45,9 +61,16 @@ impl HttpConnection {
         stream.set_nodelay(true).map_err(|_| ErrorKind::Connect)?;
         Ok(Self {
             stream,
-            read_buf: vec![0; CONNECTION_READ_BUFFER_BYTES],
+            read_buf: vec![0; read_buffer_bytes],
             filled_bytes: 0,
+            last_read_at: Instant::now(),
         })
+    }
+
+    /// When the latest read that returned bytes completed: for a complete response, the read
+    /// that brought its last bytes.
+    pub fn last_read_at(&self) -> Instant {
+        self.last_read_at
     }
 
     /// Sends `request` and reads one response, giving its status and body to `check`.
@@ -57,6 +80,13 @@ impl HttpConnection {
     where
         F: FnOnce(u16, &[u8]) -> Result<(), ErrorKind>,
     {
+        self.send(request).await?;
+        self.receive(check).await
+    }
+
+    /// Writes one request; `receive` reads its response. Split from `round_trip` for long
+    /// polls, whose answer may come half a minute after the request is out.
+    pub async fn send(&mut self, request: &[u8]) -> Result<(), ErrorKind> {
         debug_assert!(!request.is_empty());
         if self.filled_bytes != 0 {
             // One request in flight: bytes before a request means the server sent extra data.
@@ -65,7 +95,15 @@ impl HttpConnection {
         self.stream
             .write_all(request)
             .await
-            .map_err(|_| ErrorKind::Io)?;
+            .map_err(|_| ErrorKind::Io)
+    }
+
+    /// Reads one complete response to the request `send` wrote, giving its status and body to
+    /// `check`.
+    pub async fn receive<F>(&mut self, check: F) -> Result<Exchange, ErrorKind>
+    where
+        F: FnOnce(u16, &[u8]) -> Result<(), ErrorKind>,
+    {
         loop {
             match parse_response(&self.read_buf[..self.filled_bytes]) {
                 Ok(Some(response)) => {
@@ -105,6 +143,7 @@ impl HttpConnection {
             return Err(ErrorKind::Io);
         }
         self.filled_bytes += read;
+        self.last_read_at = Instant::now();
         debug_assert!(self.filled_bytes <= self.read_buf.len());
         Ok(())
     }

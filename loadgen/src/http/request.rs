@@ -9,6 +9,19 @@ pub const USER_AGENT: &str = concat!("nacore-loadgen/", env!("CARGO_PKG_VERSION"
 /// Writes one complete request into `out` (cleared first). `body` is sent as an
 /// `application/x-www-form-urlencoded` form when present.
 pub fn write_request(out: &mut Vec<u8>, method: &str, target: &str, host: &str, body: &[u8]) {
+    write_request_with_headers(out, method, target, host, &[], body);
+}
+
+/// `write_request` with `headers` (name, value) after the standard ones, e.g. a long poll's
+/// `Long-Pulling-Timeout`. Names and values are written as given: plain ASCII, no CR or LF.
+pub fn write_request_with_headers(
+    out: &mut Vec<u8>,
+    method: &str,
+    target: &str,
+    host: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) {
     debug_assert!(target.starts_with('/'), "origin-form target expected");
     debug_assert!(!method.is_empty());
     out.clear();
@@ -17,6 +30,11 @@ pub fn write_request(out: &mut Vec<u8>, method: &str, target: &str, host: &str, 
         out,
         "{method} {target} HTTP/1.1\r\nHost: {host}\r\nUser-Agent: {USER_AGENT}\r\n"
     );
+    for (name, value) in headers {
+        debug_assert!(!name.is_empty());
+        debug_assert!(!value.bytes().any(|byte| byte == b'\r' || byte == b'\n'));
+        let _ = write!(out, "{name}: {value}\r\n");
+    }
     if !body.is_empty() || method != "GET" {
         let _ = write!(
             out,
@@ -65,6 +83,17 @@ mod tests {
         let text = String::from_utf8(out).unwrap();
         assert!(!text.contains("Content-Length"));
         assert!(text.ends_with("\r\n\r\n"));
+    }
+
+    /// Extra headers go after the standard ones, before the body's.
+    #[test]
+    fn extra_headers() {
+        let mut out = Vec::new();
+        let headers = [("Long-Pulling-Timeout", "30000")];
+        write_request_with_headers(&mut out, "POST", "/l", "h", &headers, b"a=1");
+        let text = String::from_utf8(out).unwrap();
+        assert!(text.contains("\r\nLong-Pulling-Timeout: 30000\r\nContent-Type: "));
+        assert!(text.ends_with("\r\n\r\na=1"));
     }
 
     /// Reserved characters are escaped; unreserved ones stay.

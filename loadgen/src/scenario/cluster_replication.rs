@@ -684,6 +684,7 @@ fn print_report(
             keys: "new".to_string(),
             rate_total_per_s: Some(spec.rate_per_s),
             warmup: spec.warmup,
+            configs: None,
         };
         let mut value = report::to_json(&info, &combined, spec.duration, None);
         value["peer"] = json!(peer);

@@ -18,14 +18,16 @@ use crate::keyspace::{Key, Keyspace, INSTANCE_PORT};
 use crate::report::{self, RunInfo};
 use crate::runner::{run_phase, KeyOrder, OpMix, PhaseSpec, Transport};
 use crate::scenario::http::Op;
-use crate::scenario::{grpc_batch, grpc_connections, grpc_push, Plan, Scenario};
-use crate::stats::CoreStats;
+use crate::scenario::{
+    config_keyspace, grpc_batch, grpc_connections, grpc_push, plan_config, Plan, Scenario,
+};
 
 /// Runs a gRPC scenario and returns the process exit status (0 when something succeeded).
 pub fn run(cli: &Cli) -> i32 {
     debug_assert!(cli.scenario.is_grpc());
     let result = match cli.scenario {
         Scenario::GrpcSubscribePush => grpc_push::run(cli),
+        Scenario::GrpcConfigGet => run_config_scenario(cli),
         Scenario::GrpcConnections => grpc_connections::run(cli),
         Scenario::GrpcBatchRegister => grpc_batch::run(cli),
         _ => run_request_scenario(cli),
@@ -53,8 +55,14 @@ pub fn request(op: Op, keyspace: &Keyspace, key: Key) -> (&'static str, &'static
             "QueryServiceResponse",
             messages::service_query(key.service_index),
         ),
+        Op::ConfigGet => (
+            "ConfigQueryRequest",
+            "ConfigQueryResponse",
+            messages::config_query(key.service_index),
+        ),
         // No beats over gRPC: a connection keeps its instances alive.
         Op::Beat => unreachable!("gRPC scenarios send no beats"),
+        Op::ConfigPublish { .. } => unreachable!("configs are published over HTTP"),
     }
 }
 
@@ -66,7 +74,7 @@ pub fn plan_grpc(scenario: Scenario, base: PhaseSpec, grpc: Transport) -> Result
     assert!(matches!(base.transport, Transport::Http));
     let random = KeyOrder::Random(match &base.order {
         KeyOrder::Random(dist) => dist.clone(),
-        KeyOrder::Sequential { .. } => crate::keyspace::KeyDist::Uniform,
+        KeyOrder::Sequential { .. } | KeyOrder::PerConnection => crate::keyspace::KeyDist::Uniform,
     });
     match scenario {
         Scenario::GrpcRegister => {
@@ -115,7 +123,7 @@ fn run_request_scenario(cli: &Cli) -> Result<i32, String> {
     base.order = KeyOrder::Random(cli.key_dist(&base.keyspace)?);
     let plan = plan_grpc(cli.scenario, base, grpc)?;
     let setup = match plan.setup.as_ref().filter(|_| !cli.skip_setup) {
-        Some(setup) => Some(run_setup(setup, cli.quiet)?),
+        Some(setup) => Some(crate::run_setup(setup, false, cli.quiet)?),
         None => None,
     };
     let result = run_phase(&plan.run)?;
@@ -129,6 +137,7 @@ fn run_request_scenario(cli: &Cli) -> Result<i32, String> {
         keys: format!("{:?}", cli.keys).to_lowercase(),
         rate_total_per_s: plan.run.rate_total_per_s,
         warmup: cli.warmup,
+        configs: None,
     };
     Ok(report::print(
         &info,
@@ -139,21 +148,44 @@ fn run_request_scenario(cli: &Cli) -> Result<i32, String> {
     ))
 }
 
-fn run_setup(setup: &PhaseSpec, quiet: bool) -> Result<CoreStats, String> {
-    if !quiet {
-        eprintln!(
-            "[setup] registering {} instances over HTTP",
-            setup.keyspace.keys_count()
-        );
-    }
-    let result = run_phase(setup)?;
-    if result.stats.errors_count() > 0 {
-        eprintln!(
-            "[setup] {} registrations failed",
-            result.stats.errors_count()
-        );
-    }
-    Ok(result.stats)
+/// `grpc-config-get`: every config published over HTTP, then random `ConfigQueryRequest`s
+/// over gRPC connections of module `config`.
+fn run_config_scenario(cli: &Cli) -> Result<i32, String> {
+    let server = cli.server_addr()?;
+    let grpc = Transport::Grpc {
+        server: cli.grpc_addr()?,
+    };
+    let cpus = crate::cli::pick_cpus(&crate::cli::allowed_cpus(), cli.cores)?;
+    let settings = cli.config_settings()?;
+    let mut base = cli.base_phase(server, cpus.clone())?;
+    base.keyspace = config_keyspace(cli.scenario, &settings, cli.connections)?;
+    let dist = cli.key_dist(&base.keyspace)?;
+    let configs = crate::config_shape(cli, &settings, &base);
+    let plan = plan_config(cli.scenario, base, dist, &settings, grpc)?;
+    let setup = match plan.setup.as_ref().filter(|_| !cli.skip_setup) {
+        Some(setup) => Some(crate::run_setup(setup, true, cli.quiet)?),
+        None => None,
+    };
+    let result = run_phase(&plan.run)?;
+    let info = RunInfo {
+        scenario: cli.scenario.name(),
+        server: format!("{} (gRPC {})", cli.server, cli.grpc_addr()?),
+        cpus,
+        connections: cli.connections,
+        services: plan.run.keyspace.services,
+        instances_per_service: 1,
+        keys: format!("{:?}", cli.keys).to_lowercase(),
+        rate_total_per_s: plan.run.rate_total_per_s,
+        warmup: cli.warmup,
+        configs: Some(configs),
+    };
+    Ok(report::print(
+        &info,
+        &result.stats,
+        result.measured,
+        setup.as_ref(),
+        cli.json,
+    ))
 }
 
 #[cfg(test)]
@@ -231,5 +263,14 @@ mod tests {
             (kind, expected),
             ("ServiceQueryRequest", "QueryServiceResponse")
         );
+        let config_keyspace = Keyspace::new(10, 1).unwrap();
+        let (kind, expected, json) =
+            request(Op::ConfigGet, &config_keyspace, config_keyspace.key(3));
+        assert_eq!(
+            (kind, expected),
+            ("ConfigQueryRequest", "ConfigQueryResponse")
+        );
+        let value: serde_json::Value = serde_json::from_slice(&json).unwrap();
+        assert_eq!(value["dataId"], "lg-cfg-3");
     }
 }

@@ -333,6 +333,7 @@ fn print_report(cli: &Cli, spec: &BatchSpec, outcome: &Outcome, elapsed: Duratio
             keys: "batch".to_string(),
             rate_total_per_s: None,
             warmup: Duration::ZERO,
+            configs: None,
         };
         let mut value = report::to_json(&info, stats, elapsed, None);
         value["mode"] = json!("batch register, then hold");

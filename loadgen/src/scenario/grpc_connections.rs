@@ -266,6 +266,7 @@ fn print_report(
             keys: "none".to_string(),
             rate_total_per_s: None,
             warmup: cli.warmup,
+            configs: None,
         };
         let mut value = report::to_json(&info, stats, cli.duration, None);
         value["mode"] = json!("held connections");

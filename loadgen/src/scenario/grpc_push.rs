@@ -518,6 +518,7 @@ fn print_report(cli: &Cli, spec: &PushSpec, outcome: &CoreOutcome) {
             keys: "churn".to_string(),
             rate_total_per_s: Some(spec.rate_per_s),
             warmup: spec.warmup,
+            configs: None,
         };
         let mut value = report::to_json(&info, stats, spec.duration, None);
         value["mode"] = json!("churn at a fixed rate");

@@ -1,11 +1,13 @@
 //! The Nacos HTTP v1 naming requests the scenarios send (nacos-protocol.md §1.1, §1.5,
 //! §1.6) and how each response is judged: register → `ok`, beat → `code` 10200, list → a
-//! JSON object.
+//! JSON object. The config-center operations (`config`) share the operation type, so that
+//! the common runner drives them too.
 
 use std::io::Write;
 
 use crate::http::request::{push_encoded, write_request};
 use crate::keyspace::{Key, Keyspace, INSTANCE_PORT, SERVICE_NAME_PREFIX};
+use crate::scenario::config;
 use crate::stats::ErrorKind;
 
 const INSTANCE_PATH: &str = "/nacos/v1/ns/instance";
@@ -29,6 +31,24 @@ pub enum Op {
     Beat,
     /// `GET instance/list` of the key's service.
     Query,
+    /// `GET cs/configs` of config `lg-cfg-{service_index}` (the config keyspace has one
+    /// "instance" per config).
+    ConfigGet,
+    /// `POST cs/configs` of config `lg-cfg-{service_index}`, `content_bytes` of content.
+    ConfigPublish {
+        content_bytes: u32,
+        content: Content,
+    },
+}
+
+/// Which content a publish writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Content {
+    /// The connection's next publish sequence: every publish changes the config (servers skip
+    /// an unchanged content, and the benchmark would measure that shortcut instead).
+    Fresh,
+    /// Sequence 0, whose md5 listeners know without asking (the notify and hold setups).
+    Initial,
 }
 
 /// Reused per-connection buffers for building requests.
@@ -38,15 +58,27 @@ pub struct RequestBuffers {
     target: Vec<u8>,
     body: Vec<u8>,
     scratch: String,
+    /// The last `Content::Fresh` publish sequence of this connection; it starts at the
+    /// connection's stream number × 2^32, so that no two connections publish the same content.
+    publish_sequence: u64,
+    content: Vec<u8>,
 }
 
 impl RequestBuffers {
     pub fn with_capacity(bytes: usize) -> Self {
+        Self::for_stream(bytes, 0)
+    }
+
+    /// Buffers of connection `stream` (unique per connection of a run, below 2^32).
+    pub fn for_stream(bytes: usize, stream: u64) -> Self {
+        assert!(stream < 1 << 32);
         Self {
             request: Vec::with_capacity(bytes),
             target: Vec::with_capacity(bytes / 4),
             body: Vec::with_capacity(bytes / 2),
             scratch: String::with_capacity(bytes / 4),
+            publish_sequence: stream << 32,
+            content: Vec::new(),
         }
     }
 }
@@ -55,6 +87,9 @@ impl RequestBuffers {
 pub fn encode(op: Op, keyspace: &Keyspace, key: Key, host: &str, buffers: &mut RequestBuffers) {
     buffers.target.clear();
     buffers.body.clear();
+    if encode_config(op, key, host, buffers) {
+        return;
+    }
     let [a, b, c, d] = keyspace.ip(key);
     let service = key.service_index;
     let (method, path) = match op {
@@ -90,6 +125,7 @@ pub fn encode(op: Op, keyspace: &Keyspace, key: Key, host: &str, buffers: &mut R
             );
             ("GET", LIST_PATH)
         }
+        Op::ConfigGet | Op::ConfigPublish { .. } => unreachable!("encoded by encode_config"),
     };
     buffers.scratch.clear();
     buffers.scratch.push_str(path);
@@ -104,6 +140,39 @@ pub fn encode(op: Op, keyspace: &Keyspace, key: Key, host: &str, buffers: &mut R
         host,
         &buffers.body,
     );
+}
+
+/// Builds a config operation's request; false for the naming operations.
+fn encode_config(op: Op, key: Key, host: &str, buffers: &mut RequestBuffers) -> bool {
+    let config_index = key.service_index;
+    match op {
+        Op::ConfigGet => {
+            config::encode_get(
+                &mut buffers.request,
+                config_index,
+                host,
+                &mut buffers.scratch,
+            );
+            true
+        }
+        Op::ConfigPublish {
+            content_bytes,
+            content,
+        } => {
+            let sequence = match content {
+                Content::Initial => 0,
+                Content::Fresh => {
+                    buffers.publish_sequence += 1;
+                    buffers.publish_sequence
+                }
+            };
+            config::write_content(&mut buffers.content, sequence, content_bytes as usize);
+            let (request, body) = (&mut buffers.request, &mut buffers.body);
+            config::encode_publish(request, config_index, &buffers.content, host, body);
+            true
+        }
+        Op::Register { .. } | Op::Beat | Op::Query => false,
+    }
 }
 
 /// The `BeatInfo` JSON of the Java 1.x client (nacos-protocol.md §1.6).
@@ -121,6 +190,11 @@ fn write_beat_json(out: &mut String, ip: [u8; 4], service_index: u64) {
 
 /// Judges a complete response to `op`.
 pub fn check(op: Op, status: u16, body: &[u8]) -> Result<(), ErrorKind> {
+    match op {
+        Op::ConfigGet => return config::check_get(status, body),
+        Op::ConfigPublish { .. } => return config::check_publish(status, body),
+        Op::Register { .. } | Op::Beat | Op::Query => {}
+    }
     if !(200..300).contains(&status) {
         return Err(ErrorKind::Status(status));
     }
@@ -128,6 +202,7 @@ pub fn check(op: Op, status: u16, body: &[u8]) -> Result<(), ErrorKind> {
         Op::Register { .. } => body.trim_ascii() == b"ok",
         Op::Beat => json_integer_field(body, b"code") == Some(BEAT_CODE_OK),
         Op::Query => body.trim_ascii_start().starts_with(b"{"),
+        Op::ConfigGet | Op::ConfigPublish { .. } => unreachable!("checked above"),
     };
     if nacos_ok {
         Ok(())
@@ -224,6 +299,39 @@ mod tests {
         );
         assert_eq!(check(Op::Query, 200, b" {\"hosts\":[]}"), Ok(()));
         assert_eq!(check(Op::Query, 200, b""), Err(ErrorKind::Nacos));
+    }
+
+    /// Config operations take the config index from the key's service; fresh publishes
+    /// differ from each other and from other connections', the initial one is sequence 0.
+    #[test]
+    fn config_requests() {
+        let keyspace = Keyspace::new(10, 1).unwrap();
+        let key = keyspace.key(4);
+        let mut buffers = RequestBuffers::for_stream(1024, 3);
+        encode(Op::ConfigGet, &keyspace, key, "h", &mut buffers);
+        let get = String::from_utf8(buffers.request.clone()).unwrap();
+        assert!(get.starts_with("GET /nacos/v1/cs/configs?dataId=lg-cfg-4&group=DEFAULT_GROUP "));
+        let fresh = Op::ConfigPublish {
+            content_bytes: 64,
+            content: Content::Fresh,
+        };
+        let mut bodies = Vec::new();
+        for _ in 0..2 {
+            encode(fresh, &keyspace, key, "h", &mut buffers);
+            bodies.push(String::from_utf8(buffers.request.clone()).unwrap());
+        }
+        let first_sequence = (3u64 << 32) + 1;
+        assert!(bodies[0].contains(&format!("&content=lg.seq%3D{first_sequence}%0A")));
+        assert_ne!(bodies[0], bodies[1]);
+        let initial = Op::ConfigPublish {
+            content_bytes: 64,
+            content: Content::Initial,
+        };
+        encode(initial, &keyspace, key, "h", &mut buffers);
+        let text = String::from_utf8(buffers.request.clone()).unwrap();
+        assert!(text.contains("dataId=lg-cfg-4&group=DEFAULT_GROUP&content=lg.seq%3D0%0A"));
+        assert_eq!(check(initial, 200, b"true"), Ok(()));
+        assert_eq!(check(Op::ConfigGet, 404, b""), Err(ErrorKind::Status(404)));
     }
 
     /// The integer scan tolerates spaces and signs and rejects non-integers.

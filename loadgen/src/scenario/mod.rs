@@ -2,9 +2,15 @@
 //! pre-registers first. `http` holds the Nacos HTTP v1 requests; `grpc` the gRPC register and
 //! query plans and their requests, `grpc_push` the subscribe/push scenario, `grpc_connections`
 //! the held-connections scenario, `grpc_batch` the batch registration that holds its instances,
-//! `cluster_replication` the replication lag between two cluster members.
+//! `cluster_replication` the replication lag between two cluster members. The config center:
+//! `config` holds its HTTP v1 requests (get, publish, long poll) and their checks,
+//! `config_notify` the publish-to-notification scenarios (gRPC pushes and long polls),
+//! `config_hold` the held long polls and the server's RSS.
 
 pub mod cluster_replication;
+pub mod config;
+pub mod config_hold;
+pub mod config_notify;
 pub mod grpc;
 pub mod grpc_batch;
 pub mod grpc_connections;
@@ -16,9 +22,10 @@ use std::time::Duration;
 use clap::ValueEnum;
 
 use crate::keyspace::KeyDist;
+use crate::keyspace::Keyspace;
 use crate::limits::BEAT_PERIOD_MS;
-use crate::runner::{KeyOrder, OpMix, PhaseSpec};
-use crate::scenario::http::Op;
+use crate::runner::{KeyOrder, OpMix, PhaseSpec, Transport};
+use crate::scenario::http::{Content, Op};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Scenario {
@@ -44,6 +51,21 @@ pub enum Scenario {
     GrpcBatchRegister,
     /// New HTTP registrations at --rate on --server; time until each is pushed by --peer-server.
     ClusterReplication,
+    /// GET /nacos/v1/cs/configs over --configs configs published at setup.
+    ConfigGet,
+    /// gRPC ConfigQueryRequest over --configs configs published at setup (over HTTP).
+    GrpcConfigGet,
+    /// POST /nacos/v1/cs/configs of --content-bytes, one config per connection or one for all
+    /// (--publish-keys).
+    ConfigPublish,
+    /// --listeners gRPC ConfigBatchListenRequest listeners of one config, publishes at --rate;
+    /// publish-ack-to-push latency.
+    ConfigNotifyGrpc,
+    /// --listeners HTTP long polls of one config, re-polling after each answer, publishes at
+    /// --rate; publish-ack-to-answer latency.
+    ConfigNotifyLongpoll,
+    /// Hold --listeners long polls for --duration; the server's RSS per held poll.
+    ConfigHold,
 }
 
 impl Scenario {
@@ -59,7 +81,21 @@ impl Scenario {
             Scenario::GrpcConnections => "grpc-connections",
             Scenario::GrpcBatchRegister => "grpc-batch-register",
             Scenario::ClusterReplication => "cluster-replication",
+            Scenario::ConfigGet => "config-get",
+            Scenario::GrpcConfigGet => "grpc-config-get",
+            Scenario::ConfigPublish => "config-publish",
+            Scenario::ConfigNotifyGrpc => "config-notify-grpc",
+            Scenario::ConfigNotifyLongpoll => "config-notify-longpoll",
+            Scenario::ConfigHold => "config-hold",
         }
+    }
+
+    /// The scenarios the common runner drives with the config plan (`plan_config`).
+    pub fn is_config_request(&self) -> bool {
+        matches!(
+            self,
+            Scenario::ConfigGet | Scenario::GrpcConfigGet | Scenario::ConfigPublish
+        )
     }
 
     pub fn is_grpc(&self) -> bool {
@@ -70,8 +106,105 @@ impl Scenario {
                 | Scenario::GrpcSubscribePush
                 | Scenario::GrpcConnections
                 | Scenario::GrpcBatchRegister
+                | Scenario::GrpcConfigGet
         )
     }
+}
+
+/// `config-publish`: which configs the publishers write.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum PublishKeys {
+    /// Connection `c` publishes config `lg-cfg-{c}`: no two publishers share a config.
+    Distinct,
+    /// Every connection publishes `lg-cfg-0`: writes to one config contend.
+    Same,
+}
+
+/// What the config request scenarios publish and read, from the flags.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ConfigSettings {
+    /// Configs of `config-get` (`lg-cfg-0` ...).
+    pub configs: u64,
+    pub content_bytes: u32,
+    pub publish_keys: PublishKeys,
+}
+
+/// The config keyspace of a scenario: one "service" per config, one "instance" each.
+pub fn config_keyspace(
+    scenario: Scenario,
+    settings: &ConfigSettings,
+    connections: usize,
+) -> Result<Keyspace, String> {
+    assert!(scenario.is_config_request());
+    match (scenario, settings.publish_keys) {
+        (Scenario::ConfigPublish, PublishKeys::Distinct) => Keyspace::new(connections as u64, 1),
+        (Scenario::ConfigPublish, PublishKeys::Same) => Keyspace::new(1, 1),
+        _ => Keyspace::new(settings.configs, 1),
+    }
+}
+
+/// The publish of every config of `base.keyspace` once, over HTTP, with the initial content
+/// (sequence 0, whose md5 listeners know).
+pub fn config_setup_phase(base: PhaseSpec, content_bytes: u32) -> PhaseSpec {
+    assert_eq!(base.keyspace.instances_per_service, 1);
+    PhaseSpec {
+        label: "setup",
+        transport: Transport::Http,
+        mix: OpMix::Single(Op::ConfigPublish {
+            content_bytes,
+            content: Content::Initial,
+        }),
+        order: KeyOrder::Sequential { repeat: false },
+        rate_total_per_s: None,
+        warmup: Duration::ZERO,
+        duration: None,
+        ..base
+    }
+}
+
+/// The plan of `config-get`, `grpc-config-get` and `config-publish`, on top of the `base`
+/// phase whose keyspace is already `config_keyspace`: the gets pre-publish every config once
+/// (over HTTP, with the initial content) and read random ones over `transport`; publishes
+/// have no setup and write fresh content.
+pub fn plan_config(
+    scenario: Scenario,
+    base: PhaseSpec,
+    dist: KeyDist,
+    settings: &ConfigSettings,
+    transport: Transport,
+) -> Result<Plan, String> {
+    assert!(scenario.is_config_request());
+    assert_eq!(base.keyspace.instances_per_service, 1);
+    let publish = |content| Op::ConfigPublish {
+        content_bytes: settings.content_bytes,
+        content,
+    };
+    if scenario == Scenario::ConfigPublish {
+        let order = match settings.publish_keys {
+            PublishKeys::Distinct => KeyOrder::PerConnection,
+            PublishKeys::Same => KeyOrder::Random(KeyDist::Uniform),
+        };
+        let run = PhaseSpec {
+            mix: OpMix::Single(publish(Content::Fresh)),
+            order,
+            ..base
+        };
+        return Ok(Plan { setup: None, run });
+    }
+    if (scenario == Scenario::GrpcConfigGet) != matches!(transport, Transport::Grpc { .. }) {
+        return Err(format!("{} needs its own transport", scenario.name()));
+    }
+    let setup = config_setup_phase(base.clone(), settings.content_bytes);
+    let run = PhaseSpec {
+        transport,
+        mix: OpMix::Single(Op::ConfigGet),
+        order: KeyOrder::Random(dist),
+        ..base
+    };
+    Ok(Plan {
+        setup: Some(setup),
+        run,
+    })
 }
 
 /// `http-beat` load: one beat per instance per Nacos period, or as fast as possible.
@@ -103,6 +236,10 @@ pub fn plan_http(
     assert!(
         scenario != Scenario::ClusterReplication,
         "cluster-replication has its own runner"
+    );
+    assert!(
+        !scenario.is_config_request(),
+        "config scenarios use plan_config"
     );
     assert!((0.0..=1.0).contains(&read_ratio));
     let random = KeyOrder::Random(dist);
@@ -159,7 +296,6 @@ pub fn plan_http(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::keyspace::Keyspace;
 
     fn base() -> PhaseSpec {
         PhaseSpec {
@@ -208,6 +344,98 @@ mod tests {
             BeatMode::Max,
         );
         assert_eq!(max.run.rate_total_per_s, None);
+    }
+
+    fn settings(publish_keys: PublishKeys) -> ConfigSettings {
+        ConfigSettings {
+            configs: 10,
+            content_bytes: 1024,
+            publish_keys,
+        }
+    }
+
+    /// config-get publishes every config once with the initial content, then gets random
+    /// ones; grpc-config-get does the same gets over gRPC.
+    #[test]
+    fn config_get_plans() {
+        let settings = settings(PublishKeys::Distinct);
+        let keyspace = config_keyspace(Scenario::ConfigGet, &settings, 4).unwrap();
+        assert_eq!(keyspace, Keyspace::new(10, 1).unwrap());
+        let base = PhaseSpec { keyspace, ..base() };
+        let http = crate::runner::Transport::Http;
+        let plan = plan_config(
+            Scenario::ConfigGet,
+            base.clone(),
+            KeyDist::Uniform,
+            &settings,
+            http,
+        )
+        .unwrap();
+        let setup = plan.setup.unwrap();
+        assert!(matches!(
+            setup.mix,
+            OpMix::Single(Op::ConfigPublish {
+                content_bytes: 1024,
+                content: Content::Initial
+            })
+        ));
+        assert!(matches!(
+            setup.order,
+            KeyOrder::Sequential { repeat: false }
+        ));
+        assert!(matches!(plan.run.mix, OpMix::Single(Op::ConfigGet)));
+        let grpc = crate::runner::Transport::Grpc {
+            server: "127.0.0.1:9848".parse().unwrap(),
+        };
+        let plan = plan_config(
+            Scenario::GrpcConfigGet,
+            base.clone(),
+            KeyDist::Uniform,
+            &settings,
+            grpc,
+        )
+        .unwrap();
+        assert_eq!(plan.run.transport, grpc);
+        assert_eq!(plan.setup.unwrap().transport, http);
+        assert!(plan_config(
+            Scenario::GrpcConfigGet,
+            base,
+            KeyDist::Uniform,
+            &settings,
+            http
+        )
+        .is_err());
+    }
+
+    /// config-publish has no setup; distinct keys give one config per connection, same keys
+    /// one config for all.
+    #[test]
+    fn config_publish_plans() {
+        let distinct = settings(PublishKeys::Distinct);
+        let keyspace = config_keyspace(Scenario::ConfigPublish, &distinct, 64).unwrap();
+        assert_eq!(keyspace.keys_count(), 64);
+        let base = PhaseSpec { keyspace, ..base() };
+        let http = crate::runner::Transport::Http;
+        let plan = plan_config(
+            Scenario::ConfigPublish,
+            base,
+            KeyDist::Uniform,
+            &distinct,
+            http,
+        )
+        .unwrap();
+        assert!(plan.setup.is_none());
+        assert!(matches!(plan.run.order, KeyOrder::PerConnection));
+        assert!(matches!(
+            plan.run.mix,
+            OpMix::Single(Op::ConfigPublish {
+                content: Content::Fresh,
+                ..
+            })
+        ));
+        let same = settings(PublishKeys::Same);
+        let keyspace = config_keyspace(Scenario::ConfigPublish, &same, 64).unwrap();
+        assert_eq!(keyspace.keys_count(), 1);
     }
 
     /// Register has no setup; query and mixed pre-register long-lived instances.
