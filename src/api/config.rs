@@ -7,15 +7,14 @@
 use bytes::Bytes;
 
 use crate::api::wall_clock_ms;
-use crate::config::command::{ConfigCommand, Publish};
+use crate::config::command::{checked_content, gray_of, ConfigCommand, Publish};
 use crate::config::error::{ConfigError, ConfigErrorKind, ConfigResult};
-use crate::config::item::{normalise_type, ConfigMeta, GrayRule, ReaderLabels};
+use crate::config::item::{normalise_type, ConfigMeta, ReaderLabels};
 use crate::config::key::{check_tag, ConfigKey};
 use crate::config::store::ServedConfig;
 use crate::http::codec::{KeptHeader, Method};
 use crate::http::conn::Request;
 use crate::http::response::{Body, Response, JSON, TEXT};
-use crate::limits::CONFIG_CONTENT_CHARS_MAX;
 use crate::shard::CoreHandle;
 
 /// Which API shape a request came in.
@@ -166,17 +165,7 @@ fn no_cache(response: Response) -> Response {
 fn publish_of(request: &Request, api: Api) -> ConfigResult<Publish> {
     let p = &request.params;
     let key = key_of(request, api)?;
-    let content = p
-        .get("content")
-        .ok_or_else(|| ConfigError::missing("content"))?;
-    if content.trim().is_empty() {
-        return Err(ConfigError::invalid("content is blank : "));
-    }
-    if content.chars().count() > CONFIG_CONTENT_CHARS_MAX {
-        return Err(ConfigError::invalid(format!(
-            "invalid content, over {CONFIG_CONTENT_CHARS_MAX}"
-        )));
-    }
+    let content = checked_content(p.get("content"))?;
     let field = |names: &[&str]| {
         names
             .iter()
@@ -184,28 +173,7 @@ fn publish_of(request: &Request, api: Api) -> ConfigResult<Publish> {
             .unwrap_or("")
             .to_string()
     };
-    let tag = p.non_blank("tag").map(str::trim);
-    if let Some(tag) = tag {
-        check_tag(tag)?;
-    }
-    let beta_ips = request
-        .head
-        .header(KeptHeader::BetaIps)
-        .filter(|v| !v.trim().is_empty());
-    let gray = match (beta_ips, tag) {
-        (Some(ips), _) => Some(GrayRule::Beta {
-            ips: ips
-                .split(',')
-                .map(str::trim)
-                .filter(|ip| !ip.is_empty())
-                .map(str::to_string)
-                .collect(),
-        }),
-        (None, Some(tag)) => Some(GrayRule::Tag {
-            tag: tag.to_string(),
-        }),
-        (None, None) => None,
-    };
+    let gray = gray_of(request.head.header(KeptHeader::BetaIps), p.get("tag"))?;
     Ok(Publish {
         key,
         content: content.to_string(),

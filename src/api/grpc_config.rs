@@ -7,13 +7,12 @@ use serde_json::{json, Map, Value};
 
 use crate::api::grpc::Answer;
 use crate::api::wall_clock_ms;
-use crate::config::command::{ConfigCommand, Publish};
+use crate::config::command::{checked_content, gray_of, ConfigCommand, Publish};
 use crate::config::error::{ConfigError, ConfigErrorKind, ConfigResult};
-use crate::config::item::{normalise_type, ConfigMeta, GrayRule, ReaderLabels};
+use crate::config::item::{normalise_type, ConfigMeta, ReaderLabels};
 use crate::config::key::{check_tag, ConfigKey};
 use crate::config::store::Listener;
 use crate::grpc::conn::Connection;
-use crate::limits::CONFIG_CONTENT_CHARS_MAX;
 use crate::shard::CoreHandle;
 
 /// Nacos's "config not found" error code (`ConfigQueryResponse.CONFIG_NOT_FOUND`).
@@ -134,35 +133,10 @@ async fn query(core: &CoreHandle, connection: &Connection, body: &Value) -> Answ
 
 fn publish_of(connection: &Connection, body: &Value) -> ConfigResult<Publish> {
     let key = key_of(body)?;
-    let content = text(body, "content").ok_or_else(|| ConfigError::missing("content"))?;
-    if content.trim().is_empty() {
-        return Err(ConfigError::invalid("content is blank : "));
-    }
-    if content.chars().count() > CONFIG_CONTENT_CHARS_MAX {
-        return Err(ConfigError::invalid(format!(
-            "invalid content, over {CONFIG_CONTENT_CHARS_MAX}"
-        )));
-    }
+    let content = checked_content(text(body, "content"))?;
     let extra = body.get("additionMap").cloned().unwrap_or(Value::Null);
     let field = |name: &str| non_blank(&extra, name).unwrap_or("").to_string();
-    let tag = non_blank(&extra, "tag").map(str::trim);
-    if let Some(tag) = tag {
-        check_tag(tag)?;
-    }
-    let gray = match (non_blank(&extra, "betaIps"), tag) {
-        (Some(ips), _) => Some(GrayRule::Beta {
-            ips: ips
-                .split(',')
-                .map(str::trim)
-                .filter(|ip| !ip.is_empty())
-                .map(str::to_string)
-                .collect(),
-        }),
-        (None, Some(tag)) => Some(GrayRule::Tag {
-            tag: tag.to_string(),
-        }),
-        (None, None) => None,
-    };
+    let gray = gray_of(text(&extra, "betaIps"), text(&extra, "tag"))?;
     Ok(Publish {
         key,
         content: content.to_string(),

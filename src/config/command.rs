@@ -3,8 +3,10 @@
 
 use bytes::Bytes;
 
+use crate::config::error::{ConfigError, ConfigResult};
 use crate::config::item::{ConfigItem, ConfigMeta, GrayRule, HistoryRow, Namespace};
-use crate::config::key::ConfigKey;
+use crate::config::key::{check_tag, ConfigKey};
+use crate::limits::CONFIG_CONTENT_CHARS_MAX;
 
 /// A publish as the client asked for it, with who asked and when (the proposer's wall clock:
 /// every member applies the same time).
@@ -22,6 +24,44 @@ pub struct Publish {
     pub src_user: String,
     pub src_ip: String,
     pub at_ms: u64,
+}
+
+/// A publish's content, checked as Nacos does: present, not blank, within `maxContent`.
+pub fn checked_content(content: Option<&str>) -> ConfigResult<&str> {
+    let content = content.ok_or_else(|| ConfigError::missing("content"))?;
+    if content.trim().is_empty() {
+        return Err(ConfigError::invalid("content is blank : "));
+    }
+    if content.chars().count() > CONFIG_CONTENT_CHARS_MAX {
+        return Err(ConfigError::invalid(format!(
+            "invalid content, over {CONFIG_CONTENT_CHARS_MAX}"
+        )));
+    }
+    Ok(content)
+}
+
+/// The gray a publish targets: `betaIps` (a comma list) wins over `tag`; blank values count
+/// as absent (the 3.x Python SDK sends every field, blank).
+pub fn gray_of(beta_ips: Option<&str>, tag: Option<&str>) -> ConfigResult<Option<GrayRule>> {
+    let tag = tag.map(str::trim).filter(|t| !t.is_empty());
+    if let Some(tag) = tag {
+        check_tag(tag)?;
+    }
+    let beta_ips = beta_ips.filter(|v| !v.trim().is_empty());
+    Ok(match (beta_ips, tag) {
+        (Some(ips), _) => Some(GrayRule::Beta {
+            ips: ips
+                .split(',')
+                .map(str::trim)
+                .filter(|ip| !ip.is_empty())
+                .map(str::to_string)
+                .collect(),
+        }),
+        (None, Some(tag)) => Some(GrayRule::Tag {
+            tag: tag.to_string(),
+        }),
+        (None, None) => None,
+    })
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]

@@ -491,9 +491,7 @@ impl Core {
                 .as_ref()
                 .is_some_and(|(ptr, _, _)| *ptr == push.service_info_json.as_ptr());
             if !same {
-                let n = self.push_counter.get() + 1;
-                self.push_counter.set(n);
-                let request_id = PUSH_REQUEST_ID_BIT | ((self.id as u64) << 48) | n;
+                let request_id = self.next_push_request_id();
                 let frame = crate::grpc::stream::notify_frame(request_id, &push.service_info_json);
                 framed = Some((push.service_info_json.as_ptr(), request_id, frame));
             }
