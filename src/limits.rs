@@ -274,6 +274,9 @@ pub const CONFIG_POLL_HOLD_DELAY_MS: u64 = 500;
 pub const CONFIG_POLL_HOLD_MAX_MS: u64 = 120_000;
 /// How often a core answers its long polls whose hold ran out.
 pub const CONFIG_POLL_SWEEP_MS: u64 = 100;
+/// How long a long poll refused for `CONFIG_HELD_POLLS_PER_CORE_MAX` waits before its 503, so a
+/// client that re-polls at once does not spin (Java waits 1–3 s).
+pub const CONFIG_POLL_FULL_BACKOFF_MS: u64 = 1_000;
 /// Largest page of a config or history search (Nacos: 500 for history).
 pub const CONFIG_PAGE_SIZE_MAX: usize = 500;
 /// Namespaces (besides the default one).

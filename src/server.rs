@@ -28,7 +28,7 @@ use crate::raft::storage::LmdbStorage;
 use crate::settings::Settings;
 use crate::shard::core::DistroState;
 use crate::shard::core::RAFT_CORE;
-use crate::shard::core::{spawn_mesh_servers, spawn_timer_driver, Envelope};
+use crate::shard::core::{spawn_mesh_servers, spawn_poll_sweeper, spawn_timer_driver, Envelope};
 use crate::shard::{Core, CoreHandle};
 use glommio::channels::local_channel;
 use raft::prelude::ConfState;
@@ -110,6 +110,7 @@ async fn run_core(
         start_distro(&config, members, &core, incarnation)?;
     }
     spawn_timer_driver(&core, Duration::from_millis(WHEEL_TICK_MS));
+    spawn_poll_sweeper(&core);
     crate::health::probe::spawn(&core, config.probe);
     let udp = crate::udp::UdpPusher::bind(config.bind)
         .map_err(|e| format!("cannot open the UDP push socket: {e}"))?;

@@ -8,6 +8,7 @@
 //! - `command`: Raft commands and the durable records they produce.
 //! - `store`: one core's configs, history and listeners.
 //! - `listen`: the long-polling wire format and md5.
+//! - `polls`: the long polls one core holds, and their deadlines.
 //! - `archive`: Nacos's export/import zip format.
 //! - `error`: error kinds the edges render.
 
@@ -17,4 +18,5 @@ pub mod error;
 pub mod item;
 pub mod key;
 pub mod listen;
+pub mod polls;
 pub mod store;

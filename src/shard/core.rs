@@ -57,11 +57,15 @@ pub enum Envelope {
         op: ConfigOp,
         reply: oneshot::Sender<ConfigReply>,
     },
+    /// Changed keys for long polls the receiving core holds, from the keys' owner core.
+    PollWakes(Vec<(u64, crate::config::key::ConfigKey)>),
 }
 
 mod configs;
+mod polls;
 mod replication;
 pub use configs::{config_owner, ConfigOp, ConfigReply};
+pub use polls::{spawn_poll_sweeper, PollOutcome};
 pub use replication::DistroState;
 
 /// The core that hosts the Raft group and writes LMDB.
@@ -110,6 +114,8 @@ pub struct Core {
     registry: RefCell<Registry>,
     /// The config keys this core owns.
     configs: RefCell<ConfigStore>,
+    /// The HTTP long polls this core holds (whatever keys they watch).
+    polls: RefCell<crate::config::polls::PollTable<polls::PollWaiter>>,
     senders: Option<Senders<Envelope>>,
     clock_origin: Instant,
     /// Push sinks of the gRPC connections this core holds, by connection id.
@@ -155,6 +161,7 @@ impl Core {
             cores,
             registry: RefCell::new(Registry::new(now_ms)),
             configs: RefCell::new(ConfigStore::new()),
+            polls: RefCell::new(polls::new_poll_table(id)),
             senders,
             clock_origin: origin,
             push_sinks: RefCell::new(HashMap::new()),
@@ -626,6 +633,7 @@ pub fn spawn_mesh_servers(core: &CoreHandle, mut receivers: Receivers<Envelope>)
                     Envelope::Config { op, reply } => {
                         let _ = reply.send(core.apply_config_local(op));
                     }
+                    Envelope::PollWakes(wakes) => core.wake_polls(wakes),
                 }
             }
             tracing::debug!(core = core.id, peer, "mesh channel closed");

@@ -374,9 +374,39 @@ pub fn try_http(
     path_and_query: &str,
     form_body: Option<&str>,
 ) -> io::Result<(u16, String)> {
+    let reply = try_http_with(port, method, path_and_query, &[], form_body, HTTP_TIMEOUT)?;
+    Ok((reply.status, reply.body))
+}
+
+/// A response with its headers (names lowercased).
+#[derive(Debug)]
+pub struct HttpReply {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: String,
+}
+
+impl HttpReply {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// One request with extra headers and a read timeout of its own (for held long polls).
+pub fn try_http_with(
+    port: u16,
+    method: &str,
+    path_and_query: &str,
+    extra_headers: &[(&str, &str)],
+    form_body: Option<&str>,
+    read_timeout: Duration,
+) -> io::Result<HttpReply> {
     let addr = SocketAddr::from(([127, 0, 0, 1], port));
     let mut stream = TcpStream::connect_timeout(&addr, HTTP_TIMEOUT)?;
-    stream.set_read_timeout(Some(HTTP_TIMEOUT))?;
+    stream.set_read_timeout(Some(read_timeout))?;
     stream.set_write_timeout(Some(HTTP_TIMEOUT))?;
     let _ = stream.set_nodelay(true);
 
@@ -384,6 +414,9 @@ pub fn try_http(
         "{method} {path_and_query} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n\
          User-Agent: nacore-tests\r\nAccept: */*\r\n"
     );
+    for (name, value) in extra_headers {
+        req.push_str(&format!("{name}: {value}\r\n"));
+    }
     match form_body {
         Some(body) => {
             req.push_str("Content-Type: application/x-www-form-urlencoded\r\n");
@@ -433,11 +466,13 @@ pub fn try_http(
 
     let mut content_length: Option<usize> = None;
     let mut chunked = false;
+    let mut headers = Vec::new();
     for line in lines {
         let Some((name, value)) = line.split_once(':') else {
             continue;
         };
         let value = value.trim();
+        headers.push((name.to_ascii_lowercase(), value.to_string()));
         if name.eq_ignore_ascii_case("content-length") {
             content_length = Some(
                 value
@@ -476,7 +511,11 @@ pub fn try_http(
             rest
         };
     let _ = stream.shutdown(Shutdown::Both);
-    Ok((status, String::from_utf8_lossy(&body).into_owned()))
+    Ok(HttpReply {
+        status,
+        headers,
+        body: String::from_utf8_lossy(&body).into_owned(),
+    })
 }
 
 fn proto(msg: String) -> io::Error {

@@ -42,6 +42,16 @@ pub enum ConfigOp {
         connection: u64,
         keys: Vec<ConfigKey>,
     },
+    /// A long poll's md5 comparison on keys this core owns, registering it first when
+    /// `register`; answers `Changed`.
+    ListenPoll {
+        poll: u64,
+        entries: Vec<(ConfigKey, Listener)>,
+        labels: ReaderLabels,
+        register: bool,
+    },
+    /// A finished long poll listens no more.
+    UnlistenPoll { poll: u64, keys: Vec<ConfigKey> },
 }
 
 #[derive(Debug)]
@@ -85,6 +95,16 @@ impl Core {
             } => ConfigReply::Changed(store.listen_grpc(connection, &entries, &labels, listen)),
             ConfigOp::ReleaseConnection { connection, keys } => {
                 store.release_connection(connection, &keys);
+                ConfigReply::Done
+            }
+            ConfigOp::ListenPoll {
+                poll,
+                entries,
+                labels,
+                register,
+            } => ConfigReply::Changed(store.listen_poll(poll, &entries, &labels, register)),
+            ConfigOp::UnlistenPoll { poll, keys } => {
+                store.unlisten_poll(poll, &keys);
                 ConfigReply::Done
             }
             ConfigOp::Restore { record } => {
@@ -186,11 +206,15 @@ impl Core {
         }
     }
 
-    /// Tells the listeners of changed keys: a `ConfigChangeNotifyRequest` to each listening
-    /// connection (on the core that holds it), with the tenant as it spelled it.
+    /// Tells the listeners of changed keys: a wake to each held long poll, and a
+    /// `ConfigChangeNotifyRequest` to each listening connection (on the core that holds it),
+    /// with the tenant as it spelled it.
     fn notify_config_listeners(&self) {
         let notifications = self.configs.borrow_mut().take_notifications();
         for notification in notifications {
+            if !notification.polls.is_empty() {
+                self.route_poll_wakes(&notification.key, notification.polls);
+            }
             for (connection, tenant) in notification.grpc {
                 let request_id = self.next_push_request_id();
                 let mut body = serde_json::json!({
@@ -227,8 +251,7 @@ impl Core {
         labels: ReaderLabels,
         listen: bool,
     ) -> ConfigResult<Vec<usize>> {
-        let mut by_owner: Vec<Vec<usize>> = vec![Vec::new(); self.cores];
-        for (i, (key, _)) in entries.iter().enumerate() {
+        for (key, _) in &entries {
             if !connection.track_config(key, listen) {
                 return Err(ConfigError::new(
                     crate::config::error::ConfigErrorKind::LimitReached,
@@ -238,24 +261,15 @@ impl Core {
                     ),
                 ));
             }
-            by_owner[config_owner(key, self.cores)].push(i);
         }
-        let mut changed = Vec::new();
-        for (owner, indices) in by_owner.into_iter().enumerate() {
-            if indices.is_empty() {
-                continue;
-            }
-            let op = ConfigOp::ListenGrpc {
+        let changed = self
+            .on_owners(&entries, |part| ConfigOp::ListenGrpc {
                 connection: connection.uid,
-                entries: indices.iter().map(|&i| entries[i].clone()).collect(),
+                entries: part,
                 labels: labels.clone(),
                 listen,
-            };
-            if let ConfigReply::Changed(local) = self.execute_config_on(owner, op).await {
-                changed.extend(local.into_iter().filter_map(|j| indices.get(j).copied()));
-            }
-        }
-        changed.sort_unstable();
+            })
+            .await;
         Ok(changed)
     }
 

@@ -3,6 +3,10 @@
 //! and reads from the owner core of each key. Answers follow Nacos byte for byte where clients
 //! check them: `true` for writes, `config data not exist\n` for a miss, `caused: <msg>;` for v1
 //! errors, `{code,message,data}` for v2.
+//!
+//! - `listener`: long polling.
+
+mod listener;
 
 use bytes::Bytes;
 
@@ -45,6 +49,9 @@ pub async fn route(core: &CoreHandle, request: &Request, path: &str) -> Option<R
         (Method::Get, "/nacos/v1/cs/configs") => (Api::V1, get(core, request, Api::V1).await),
         (Method::Post, "/nacos/v1/cs/configs") => (Api::V1, publish(core, request, Api::V1).await),
         (Method::Delete, "/nacos/v1/cs/configs") => (Api::V1, remove(core, request, Api::V1).await),
+        (Method::Post, "/nacos/v1/cs/configs/listener") => {
+            (Api::V1, listener::listener(core, request).await)
+        }
         (Method::Get, "/nacos/v2/cs/config") => (Api::V2, get(core, request, Api::V2).await),
         (Method::Post, "/nacos/v2/cs/config") => (Api::V2, publish(core, request, Api::V2).await),
         (Method::Delete, "/nacos/v2/cs/config") => (Api::V2, remove(core, request, Api::V2).await),
@@ -81,7 +88,7 @@ fn key_of(request: &Request, api: Api) -> ConfigResult<ConfigKey> {
 
 /// The labels a read is matched against: the client's IPs, the `tag` parameter and the
 /// `Vipserver-Tag` header.
-fn labels_of(request: &Request) -> ReaderLabels {
+pub(crate) fn labels_of(request: &Request) -> ReaderLabels {
     let mut ips = vec![client_ip(request)];
     if let Some(peer) = request.remote_addr.map(|a| a.ip().to_string()) {
         if !ips.contains(&peer) {
@@ -154,7 +161,7 @@ fn config_response(served: &ServedConfig, body: Body, raw: bool) -> Response {
     response
 }
 
-fn no_cache(response: Response) -> Response {
+pub(crate) fn no_cache(response: Response) -> Response {
     response
         .with_header("Pragma", "no-cache")
         .with_header("Expires", "Thu, 01 Jan 1970 00:00:00 GMT")

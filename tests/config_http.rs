@@ -1,0 +1,386 @@
+//! The config center's HTTP API of the real binary, by raw requests: get/publish/delete with
+//! Nacos's headers and error shapes, CAS, grays, and long polling (held, woken by a change,
+//! timed out, No-Hangup, short polling, malformed records).
+
+mod common;
+
+use std::thread;
+use std::time::{Duration, Instant};
+
+use common::{try_http_with, HttpReply, Server};
+
+const CONFIGS: &str = "/nacos/v1/cs/configs";
+const LISTENER: &str = "/nacos/v1/cs/configs/listener";
+const GROUP: &str = "HTTP_CFG";
+
+fn md5_of(server: &Server, data_id: &str) -> String {
+    let reply = request(
+        server,
+        "GET",
+        &format!("{CONFIGS}?dataId={data_id}&group={GROUP}"),
+    );
+    assert_eq!(reply.status, 200, "{reply:?}");
+    reply.header("content-md5").unwrap_or_default().to_string()
+}
+
+fn request(server: &Server, method: &str, path: &str) -> HttpReply {
+    send(server, method, path, &[], None)
+}
+
+fn send(
+    server: &Server,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: Option<&str>,
+) -> HttpReply {
+    try_http_with(
+        server.http_port,
+        method,
+        path,
+        headers,
+        body,
+        Duration::from_secs(60),
+    )
+    .unwrap_or_else(|e| panic!("{method} {path}: {e}"))
+}
+
+fn publish(server: &Server, data_id: &str, content: &str) {
+    let body = format!("dataId={data_id}&group={GROUP}&content={content}");
+    let reply = send(server, "POST", CONFIGS, &[], Some(&body));
+    assert_eq!(
+        (reply.status, reply.body.as_str()),
+        (200, "true"),
+        "{reply:?}"
+    );
+}
+
+/// `Listening-Configs` for `(dataId, md5, tenant)` records, form-encoded.
+fn listening(records: &[(&str, &str, Option<&str>)]) -> String {
+    let mut value = String::new();
+    for (data_id, md5, tenant) in records {
+        value.push_str(&format!("{data_id}\u{2}{GROUP}\u{2}{md5}"));
+        if let Some(tenant) = tenant {
+            value.push_str(&format!("\u{2}{tenant}"));
+        }
+        value.push('\u{1}');
+    }
+    let encoded: String = value
+        .bytes()
+        .map(|b| match b {
+            b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'-' | b'_' | b'.' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect();
+    format!("Listening-Configs={encoded}")
+}
+
+fn long_poll(server: &Server, body: &str, timeout_ms: &str) -> (HttpReply, Duration) {
+    let started = Instant::now();
+    let reply = send(
+        server,
+        "POST",
+        LISTENER,
+        &[("Long-Pulling-Timeout", timeout_ms)],
+        Some(body),
+    );
+    (reply, started.elapsed())
+}
+
+#[test]
+fn get_publish_delete_with_nacos_headers() {
+    let server = Server::start();
+    let miss = request(
+        &server,
+        "GET",
+        &format!("{CONFIGS}?dataId=none&group={GROUP}"),
+    );
+    assert_eq!(
+        (miss.status, miss.body.as_str()),
+        (404, "config data not exist\n")
+    );
+    let body = format!("dataId=h.json&group={GROUP}&content=%7B%22a%22%3A1%7D&type=json");
+    assert_eq!(
+        send(&server, "POST", CONFIGS, &[], Some(&body)).body,
+        "true"
+    );
+    let got = request(
+        &server,
+        "GET",
+        &format!("{CONFIGS}?dataId=h.json&group={GROUP}"),
+    );
+    assert_eq!((got.status, got.body.as_str()), (200, r#"{"a":1}"#));
+    assert_eq!(got.header("config-type"), Some("json"));
+    assert_eq!(
+        got.header("content-md5"),
+        Some("bb6cb5c68df4652941caf652a366f2d8")
+    );
+    assert!(got
+        .header("last-modified")
+        .is_some_and(|v| v.ends_with("GMT")));
+    assert_eq!(got.header("cache-control"), Some("no-cache,no-store"));
+    let v2 = request(
+        &server,
+        "GET",
+        &format!("/nacos/v2/cs/config?dataId=h.json&group={GROUP}"),
+    );
+    let value: serde_json::Value = serde_json::from_str(&v2.body).unwrap();
+    assert_eq!(
+        (value["code"].as_i64(), value["data"].as_str()),
+        (Some(0), Some(r#"{"a":1}"#))
+    );
+    let deleted = request(
+        &server,
+        "DELETE",
+        &format!("{CONFIGS}?dataId=h.json&group={GROUP}"),
+    );
+    assert_eq!(deleted.body, "true");
+    let gone = request(
+        &server,
+        "GET",
+        &format!("{CONFIGS}?dataId=h.json&group={GROUP}"),
+    );
+    assert_eq!(gone.status, 404);
+}
+
+#[test]
+fn invalid_writes_are_refused_and_store_nothing() {
+    let server = Server::start();
+    let cases = [
+        format!("dataId=&group={GROUP}&content=x"),
+        format!("dataId=bad%20id&group={GROUP}&content=x"),
+        format!("dataId=ok&group={GROUP}&content="),
+        format!("dataId=ok&group={GROUP}&content=x&tenant=bad%2Ftenant"),
+        format!("dataId=ok&group={GROUP}&content=x&tag=way-too-long-a-tag-name"),
+    ];
+    for body in &cases {
+        let reply = send(&server, "POST", CONFIGS, &[], Some(body));
+        assert_eq!(reply.status, 400, "{body}: {reply:?}");
+    }
+    let v2 = send(
+        &server,
+        "POST",
+        "/nacos/v2/cs/config",
+        &[],
+        Some(&format!("dataId=ok&group={GROUP}")),
+    );
+    let value: serde_json::Value = serde_json::from_str(&v2.body).unwrap();
+    // Java's "parameter missing" for an absent content.
+    assert_eq!(
+        (v2.status, value["code"].as_i64()),
+        (400, Some(10000)),
+        "{v2:?}"
+    );
+    let got = request(
+        &server,
+        "GET",
+        &format!("{CONFIGS}?dataId=ok&group={GROUP}"),
+    );
+    assert_eq!(got.status, 404, "a refused write stored something");
+}
+
+#[test]
+fn compare_and_set_and_grays() {
+    let server = Server::start();
+    publish(&server, "cas", "one");
+    let md5 = md5_of(&server, "cas");
+    let body = format!("dataId=cas&group={GROUP}&content=two");
+    let stale = send(&server, "POST", CONFIGS, &[("casMd5", "0123")], Some(&body));
+    assert_eq!(stale.status, 500, "{stale:?}");
+    assert!(stale.body.starts_with("caused: "), "{stale:?}");
+    let fresh = send(&server, "POST", CONFIGS, &[("casMd5", &md5)], Some(&body));
+    assert_eq!(fresh.body, "true");
+
+    // A beta for 10.9.9.9 (the reader names itself through X-Forwarded-For).
+    let beta = format!("dataId=cas&group={GROUP}&content=beta");
+    let reply = send(
+        &server,
+        "POST",
+        CONFIGS,
+        &[("betaIps", "10.9.9.9")],
+        Some(&beta),
+    );
+    assert_eq!(reply.body, "true");
+    let path = format!("{CONFIGS}?dataId=cas&group={GROUP}");
+    let beta_reader = send(
+        &server,
+        "GET",
+        &path,
+        &[("X-Forwarded-For", "10.9.9.9")],
+        None,
+    );
+    assert_eq!(
+        (beta_reader.body.as_str(), beta_reader.header("isbeta")),
+        ("beta", Some("true"))
+    );
+    assert_eq!(request(&server, "GET", &path).body, "two");
+
+    // A tag gray: read with the tag, and a tag without a gray reads nothing.
+    let tagged = format!("dataId=cas&group={GROUP}&content=tagged&tag=blue");
+    assert_eq!(
+        send(&server, "POST", CONFIGS, &[], Some(&tagged)).body,
+        "true"
+    );
+    assert_eq!(
+        request(&server, "GET", &format!("{path}&tag=blue")).body,
+        "tagged"
+    );
+    assert_eq!(
+        request(&server, "GET", &format!("{path}&tag=red")).status,
+        404
+    );
+    // Stopping the beta leaves the formal version.
+    let stop = request(&server, "DELETE", &format!("{path}&beta=true"));
+    assert_eq!(stop.status, 200, "{stop:?}");
+    let after = send(
+        &server,
+        "GET",
+        &path,
+        &[("X-Forwarded-For", "10.9.9.9")],
+        None,
+    );
+    assert_eq!(after.body, "two");
+}
+
+#[test]
+fn long_poll_is_woken_by_a_change_with_only_that_key() {
+    // Two cores, many keys: the keys hash to both, the poll is held on one.
+    let server = Server::start();
+    let ids: Vec<String> = (0..12).map(|i| format!("lp-{i}")).collect();
+    for id in &ids {
+        publish(&server, id, &format!("v1-{id}"));
+    }
+    for changed in ["lp-3", "lp-8"] {
+        let md5s: Vec<String> = ids.iter().map(|id| md5_of(&server, id)).collect();
+        let records: Vec<(&str, &str, Option<&str>)> = ids
+            .iter()
+            .zip(&md5s)
+            .map(|(id, md5)| (id.as_str(), md5.as_str(), None))
+            .collect();
+        let body = listening(&records);
+        let port = server.http_port;
+        let writer = thread::spawn(move || {
+            // Whether the change lands before or after the poll is held, the answer is the
+            // same: registration comes before the comparison.
+            thread::sleep(Duration::from_millis(300));
+            let body = format!("dataId={changed}&group={GROUP}&content=v2");
+            common::http(port, "POST", CONFIGS, Some(&body))
+        });
+        let (reply, took) = long_poll(&server, &body, "30000");
+        assert_eq!(writer.join().unwrap(), (200, "true".to_string()));
+        assert_eq!(reply.status, 200);
+        assert_eq!(reply.body, format!("{changed}%02{GROUP}%01\n"));
+        assert!(took < Duration::from_secs(10), "woken after {took:?}");
+        assert_eq!(reply.header("content-type"), None);
+        assert_eq!(reply.header("pragma"), Some("no-cache"));
+    }
+}
+
+#[test]
+fn long_poll_echoes_the_tenant_as_the_client_spelled_it() {
+    let server = Server::start();
+    publish(&server, "spelled", "a");
+    // The client holds nothing: the config is new to it, reported at once.
+    let body = listening(&[("spelled", "", Some("public"))]);
+    let (reply, _) = long_poll(&server, &body, "30000");
+    assert_eq!(reply.body, format!("spelled%02{GROUP}%02public%01\n"));
+    let body = listening(&[("spelled", "", Some(""))]);
+    let (reply, _) = long_poll(&server, &body, "30000");
+    assert_eq!(reply.body, format!("spelled%02{GROUP}%01\n"));
+    // A missing config and an empty md5 agree: nothing to report (No-Hangup answers now).
+    let body = listening(&[("never-published", "", None)]);
+    let reply = send(
+        &server,
+        "POST",
+        LISTENER,
+        &[
+            ("Long-Pulling-Timeout", "30000"),
+            ("Long-Pulling-Timeout-No-Hangup", "true"),
+        ],
+        Some(&body),
+    );
+    assert_eq!((reply.status, reply.body.as_str()), (200, ""));
+}
+
+#[test]
+fn long_poll_times_out_empty_after_the_hold() {
+    let server = Server::start();
+    publish(&server, "quiet", "a");
+    let md5 = md5_of(&server, "quiet");
+    let body = listening(&[("quiet", &md5, None)]);
+    // Asking for 3 s gets Java's minimum hold of 10 s.
+    let (reply, took) = long_poll(&server, &body, "3000");
+    assert_eq!((reply.status, reply.body.as_str()), (200, ""));
+    assert!(
+        took >= Duration::from_millis(9_500) && took < Duration::from_secs(15),
+        "held {took:?}"
+    );
+    // The finished poll listens no more: a later change is seen by the next poll only.
+    publish(&server, "quiet", "b");
+    let (reply, _) = long_poll(&server, &body, "30000");
+    assert_eq!(reply.body, format!("quiet%02{GROUP}%01\n"));
+}
+
+#[test]
+fn short_poll_answers_at_once_in_body_and_header() {
+    let server = Server::start();
+    publish(&server, "short", "a");
+    let md5 = md5_of(&server, "short");
+    let changed = listening(&[("short", "stale", None)]);
+    let reply = send(&server, "POST", LISTENER, &[], Some(&changed));
+    assert_eq!(reply.body, format!("short%02{GROUP}%01\n"));
+    assert_eq!(
+        reply.header("probe-modify-response-new"),
+        Some(format!("short%02{GROUP}%01").as_str())
+    );
+    let same = listening(&[("short", &md5, None)]);
+    let reply = send(
+        &server,
+        "POST",
+        LISTENER,
+        &[("Client-Version", "2.3.0")],
+        Some(&same),
+    );
+    assert_eq!((reply.status, reply.body.as_str()), (200, ""));
+    assert_eq!(reply.header("probe-modify-response-new"), None);
+}
+
+#[test]
+fn malformed_listens_are_400_and_the_server_goes_on() {
+    let server = Server::start();
+    let many: String = (0..10_001).map(|i| format!("d{i}%02G%02%01")).collect();
+    let long_id = "d".repeat(300);
+    let cases = [
+        "Listening-Configs=".to_string(),
+        "other=1".to_string(),
+        "Listening-Configs=a%02b%02c%02d%02e%01".to_string(),
+        "Listening-Configs=onlyone%01".to_string(),
+        format!("Listening-Configs={many}"),
+        format!("Listening-Configs={long_id}%02G%02%01"),
+    ];
+    for body in &cases {
+        let reply = send(
+            &server,
+            "POST",
+            LISTENER,
+            &[("Long-Pulling-Timeout", "30000")],
+            Some(body),
+        );
+        assert_eq!(
+            (reply.status, reply.body.as_str()),
+            (400, "caused: invalid probeModify;"),
+            "{}",
+            &body[..body.len().min(80)]
+        );
+    }
+    let body = listening(&[("x", "", None)]);
+    let reply = send(
+        &server,
+        "POST",
+        LISTENER,
+        &[("Long-Pulling-Timeout", "soon")],
+        Some(&body),
+    );
+    assert_eq!(reply.status, 400, "{reply:?}");
+    publish(&server, "still-up", "yes");
+}
