@@ -155,6 +155,11 @@ pub const RAFT_PROPOSAL_QUEUE_MAX: usize = 4096;
 pub const RAFT_APPLY_BATCH_MAX: usize = 1024;
 /// A proposal waits this long for a leader before it fails with 503.
 pub const RAFT_PROPOSAL_WAIT_MS: u64 = 5_000;
+/// A (re)started cluster member waits this long for the leader's commit index before it
+/// reports ready anyway (no quorum: it serves what it holds rather than nothing).
+pub const RAFT_CATCH_UP_WAIT_MS: u64 = 30_000;
+/// How often a starting member asks the leader again for its commit index.
+pub const RAFT_CATCH_UP_ASK_MS: u64 = 300;
 /// Default log length (entries beyond the first kept index) that triggers a compaction.
 pub const RAFT_COMPACT_AFTER_ENTRIES_DEFAULT: u64 = 10_000;
 /// Applied entries kept in the log after a compaction, for followers that lag a little.

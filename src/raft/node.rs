@@ -19,8 +19,9 @@ use crate::cluster::transport::{SnapshotFailure, Transport};
 use crate::config::error::ConfigError;
 use crate::limits::{FORWARDED_APPLY_WAIT_MS, RAFT_UNCOMMITTED_BYTES_MAX};
 use crate::limits::{
-    RAFT_APPLY_BATCH_MAX, RAFT_ELECTION_TICKS, RAFT_HEARTBEAT_TICKS, RAFT_LOG_KEEP_ENTRIES,
-    RAFT_MESSAGE_BYTES_MAX, RAFT_PROPOSAL_QUEUE_MAX, RAFT_PROPOSAL_WAIT_MS, RAFT_TICK_MS,
+    RAFT_APPLY_BATCH_MAX, RAFT_CATCH_UP_ASK_MS, RAFT_CATCH_UP_WAIT_MS, RAFT_ELECTION_TICKS,
+    RAFT_HEARTBEAT_TICKS, RAFT_LOG_KEEP_ENTRIES, RAFT_MESSAGE_BYTES_MAX, RAFT_PROPOSAL_QUEUE_MAX,
+    RAFT_PROPOSAL_WAIT_MS, RAFT_TICK_MS,
 };
 use crate::naming::error::{ErrorKind, NamingError};
 use crate::naming::op::{NamingOp, NamingReply};
@@ -82,6 +83,23 @@ struct Driver {
     /// Writes the leader applied, waiting for this node to apply their index too (so that a
     /// client reading this node right after its write sees it).
     awaiting_apply: Vec<(u64, Instant, oneshot::Sender<Applied>, Outcome)>,
+    /// Cluster mode, until the node has caught up with the leader after a start.
+    catch_up: Option<CatchUp>,
+}
+
+/// The read-index context of the catch-up request (never a client's: clients do not read
+/// through Raft).
+const CATCH_UP_CONTEXT: &[u8] = b"nacore-catch-up";
+
+/// A (re)started member is ready once it has applied what the leader had committed when it
+/// asked: its own log may be behind, and a heartbeat only tells it the commit index up to what
+/// the leader believes it holds. A read index gives the leader's real commit index.
+struct CatchUp {
+    ready: oneshot::Sender<()>,
+    started: Instant,
+    asked: Option<Instant>,
+    /// The leader's commit index, once the read index answered.
+    target: Option<u64>,
 }
 
 /// What the driver needs in cluster mode.
@@ -133,7 +151,8 @@ fn logger() -> slog::Logger {
 }
 
 /// Starts the Raft node on this core (core 0). Returns where to send proposals, and a signal
-/// that fires once the entries committed before a restart are applied again.
+/// that fires once the entries committed before a restart are applied again and, in a
+/// cluster, once everything the leader had committed is applied here.
 pub fn start(
     storage: LmdbStorage,
     settings: RaftSettings,
@@ -170,6 +189,7 @@ pub fn start(
         forwarded_tx: Rc::new(forwarded_tx),
         forwarded_rx,
         awaiting_apply: Vec::new(),
+        catch_up: None,
     };
     let (caught_up_tx, caught_up) = oneshot::channel();
     glommio::spawn_local(driver.run(caught_up_tx)).detach();
@@ -188,7 +208,16 @@ impl Driver {
     async fn run(mut self, caught_up: oneshot::Sender<()>) {
         // The first Ready re-applies what was committed but not applied before a restart.
         self.on_ready().await;
-        let _ = caught_up.send(());
+        if self.cluster.is_some() {
+            self.catch_up = Some(CatchUp {
+                ready: caught_up,
+                started: Instant::now(),
+                asked: None,
+                target: None,
+            });
+        } else {
+            let _ = caught_up.send(());
+        }
         let tick = Duration::from_millis(RAFT_TICK_MS);
         let mut next_tick = Instant::now() + tick;
         loop {
@@ -216,6 +245,50 @@ impl Driver {
             }
             self.drain_inbox();
             self.on_ready().await;
+            self.advance_catch_up();
+        }
+    }
+
+    /// Asks the leader for its commit index (again every `RAFT_CATCH_UP_ASK_MS`: a leader
+    /// that has not yet committed in its term drops the request), and reports ready once it is
+    /// applied here, or after `RAFT_CATCH_UP_WAIT_MS` without a quorum.
+    fn advance_catch_up(&mut self) {
+        let Some(catch_up) = &mut self.catch_up else {
+            return;
+        };
+        let applied = self.node.raft.raft_log.applied;
+        let caught_up = catch_up.target.is_some_and(|target| applied >= target);
+        let waited_out = catch_up.started.elapsed() > Duration::from_millis(RAFT_CATCH_UP_WAIT_MS);
+        if caught_up || waited_out {
+            if waited_out && !caught_up {
+                tracing::warn!(
+                    applied,
+                    target = ?catch_up.target,
+                    "no leader answered within {RAFT_CATCH_UP_WAIT_MS} ms; serving what this member holds"
+                );
+            }
+            if let Some(catch_up) = self.catch_up.take() {
+                let _ = catch_up.ready.send(());
+            }
+            return;
+        }
+        let ask_due = catch_up
+            .asked
+            .is_none_or(|at| at.elapsed() > Duration::from_millis(RAFT_CATCH_UP_ASK_MS));
+        if catch_up.target.is_none() && ask_due && self.node.raft.leader_id != raft::INVALID_ID {
+            catch_up.asked = Some(Instant::now());
+            self.node.read_index(CATCH_UP_CONTEXT.to_vec());
+        }
+    }
+
+    fn take_read_states(&mut self, ready: &mut raft::Ready) {
+        for state in ready.take_read_states() {
+            if state.request_ctx != CATCH_UP_CONTEXT {
+                continue;
+            }
+            if let Some(catch_up) = &mut self.catch_up {
+                catch_up.target = Some(state.index);
+            }
         }
     }
 
@@ -351,6 +424,7 @@ impl Driver {
             return;
         }
         let mut ready = self.node.ready();
+        self.take_read_states(&mut ready);
         self.send_messages(ready.take_messages());
         let snapshot = (!ready.snapshot().is_empty()).then(|| ready.snapshot().clone());
         let committed = ready.take_committed_entries();
