@@ -14,6 +14,8 @@ pub const REQUEST_HEADERS_COUNT_MAX: usize = 64;
 /// Largest request body; more is answered with 413. Naming bodies are form fields of a few KiB;
 /// 4 MiB covers batch metadata updates with thousands of instances.
 pub const REQUEST_BODY_BYTES_MAX: usize = 4 * 1024 * 1024;
+/// Parts of one `multipart/form-data` body (an upload form has a handful).
+pub const MULTIPART_PARTS_MAX: usize = 16;
 
 /// Chunk-size lines and trailers a chunked body may add to its data before it is refused.
 pub const CHUNKED_FRAMING_BYTES_MAX: usize = 64 * 1024;

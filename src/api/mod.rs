@@ -126,6 +126,7 @@ mod tests {
         Request {
             head,
             params,
+            body: bytes::Bytes::new(),
             local_addr: None,
             remote_addr: None,
         }

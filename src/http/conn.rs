@@ -28,6 +28,8 @@ use crate::shard::CoreHandle;
 pub struct Request {
     pub head: RequestHead,
     pub params: Params,
+    /// The body when it is not a form (multipart uploads, JSON); empty otherwise.
+    pub body: bytes::Bytes,
     /// The address the client reached us on: this node's address as the client sees it.
     pub local_addr: Option<SocketAddr>,
     /// The client's address (a peer's, for a forwarded request).
@@ -154,6 +156,11 @@ impl Connection {
         let raw = &self.buf[self.start + head.head_bytes..self.start + total];
         let body = chunked_body.as_deref().unwrap_or(raw);
         let params = Params::parse(head.query(), head.form_body.then_some(body));
+        let body = if head.form_body {
+            bytes::Bytes::new()
+        } else {
+            bytes::Bytes::copy_from_slice(body)
+        };
         self.start += total;
         // Pipelined bytes already buffered belong to a request that has started now.
         self.request_started_ms = (self.start < self.filled).then(|| self.deadlines.now_ms());
@@ -162,6 +169,7 @@ impl Connection {
         Request {
             head,
             params,
+            body,
             local_addr: self.local_addr,
             remote_addr: self.remote_addr,
         }

@@ -5,6 +5,7 @@ pub mod client;
 pub mod codec;
 pub mod conn;
 pub mod deadline;
+pub mod multipart;
 pub mod params;
 pub mod response;
 #[cfg(test)]

@@ -522,21 +522,36 @@ impl Core {
         PUSH_REQUEST_ID_BIT | ((self.id as u64) << 48) | n
     }
 
-    /// Delivers a push here or sends it to the core holding its connection, without waiting.
-    pub(crate) fn route_push(&self, delivery: Delivery) {
-        let holder = connection_core(delivery.connection);
-        if holder == self.id {
-            return self.deliver_push(delivery);
-        }
-        let Some(core) = self.handle() else {
-            return;
-        };
-        glommio::spawn_local(async move {
-            if let Some(senders) = &core.senders {
-                let _ = senders.send_to(holder, Envelope::Push(delivery)).await;
+    /// Delivers pushes here or sends them to the cores holding their connections, without
+    /// waiting: one task per holder core keeps their order and their number small.
+    pub(crate) fn route_pushes(&self, deliveries: Vec<Delivery>) {
+        let mut by_holder: Vec<Vec<Delivery>> = vec![Vec::new(); self.cores];
+        for delivery in deliveries {
+            let holder = connection_core(delivery.connection);
+            if holder == self.id {
+                self.deliver_push(delivery);
+            } else if holder < self.cores {
+                by_holder[holder].push(delivery);
             }
-        })
-        .detach();
+        }
+        for (holder, batch) in by_holder.into_iter().enumerate() {
+            if batch.is_empty() {
+                continue;
+            }
+            let Some(core) = self.handle() else {
+                return;
+            };
+            glommio::spawn_local(async move {
+                let Some(senders) = &core.senders else {
+                    return;
+                };
+                for delivery in batch {
+                    // A full channel waits: pushes keep their order and are not dropped.
+                    let _ = senders.send_to(holder, Envelope::Push(delivery)).await;
+                }
+            })
+            .detach();
+        }
     }
 
     /// Hands a push to the connection's sink; a connection that refuses it is dropped from the

@@ -211,6 +211,7 @@ impl Core {
     /// with the tenant as it spelled it.
     fn notify_config_listeners(&self) {
         let notifications = self.configs.borrow_mut().take_notifications();
+        let mut deliveries = Vec::new();
         for notification in notifications {
             if !notification.polls.is_empty() {
                 self.route_poll_wakes(&notification.key, notification.polls);
@@ -237,9 +238,10 @@ impl Core {
                     request_id,
                     frame,
                 };
-                self.route_push(delivery);
+                deliveries.push(delivery);
             }
         }
+        self.route_pushes(deliveries);
     }
 
     /// gRPC `ConfigBatchListenRequest`: (un)registers `connection` on each key's owner core;
