@@ -384,3 +384,120 @@ fn malformed_listens_are_400_and_the_server_goes_on() {
     assert_eq!(reply.status, 400, "{reply:?}");
     publish(&server, "still-up", "yes");
 }
+
+/// A raw multipart POST (the import upload): (status, body).
+fn upload(server: &Server, path: &str, file: Option<&[u8]>) -> (u16, serde_json::Value) {
+    use std::io::{Read, Write};
+    let boundary = "----nacoreTestBoundary";
+    let mut body = Vec::new();
+    if let Some(file) = file {
+        body.extend_from_slice(
+            format!(
+                "--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; \
+                 filename=\"export.zip\"\r\nContent-Type: application/zip\r\n\r\n"
+            )
+            .as_bytes(),
+        );
+        body.extend_from_slice(file);
+        body.extend_from_slice(b"\r\n");
+    }
+    body.extend_from_slice(
+        format!("--{boundary}\r\nContent-Disposition: form-data; name=\"x\"\r\n\r\n1\r\n--{boundary}--\r\n")
+            .as_bytes(),
+    );
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", server.http_port)).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
+    let head = format!(
+        "POST {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\
+         Content-Type: multipart/form-data; boundary={boundary}\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    );
+    stream.write_all(head.as_bytes()).unwrap();
+    stream.write_all(&body).unwrap();
+    let mut reply = Vec::new();
+    stream.read_to_end(&mut reply).unwrap();
+    let reply = String::from_utf8_lossy(&reply).into_owned();
+    let status: u16 = reply[9..12].parse().unwrap();
+    let json = reply
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| serde_json::from_str(b).unwrap_or(serde_json::Value::Null))
+        .unwrap_or_default();
+    (status, json)
+}
+
+#[test]
+fn import_publishes_an_export_zip_under_each_policy() {
+    use nacore::config::archive::{export_zip, ArchiveItem};
+    let server = Server::start();
+    let item = |data_id: &str, content: &str| ArchiveItem {
+        group: GROUP.into(),
+        data_id: data_id.into(),
+        content: content.into(),
+        config_type: "yaml".into(),
+        ..ArchiveItem::default()
+    };
+    let zip = export_zip(&[item("imp-a", "a: 1"), item("imp-b", "b: 1")], true).unwrap();
+    let path = format!("{CONFIGS}?import=true&namespace=");
+    let (status, reply) = upload(&server, &path, Some(&zip));
+    assert_eq!(
+        (status, reply["code"].as_u64()),
+        (200, Some(200)),
+        "{reply}"
+    );
+    assert_eq!(reply["data"]["succCount"].as_u64(), Some(2), "{reply}");
+    let got = request(
+        &server,
+        "GET",
+        &format!("{CONFIGS}?dataId=imp-b&group={GROUP}"),
+    );
+    assert_eq!(
+        (got.body.as_str(), got.header("config-type")),
+        ("b: 1", Some("yaml"))
+    );
+
+    // ABORT (the default) stops at the first config that exists.
+    let zip = export_zip(&[item("imp-a", "a: 2"), item("imp-c", "c: 1")], true).unwrap();
+    let (_, reply) = upload(&server, &path, Some(&zip));
+    assert_eq!(reply["data"]["succCount"].as_u64(), Some(0), "{reply}");
+    assert_eq!(reply["data"]["failData"][0]["dataId"], "imp-a", "{reply}");
+    assert_eq!(reply["data"]["skipData"][0]["dataId"], "imp-c", "{reply}");
+    // SKIP keeps what exists and imports the rest; OVERWRITE replaces.
+    let (_, reply) = upload(&server, &format!("{path}&policy=SKIP"), Some(&zip));
+    assert_eq!(reply["data"]["succCount"].as_u64(), Some(1), "{reply}");
+    assert_eq!(
+        request(
+            &server,
+            "GET",
+            &format!("{CONFIGS}?dataId=imp-a&group={GROUP}")
+        )
+        .body,
+        "a: 1"
+    );
+    let (_, reply) = upload(&server, &format!("{path}&policy=OVERWRITE"), Some(&zip));
+    assert_eq!(reply["data"]["succCount"].as_u64(), Some(2), "{reply}");
+    assert_eq!(
+        request(
+            &server,
+            "GET",
+            &format!("{CONFIGS}?dataId=imp-a&group={GROUP}")
+        )
+        .body,
+        "a: 2"
+    );
+
+    // Bad uploads are answered with Java's result codes and import nothing.
+    let (status, reply) = upload(&server, &path, Some(b"not a zip"));
+    assert_eq!(
+        (status, reply["code"].as_u64()),
+        (200, Some(100_004)),
+        "{reply}"
+    );
+    let (_, reply) = upload(&server, &path, None);
+    assert_eq!(reply["code"].as_u64(), Some(100_005), "{reply}");
+    let (status, _) = upload(&server, &format!("{path}&policy=MERGE"), Some(&zip));
+    assert_eq!(status, 400);
+    let not_multipart = send(&server, "POST", &path, &[], Some("file=x"));
+    assert_eq!(not_multipart.status, 400, "{not_multipart:?}");
+}

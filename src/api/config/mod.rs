@@ -5,7 +5,9 @@
 //! errors, `{code,message,data}` for v2.
 //!
 //! - `listener`: long polling.
+//! - `import`: zip import.
 
+mod import;
 mod listener;
 
 use bytes::Bytes;
@@ -47,6 +49,9 @@ pub async fn route(core: &CoreHandle, request: &Request, path: &str) -> Option<R
     };
     let (api, result) = match (method, path) {
         (Method::Get, "/nacos/v1/cs/configs") => (Api::V1, get(core, request, Api::V1).await),
+        (Method::Post, "/nacos/v1/cs/configs") if request.params.get("import") == Some("true") => {
+            (Api::V1, import::import(core, request).await)
+        }
         (Method::Post, "/nacos/v1/cs/configs") => (Api::V1, publish(core, request, Api::V1).await),
         (Method::Delete, "/nacos/v1/cs/configs") => (Api::V1, remove(core, request, Api::V1).await),
         (Method::Post, "/nacos/v1/cs/configs/listener") => {
