@@ -160,7 +160,10 @@ pub const RAFT_PROPOSAL_WAIT_MS: u64 = 5_000;
 /// A (re)started cluster member waits this long for the leader's commit index before it
 /// reports ready anyway (no quorum: it serves what it holds rather than nothing).
 pub const RAFT_CATCH_UP_WAIT_MS: u64 = 30_000;
-/// How often a starting member asks the leader again for its commit index.
+/// A read barrier (a follower's read waiting for the leader's commit index) gives up after
+/// this and serves what the member holds (no quorum: stale rather than nothing).
+pub const RAFT_READ_BARRIER_WAIT_MS: u64 = 2_000;
+/// How often a starting member (or a read barrier) asks the leader again for its commit index.
 pub const RAFT_CATCH_UP_ASK_MS: u64 = 300;
 /// Default log length (entries beyond the first kept index) that triggers a compaction.
 pub const RAFT_COMPACT_AFTER_ENTRIES_DEFAULT: u64 = 10_000;

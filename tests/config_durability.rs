@@ -184,3 +184,34 @@ fn restarted_member_serves_every_write_made_while_it_was_down() {
         );
     }
 }
+
+/// Read-your-writes on every member: right after a publish is acknowledged by one member,
+/// the others serve it (a read waits for the leader's commit index before it is answered).
+#[test]
+fn every_member_serves_a_write_as_soon_as_it_is_acknowledged() {
+    let servers = Server::start_cluster(3, &[]);
+    let q = format!("/nacos/v1/cs/configs?dataId=ryw&group={GROUP}");
+    for round in 0..60 {
+        let writer = &servers[round % 3];
+        let content = format!("round-{round}");
+        let body = format!("dataId=ryw&group={GROUP}&content={content}");
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        loop {
+            let reply = writer.http("POST", "/nacos/v1/cs/configs", Some(&body));
+            if reply.0 != 503 || std::time::Instant::now() > deadline {
+                assert_eq!(reply, (200, "true".to_string()), "publish round {round}");
+                break;
+            }
+            thread::sleep(Duration::from_millis(100));
+        }
+        for (i, reader) in servers.iter().enumerate() {
+            let got = reader.http("GET", &q, None);
+            assert_eq!(
+                got,
+                (200, content.clone()),
+                "round {round}, member {}",
+                i + 1
+            );
+        }
+    }
+}

@@ -8,6 +8,11 @@ use crate::naming::op::DurableCommand;
 pub enum RaftCommand {
     Naming(DurableCommand),
     Config(ConfigCommand),
+    /// Not a write: answered once this node has applied everything committed before it was
+    /// asked (a read index), so a read after it sees every acknowledged write. Never encoded
+    /// into the log (`skip` makes encoding it an error).
+    #[serde(skip)]
+    ReadBarrier,
 }
 
 impl From<DurableCommand> for RaftCommand {

@@ -21,7 +21,7 @@ use crate::limits::{FORWARDED_APPLY_WAIT_MS, RAFT_UNCOMMITTED_BYTES_MAX};
 use crate::limits::{
     RAFT_APPLY_BATCH_MAX, RAFT_CATCH_UP_ASK_MS, RAFT_CATCH_UP_WAIT_MS, RAFT_ELECTION_TICKS,
     RAFT_HEARTBEAT_TICKS, RAFT_LOG_KEEP_ENTRIES, RAFT_MESSAGE_BYTES_MAX, RAFT_PROPOSAL_QUEUE_MAX,
-    RAFT_PROPOSAL_WAIT_MS, RAFT_TICK_MS,
+    RAFT_PROPOSAL_WAIT_MS, RAFT_READ_BARRIER_WAIT_MS, RAFT_TICK_MS,
 };
 use crate::naming::error::{ErrorKind, NamingError};
 use crate::naming::op::{NamingOp, NamingReply};
@@ -85,6 +85,31 @@ struct Driver {
     awaiting_apply: Vec<(u64, Instant, oneshot::Sender<Applied>, Outcome)>,
     /// Cluster mode, until the node has caught up with the leader after a start.
     catch_up: Option<CatchUp>,
+    barriers: ReadBarriers,
+}
+
+/// A read barrier's arrival time and answer.
+type BarrierWaiter = (Instant, oneshot::Sender<Applied>);
+
+/// Read barriers (`RaftCommand::ReadBarrier`) in their three stages. Barriers that arrive
+/// while one read index is out wait for the next, so a burst of reads costs one round trip.
+#[derive(Default)]
+struct ReadBarriers {
+    /// Not yet asked.
+    queued: Vec<BarrierWaiter>,
+    /// The read index out: its context, when it was asked, and its barriers.
+    asked: Option<(Vec<u8>, Instant, Vec<BarrierWaiter>)>,
+    /// The leader's commit index is known: waiting for this node to apply it.
+    reached: Vec<(u64, Instant, oneshot::Sender<Applied>)>,
+    serial: u64,
+}
+
+fn answer_barrier(reply: oneshot::Sender<Applied>, applied: u64) {
+    let _ = reply.send(Applied {
+        reply: NamingReply::Done,
+        index: applied,
+        config_error: None,
+    });
 }
 
 /// The read-index context of the catch-up request (never a client's: clients do not read
@@ -190,6 +215,7 @@ pub fn start(
         forwarded_rx,
         awaiting_apply: Vec::new(),
         catch_up: None,
+        barriers: ReadBarriers::default(),
     };
     let (caught_up_tx, caught_up) = oneshot::channel();
     glommio::spawn_local(driver.run(caught_up_tx)).detach();
@@ -246,6 +272,69 @@ impl Driver {
             self.drain_inbox();
             self.on_ready().await;
             self.advance_catch_up();
+            self.advance_barriers();
+            // A read index asked just now must go out now, not with the next event.
+            self.on_ready().await;
+        }
+    }
+
+    /// A read barrier: answered at once when no other member can hold newer writes (single
+    /// node, or the leader with everything it committed in its term applied), else through a
+    /// read index.
+    fn read_barrier(&mut self, reply: oneshot::Sender<Applied>) {
+        let log = &self.node.raft.raft_log;
+        let leader_current = self.node.raft.state == StateRole::Leader
+            && log.applied >= log.committed
+            && log.term(log.committed).ok() == Some(self.node.raft.term);
+        if self.cluster.is_none() || leader_current {
+            return answer_barrier(reply, log.applied);
+        }
+        self.barriers.queued.push((Instant::now(), reply));
+    }
+
+    /// Moves read barriers along: answers those whose index is applied (or that waited
+    /// `RAFT_READ_BARRIER_WAIT_MS`: without a quorum this member serves what it holds), asks
+    /// again for a read index the leader dropped, and asks for the queued ones.
+    fn advance_barriers(&mut self) {
+        let applied = self.node.raft.raft_log.applied;
+        let wait = Duration::from_millis(RAFT_READ_BARRIER_WAIT_MS);
+        let barriers = &mut self.barriers;
+        let reached = std::mem::take(&mut barriers.reached);
+        for (index, since, reply) in reached {
+            if index <= applied || since.elapsed() > wait {
+                answer_barrier(reply, applied);
+            } else {
+                barriers.reached.push((index, since, reply));
+            }
+        }
+        let resend = Duration::from_millis(RAFT_CATCH_UP_ASK_MS);
+        if barriers
+            .asked
+            .as_ref()
+            .is_some_and(|(_, at, _)| at.elapsed() > resend)
+        {
+            if let Some((_, _, waiting)) = barriers.asked.take() {
+                barriers.queued.splice(0..0, waiting);
+            }
+        }
+        let queued = std::mem::take(&mut barriers.queued);
+        for (since, reply) in queued {
+            if since.elapsed() > wait {
+                answer_barrier(reply, applied);
+            } else {
+                barriers.queued.push((since, reply));
+            }
+        }
+        if barriers.asked.is_none()
+            && !barriers.queued.is_empty()
+            && self.node.raft.leader_id != raft::INVALID_ID
+        {
+            barriers.serial += 1;
+            let mut context = b"nacore-read-".to_vec();
+            context.extend_from_slice(&barriers.serial.to_be_bytes());
+            let waiting = std::mem::take(&mut barriers.queued);
+            barriers.asked = Some((context.clone(), Instant::now(), waiting));
+            self.node.read_index(context);
         }
     }
 
@@ -283,6 +372,20 @@ impl Driver {
 
     fn take_read_states(&mut self, ready: &mut raft::Ready) {
         for state in ready.take_read_states() {
+            let barriers = &mut self.barriers;
+            if barriers
+                .asked
+                .as_ref()
+                .is_some_and(|(context, _, _)| *context == state.request_ctx)
+            {
+                if let Some((_, _, waiting)) = barriers.asked.take() {
+                    let reached = waiting
+                        .into_iter()
+                        .map(|(since, r)| (state.index, since, r));
+                    barriers.reached.extend(reached);
+                }
+                continue;
+            }
             if state.request_ctx != CATCH_UP_CONTEXT {
                 continue;
             }
@@ -325,6 +428,9 @@ impl Driver {
     }
 
     fn propose(&mut self, proposal: Proposal) {
+        if matches!(proposal.command, RaftCommand::ReadBarrier) {
+            return self.read_barrier(proposal.reply);
+        }
         if self.node.raft.state != StateRole::Leader {
             let leader = self.node.raft.leader_id;
             if leader != raft::INVALID_ID && self.cluster.is_some() {
@@ -540,6 +646,7 @@ impl Driver {
             }
         };
         match command {
+            RaftCommand::ReadBarrier => Err(()),
             RaftCommand::Naming(command) => Ok(self.apply_naming(command).await),
             RaftCommand::Config(command) => {
                 let (result, records) = self.core.apply_config(command, index).await;

@@ -191,6 +191,14 @@ impl Core {
         (outcome, records)
     }
 
+    /// Waits until this member has applied every write committed before now (cluster mode;
+    /// a single node has nothing to wait for and skips the hop to the Raft core).
+    pub async fn read_barrier(&self) {
+        if self.cluster_view().is_some() {
+            self.propose_applied(RaftCommand::ReadBarrier).await;
+        }
+    }
+
     /// Proposes a config command and waits until it is applied (and durable) here.
     pub async fn propose_config(&self, command: ConfigCommand) -> ConfigResult<()> {
         let applied = self.propose_applied(RaftCommand::Config(command)).await;
@@ -289,8 +297,10 @@ impl Core {
         }
     }
 
-    /// What `labels` reads of `key`, from its owner core.
+    /// What `labels` reads of `key`, from its owner core. In a cluster the read first waits
+    /// for a read barrier, so it sees every write acknowledged anywhere before it.
     pub async fn get_config(&self, key: &ConfigKey, labels: ReaderLabels) -> Option<ServedConfig> {
+        self.read_barrier().await;
         let op = ConfigOp::Get {
             key: key.clone(),
             labels,
