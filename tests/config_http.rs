@@ -501,3 +501,42 @@ fn import_publishes_an_export_zip_under_each_policy() {
     let not_multipart = send(&server, "POST", &path, &[], Some("file=x"));
     assert_eq!(not_multipart.status, 400, "{not_multipart:?}");
 }
+
+#[test]
+fn capacity_reports_java_defaults_with_live_usage() {
+    let server = Server::start();
+    for i in 0..5 {
+        publish(&server, &format!("cap-{i}"), "x");
+    }
+    let reply = request(
+        &server,
+        "GET",
+        &format!("/nacos/v1/cs/capacity?group={GROUP}"),
+    );
+    let value: serde_json::Value = serde_json::from_str(&reply.body).unwrap();
+    assert_eq!(value["code"].as_u64(), Some(200), "{value}");
+    let data = &value["data"];
+    assert_eq!(
+        (data["usage"].as_u64(), data["quota"].as_u64()),
+        (Some(5), Some(200)),
+        "{value}"
+    );
+    assert_eq!(
+        (data["maxSize"].as_u64(), data["group"].as_str()),
+        (Some(102_400), Some(GROUP))
+    );
+    let tenant = request(&server, "GET", "/nacos/v1/cs/capacity?tenant=public");
+    let value: serde_json::Value = serde_json::from_str(&tenant.body).unwrap();
+    assert_eq!(value["data"]["usage"].as_u64(), Some(5), "{value}");
+    let neither = request(&server, "GET", "/nacos/v1/cs/capacity");
+    let value: serde_json::Value = serde_json::from_str(&neither.body).unwrap();
+    assert_eq!(value["code"].as_u64(), Some(400), "{value}");
+    let set = send(
+        &server,
+        "POST",
+        "/nacos/v1/cs/capacity",
+        &[],
+        Some("group=G&quota=5"),
+    );
+    assert_eq!(set.status, 400, "{set:?}");
+}

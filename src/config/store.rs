@@ -706,6 +706,18 @@ impl ConfigStore {
         self.namespaces.values().cloned().collect()
     }
 
+    /// Formal configs in `tenant`, and in `group` when given (capacity usage).
+    pub fn count_in(&self, tenant: &str, group: Option<&str>) -> usize {
+        self.entries
+            .iter()
+            .filter(|(key, entry)| {
+                entry.formal.is_some()
+                    && key.tenant() == tenant
+                    && group.is_none_or(|g| key.group() == g)
+            })
+            .count()
+    }
+
     pub fn config_count(&self) -> usize {
         self.entries.values().filter(|e| e.formal.is_some()).count()
     }

@@ -6,7 +6,9 @@
 //!
 //! - `listener`: long polling.
 //! - `import`: zip import.
+//! - `capacity`: capacity as Java reports it by default.
 
+mod capacity;
 mod import;
 mod listener;
 
@@ -57,6 +59,8 @@ pub async fn route(core: &CoreHandle, request: &Request, path: &str) -> Option<R
         (Method::Post, "/nacos/v1/cs/configs/listener") => {
             (Api::V1, listener::listener(core, request).await)
         }
+        (Method::Get, "/nacos/v1/cs/capacity") => (Api::V1, capacity::get(core, request).await),
+        (Method::Post, "/nacos/v1/cs/capacity") => (Api::V1, capacity::post()),
         (Method::Get, "/nacos/v2/cs/config") => (Api::V2, get(core, request, Api::V2).await),
         (Method::Post, "/nacos/v2/cs/config") => (Api::V2, publish(core, request, Api::V2).await),
         (Method::Delete, "/nacos/v2/cs/config") => (Api::V2, remove(core, request, Api::V2).await),

@@ -52,6 +52,12 @@ pub enum ConfigOp {
     },
     /// A finished long poll listens no more.
     UnlistenPoll { poll: u64, keys: Vec<ConfigKey> },
+    // capacity:
+    /// How many formal configs this core holds in `tenant` (and `group`); answers `Count`.
+    Count {
+        tenant: String,
+        group: Option<String>,
+    },
 }
 
 #[derive(Debug)]
@@ -63,6 +69,8 @@ pub enum ConfigReply {
     /// Indices (into the op's entries) whose md5 differs.
     Changed(Vec<usize>),
     Done,
+    // capacity:
+    Count(usize),
 }
 
 /// The owner core of a config key among `cores`.
@@ -106,6 +114,9 @@ impl Core {
             ConfigOp::UnlistenPoll { poll, keys } => {
                 store.unlisten_poll(poll, &keys);
                 ConfigReply::Done
+            }
+            ConfigOp::Count { tenant, group } => {
+                ConfigReply::Count(store.count_in(&tenant, group.as_deref()))
             }
             ConfigOp::Restore { record } => {
                 store.restore(record);
@@ -295,6 +306,22 @@ impl Core {
                 self.execute_config_on(owner, op).await;
             }
         }
+    }
+
+    /// How many formal configs `tenant` (and `group`) holds, over every core.
+    pub async fn count_configs(&self, tenant: &str, group: Option<&str>) -> usize {
+        self.read_barrier().await;
+        let mut total = 0;
+        for core in 0..self.cores {
+            let op = ConfigOp::Count {
+                tenant: tenant.to_string(),
+                group: group.map(str::to_string),
+            };
+            if let ConfigReply::Count(count) = self.execute_config_on(core, op).await {
+                total += count;
+            }
+        }
+        total
     }
 
     /// What `labels` reads of `key`, from its owner core. In a cluster the read first waits
