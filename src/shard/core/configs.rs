@@ -11,6 +11,7 @@ use crate::config::store::{Listener, ServedConfig};
 use crate::naming::error::ErrorKind;
 use crate::naming::op::NamingReply;
 use crate::raft::command::RaftCommand;
+use crate::shard::core::config_search::{ConfigQuery, QueryAnswer};
 use crate::shard::core::{Core, Delivery, Envelope, PushTopic, RAFT_CORE};
 use crate::shard::owner_of_parts;
 
@@ -52,6 +53,9 @@ pub enum ConfigOp {
     },
     /// A finished long poll listens no more.
     UnlistenPoll { poll: u64, keys: Vec<ConfigKey> },
+    // config_search:
+    /// A read-only query of this core's share; answers `Query`.
+    Query(ConfigQuery),
 }
 
 #[derive(Debug)]
@@ -63,6 +67,8 @@ pub enum ConfigReply {
     /// Indices (into the op's entries) whose md5 differs.
     Changed(Vec<usize>),
     Done,
+    // config_search:
+    Query(QueryAnswer),
 }
 
 /// The owner core of a config key among `cores`.
@@ -116,6 +122,8 @@ impl Core {
                 store.clear_durable();
                 ConfigReply::Done
             }
+            // config_search:
+            ConfigOp::Query(query) => ConfigReply::Query(query.run(&store)),
         }
     }
 
