@@ -289,6 +289,11 @@ pub const CONFIG_POLL_SWEEP_MS: u64 = 100;
 pub const CONFIG_POLL_FULL_BACKOFF_MS: u64 = 1_000;
 /// Largest page of a config or history search (Nacos: 500 for history).
 pub const CONFIG_PAGE_SIZE_MAX: usize = 500;
+/// Ids in one `DELETE ?delType=ids` (Java has no limit; each id is one Raft proposal).
+pub const CONFIG_DELETE_IDS_MAX: usize = 1_000;
+/// Configs in one export zip (Java has no limit; the zip is built in memory).
+pub const CONFIG_EXPORT_ITEMS_MAX: usize = 10_000;
+const _: () = assert!(CONFIG_EXPORT_ITEMS_MAX <= CONFIG_IMPORT_ENTRIES_MAX);
 /// Namespaces (besides the default one).
 pub const NAMESPACES_MAX: usize = 10_000;
 /// Entries and uncompressed bytes of an imported zip.

@@ -85,7 +85,7 @@ impl ConfigKey {
 
 /// Nacos's parameter checker: length, then ASCII characters `[a-zA-Z0-9-_:.]`. Blank values
 /// are left to the handler's own checks.
-fn check_name(param: &str, value: &str, max_chars: usize) -> ConfigResult<()> {
+pub(crate) fn check_name(param: &str, value: &str, max_chars: usize) -> ConfigResult<()> {
     if value.is_empty() {
         return Ok(());
     }

@@ -61,6 +61,7 @@ pub enum Envelope {
     PollWakes(Vec<(u64, crate::config::key::ConfigKey)>),
 }
 
+mod config_search;
 mod configs;
 mod polls;
 mod replication;

@@ -7,10 +7,14 @@
 //! - `listener`: long polling.
 //! - `import`: zip import.
 //! - `capacity`: capacity as Java reports it by default.
+//! - `search`: search, `show=all`, `beta=true`, catalog.
+//! - `queries`: delete by ids, listener queries, export.
 
 mod capacity;
 mod import;
 mod listener;
+mod queries;
+mod search;
 
 use bytes::Bytes;
 
@@ -50,17 +54,32 @@ pub async fn route(core: &CoreHandle, request: &Request, path: &str) -> Option<R
         other => other,
     };
     let (api, result) = match (method, path) {
-        (Method::Get, "/nacos/v1/cs/configs") => (Api::V1, get(core, request, Api::V1).await),
+        (Method::Get, "/nacos/v1/cs/configs") => (Api::V1, get_v1(core, request).await),
         (Method::Post, "/nacos/v1/cs/configs") if request.params.get("import") == Some("true") => {
             (Api::V1, import::import(core, request).await)
         }
         (Method::Post, "/nacos/v1/cs/configs") => (Api::V1, publish(core, request, Api::V1).await),
-        (Method::Delete, "/nacos/v1/cs/configs") => (Api::V1, remove(core, request, Api::V1).await),
+        (Method::Delete, "/nacos/v1/cs/configs") => (Api::V1, remove_v1(core, request).await),
         (Method::Post, "/nacos/v1/cs/configs/listener") => {
             (Api::V1, listener::listener(core, request).await)
         }
         (Method::Get, "/nacos/v1/cs/capacity") => (Api::V1, capacity::get(core, request).await),
         (Method::Post, "/nacos/v1/cs/capacity") => (Api::V1, capacity::post()),
+        (Method::Get, "/nacos/v1/cs/configs/listener") => {
+            (Api::V1, queries::listeners_of(core, request).await)
+        }
+        (Method::Get, "/nacos/v1/cs/listener") => {
+            (Api::V1, queries::listened_by(core, request).await)
+        }
+        (Method::Get, "/nacos/v1/cs/configs/catalog") => {
+            (Api::V1, search::catalog(core, request).await)
+        }
+        (Method::Get, "/nacos/v1/cs/configs/searchDetail") => {
+            (Api::V1, search_detail(core, request).await)
+        }
+        (Method::Get, "/nacos/v2/cs/config/searchDetail") => {
+            (Api::V2, search_detail(core, request).await)
+        }
         (Method::Get, "/nacos/v2/cs/config") => (Api::V2, get(core, request, Api::V2).await),
         (Method::Post, "/nacos/v2/cs/config") => (Api::V2, publish(core, request, Api::V2).await),
         (Method::Delete, "/nacos/v2/cs/config") => (Api::V2, remove(core, request, Api::V2).await),
@@ -88,6 +107,44 @@ pub fn client_ip(request: &Request) -> String {
         .map(str::to_string)
         .or_else(|| request.remote_addr.map(|a| a.ip().to_string()))
         .unwrap_or_default()
+}
+
+/// `GET /v1/cs/configs`: Java maps `search`, `show=all`, `beta=true`, `export=true` and
+/// `exportV2=true` to handlers of their own; anything else is the plain get.
+async fn get_v1(core: &CoreHandle, request: &Request) -> ConfigResult<Response> {
+    let p = &request.params;
+    let is = |name: &str, value: &str| p.get(name) == Some(value);
+    if is("export", "true") {
+        return queries::export(core, request, false).await;
+    }
+    if is("exportV2", "true") {
+        return queries::export(core, request, true).await;
+    }
+    if is("search", "accurate") || is("search", "blur") {
+        return search::search(core, request, is("search", "blur")).await;
+    }
+    if is("show", "all") {
+        return search::show_all(core, request).await;
+    }
+    if is("beta", "true") {
+        return search::beta(core, request).await;
+    }
+    get(core, request, Api::V1).await
+}
+
+/// `searchDetail`: a search with `config_detail` (a content pattern); accurate unless
+/// `search=blur`.
+async fn search_detail(core: &CoreHandle, request: &Request) -> ConfigResult<Response> {
+    let blur = request.params.get("search") == Some("blur");
+    search::search(core, request, blur).await
+}
+
+/// `DELETE /v1/cs/configs`: `delType=ids` deletes by id, otherwise one key.
+async fn remove_v1(core: &CoreHandle, request: &Request) -> ConfigResult<Response> {
+    if request.params.get("delType") == Some("ids") {
+        return queries::remove_by_ids(core, request).await;
+    }
+    remove(core, request, Api::V1).await
 }
 
 fn key_of(request: &Request, api: Api) -> ConfigResult<ConfigKey> {

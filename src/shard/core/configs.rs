@@ -11,6 +11,7 @@ use crate::config::store::{Listener, ServedConfig};
 use crate::naming::error::ErrorKind;
 use crate::naming::op::NamingReply;
 use crate::raft::command::RaftCommand;
+use crate::shard::core::config_search::{ConfigQuery, QueryAnswer};
 use crate::shard::core::{Core, Delivery, Envelope, PushTopic, RAFT_CORE};
 use crate::shard::owner_of_parts;
 
@@ -58,6 +59,9 @@ pub enum ConfigOp {
         tenant: String,
         group: Option<String>,
     },
+    // config_search:
+    /// A read-only query of this core's share; answers `Query`.
+    Query(ConfigQuery),
 }
 
 #[derive(Debug)]
@@ -71,6 +75,8 @@ pub enum ConfigReply {
     Done,
     // capacity:
     Count(usize),
+    // config_search:
+    Query(QueryAnswer),
 }
 
 /// The owner core of a config key among `cores`.
@@ -127,6 +133,8 @@ impl Core {
                 store.clear_durable();
                 ConfigReply::Done
             }
+            // config_search:
+            ConfigOp::Query(query) => ConfigReply::Query(query.run(&store)),
         }
     }
 

@@ -1,0 +1,266 @@
+//! Config operations by id and by listener (nacos-config-protocol.md §2.3, §2.4, §2.6): delete
+//! by ids, the listener queries (`/v1/cs/configs/listener` GET, `/v1/cs/listener`) and the
+//! console's zip export (`export=true`, `exportV2=true`).
+//!
+//! Listener queries answer for this node only: Java also asks every member
+//! (`/v1/cs/communication/*`), which nacore does not do yet.
+
+use std::collections::BTreeMap;
+
+use bytes::Bytes;
+use serde_json::json;
+
+use crate::api::wall_clock_ms;
+use crate::config::archive::{export_zip, ArchiveItem};
+use crate::config::command::ConfigCommand;
+use crate::config::error::{ConfigError, ConfigErrorKind, ConfigResult};
+use crate::config::key::{check_name, check_tenant, normalise_tenant, ConfigKey};
+use crate::config::listen::group_key;
+use crate::config::store::{ConfigSummary, SearchFilter};
+use crate::http::conn::Request;
+use crate::http::params::Params;
+use crate::http::response::{Body, Response};
+use crate::limits::{
+    CONFIG_DATA_ID_CHARS_MAX, CONFIG_DELETE_IDS_MAX, CONFIG_EXPORT_ITEMS_MAX,
+    CONFIG_GROUP_CHARS_MAX,
+};
+use crate::shard::CoreHandle;
+
+use super::{client_ip, http_date, key_of, Api};
+
+/// Every `ids` value (`ids=1,2` or `ids=1&ids=2`, as Spring binds a `List<Long>`), at most
+/// `CONFIG_DELETE_IDS_MAX`. `Ok(empty)` when there are none.
+pub(crate) fn parse_ids(params: &Params) -> ConfigResult<Vec<u64>> {
+    let mut ids = Vec::new();
+    for (name, value) in params.iter() {
+        if name != "ids" {
+            continue;
+        }
+        for raw in value.split(',').map(str::trim).filter(|v| !v.is_empty()) {
+            let id = raw
+                .parse::<u64>()
+                .map_err(|_| ConfigError::invalid(format!("invalid ids : {raw}")))?;
+            if ids.len() == CONFIG_DELETE_IDS_MAX {
+                return Err(ConfigError::new(
+                    ConfigErrorKind::LimitReached,
+                    format!("too many ids, at most {CONFIG_DELETE_IDS_MAX}"),
+                ));
+            }
+            ids.push(id);
+        }
+    }
+    ids.sort_unstable();
+    ids.dedup();
+    Ok(ids)
+}
+
+/// `DELETE ?delType=ids&ids=1,2`: each formal config with one of the ids is removed through
+/// Raft like a single delete; unknown ids are skipped. `{code:200,message:null,data:true}`.
+pub(crate) async fn remove_by_ids(core: &CoreHandle, request: &Request) -> ConfigResult<Response> {
+    let p = &request.params;
+    if p.get("ids").is_none() {
+        return Err(ConfigError::missing("ids"));
+    }
+    let ids = parse_ids(p)?;
+    let src_user = p.get("src_user").or_else(|| p.get("srcUser")).unwrap_or("");
+    let src_ip = client_ip(request);
+    for summary in core.configs_by_ids(ids).await? {
+        core.propose_config(ConfigCommand::Remove {
+            key: summary.key,
+            gray_name: None,
+            src_user: src_user.to_string(),
+            src_ip: src_ip.clone(),
+            at_ms: wall_clock_ms(),
+        })
+        .await?;
+    }
+    let body = json!({"code": 200, "message": null, "data": true});
+    Ok(Response::json(200, Bytes::from(body.to_string())))
+}
+
+/// Java's `GroupkeyListenserStatus` (the `lisenters` typo is upstream's).
+fn listener_status(map: BTreeMap<String, String>) -> Response {
+    let body = json!({"collectStatus": 200, "lisentersGroupkeyStatus": map});
+    Response::json(200, Bytes::from(body.to_string()))
+}
+
+/// `GET /v1/cs/configs/listener?dataId&group[&tenant]`: ip → md5 of the key's listeners.
+pub(crate) async fn listeners_of(core: &CoreHandle, request: &Request) -> ConfigResult<Response> {
+    let key = key_of(request, Api::V1)?;
+    let map = core.config_listeners(&key).await?.into_iter().collect();
+    Ok(listener_status(map))
+}
+
+/// Which of an IP's keys `/v1/cs/listener` shows: tenant-less ones by default, every one with
+/// `all`, and those whose group key contains `tenant` (Java's `ListenerController`).
+fn shown(key: &ConfigKey, group_key: &str, all: bool, tenant: &str) -> bool {
+    if !tenant.is_empty() && group_key.contains(tenant) {
+        return true;
+    }
+    all || key.tenant().is_empty()
+}
+
+/// `GET /v1/cs/listener?ip=[&all][&tenant]`: group key → md5 of what `ip` listens to.
+pub(crate) async fn listened_by(core: &CoreHandle, request: &Request) -> ConfigResult<Response> {
+    let p = &request.params;
+    let ip = p
+        .get("ip")
+        .ok_or_else(|| ConfigError::missing("ip"))?
+        .trim();
+    let all = p.get("all").is_some_and(|v| v.eq_ignore_ascii_case("true"));
+    let tenant = p.get("tenant").unwrap_or("").trim();
+    let mut map = BTreeMap::new();
+    for (key, md5) in core.configs_listened_by(ip).await? {
+        let group_key = group_key(key.data_id(), key.group(), key.tenant());
+        if shown(&key, &group_key, all, tenant) {
+            map.insert(group_key, md5);
+        }
+    }
+    Ok(listener_status(map))
+}
+
+/// The formal configs an export covers: by `ids` when given (any namespace), else by tenant,
+/// a `dataId` LIKE pattern (`*` is `%`; without one, equality), group and appName equality.
+async fn export_items(core: &CoreHandle, request: &Request) -> ConfigResult<Vec<ConfigSummary>> {
+    let p = &request.params;
+    let ids = parse_ids(p)?;
+    if !ids.is_empty() {
+        return core.configs_by_ids(ids).await;
+    }
+    let data_id = p.get("dataId").unwrap_or("").trim();
+    let group = p.get("group").unwrap_or("").trim();
+    let app_name = p.get("appName").unwrap_or("").trim();
+    let tenant = p.get("tenant").unwrap_or("");
+    check_name(
+        "dataId",
+        &data_id.replace('*', ""),
+        CONFIG_DATA_ID_CHARS_MAX,
+    )?;
+    check_name("group", group, CONFIG_GROUP_CHARS_MAX)?;
+    check_tenant(tenant)?;
+    let filter = SearchFilter {
+        tenant: normalise_tenant(tenant).to_string(),
+        data_id: data_id.to_string(),
+        blur: data_id.contains('*'),
+        ..SearchFilter::default()
+    };
+    let (items, total) = core
+        .search_configs(filter, CONFIG_EXPORT_ITEMS_MAX + 1)
+        .await?;
+    if total > CONFIG_EXPORT_ITEMS_MAX {
+        return Err(ConfigError::new(
+            ConfigErrorKind::LimitReached,
+            format!("too many configs to export, at most {CONFIG_EXPORT_ITEMS_MAX}"),
+        ));
+    }
+    Ok(items
+        .into_iter()
+        .filter(|s| group.is_empty() || s.key.group() == group)
+        .filter(|s| app_name.is_empty() || s.item.app_name == app_name)
+        .collect())
+}
+
+fn archive_item(summary: &ConfigSummary) -> ArchiveItem {
+    let item = &summary.item;
+    ArchiveItem {
+        group: summary.key.group().to_string(),
+        data_id: summary.key.data_id().to_string(),
+        content: String::from_utf8_lossy(&item.content).into_owned(),
+        app_name: item.app_name.clone(),
+        desc: item.meta.desc.clone(),
+        config_type: item.meta.config_type.clone(),
+        config_tags: item.meta.tags.clone(),
+    }
+}
+
+/// `yyyyMMddHHmmss` (UTC) of epoch `ms`, from the RFC 1123 form `http_date` already computes.
+fn compact_date(ms: u64) -> String {
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    // "Tue, 02 Dec 2025 00:00:00 GMT"
+    let date = http_date(ms);
+    let parts: Vec<&str> = date.split([' ', ':']).collect();
+    let month = MONTHS
+        .iter()
+        .position(|m| parts.get(2) == Some(m))
+        .map_or(1, |i| i + 1);
+    let part = |i: usize| parts.get(i).copied().unwrap_or("00");
+    format!(
+        "{}{:02}{}{}{}{}",
+        part(3),
+        month,
+        part(1),
+        part(4),
+        part(5),
+        part(6)
+    )
+}
+
+/// `GET ?export=true` (v1 zip, `.meta.yml`) or `?exportV2=true` (`.metadata.yml`), as Java's
+/// console downloads it: `nacos_config_export_<yyyyMMddHHmmss>.zip`.
+pub(crate) async fn export(
+    core: &CoreHandle,
+    request: &Request,
+    v2: bool,
+) -> ConfigResult<Response> {
+    let items: Vec<ArchiveItem> = export_items(core, request)
+        .await?
+        .iter()
+        .map(archive_item)
+        .collect();
+    let zip = export_zip(&items, v2).map_err(ConfigError::internal)?;
+    let file_name = format!("nacos_config_export_{}.zip", compact_date(wall_clock_ms()));
+    let response = Response {
+        status: 200,
+        content_type: "application/octet-stream",
+        body: Body::from(Bytes::from(zip)),
+        headers: Vec::new(),
+    };
+    Ok(response.with_header(
+        "Content-Disposition",
+        format!("attachment;filename={file_name}"),
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn params(query: &str) -> Params {
+        Params::parse(query, None)
+    }
+
+    #[test]
+    fn ids() {
+        assert_eq!(
+            parse_ids(&params("ids=3,1,%202&ids=3")).unwrap(),
+            vec![1, 2, 3]
+        );
+        assert!(parse_ids(&params("ids=")).unwrap().is_empty());
+        let bad = parse_ids(&params("ids=1,x")).unwrap_err();
+        assert_eq!(bad.kind, ConfigErrorKind::Invalid);
+        let many: Vec<String> = (0..=CONFIG_DELETE_IDS_MAX).map(|i| i.to_string()).collect();
+        let over = parse_ids(&params(&format!("ids={}", many.join(",")))).unwrap_err();
+        assert_eq!(over.kind, ConfigErrorKind::LimitReached);
+    }
+
+    #[test]
+    fn listener_filter() {
+        let plain = ConfigKey::from_parts("", "G", "d");
+        let ns = ConfigKey::from_parts("dev", "G", "d");
+        assert!(shown(&plain, "d+G", false, ""));
+        assert!(!shown(&ns, "d+G+dev", false, ""));
+        assert!(shown(&ns, "d+G+dev", true, ""));
+        assert!(shown(&ns, "d+G+dev", false, "dev"));
+    }
+
+    #[test]
+    fn dates() {
+        assert_eq!(compact_date(0), "19700101000000");
+        assert_eq!(
+            compact_date(1_764_633_600_000 + 3_723_000),
+            "20251202010203"
+        );
+    }
+}

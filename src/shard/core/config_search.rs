@@ -1,0 +1,188 @@
+//! Read-only config queries that span cores: search, lookup by id, every version of a key, and
+//! listener queries. Each core owns part of the keys, so a search asks every core for its
+//! matches and merges them here; a key's versions or listeners come from its owner alone.
+
+use crate::config::error::{ConfigError, ConfigResult};
+use crate::config::item::{ConfigItem, Gray};
+use crate::config::key::ConfigKey;
+use crate::config::store::{ConfigStore, ConfigSummary, SearchFilter};
+use crate::shard::core::{config_owner, ConfigOp, ConfigReply, Core};
+
+/// A query of one core's share of the configs.
+#[derive(Debug, Clone)]
+pub enum ConfigQuery {
+    /// Formal configs matching `filter`: how many, and the `keep` with the lowest ids (a page
+    /// ends at most `keep` items in, so no core needs to send more).
+    Search { filter: SearchFilter, keep: usize },
+    /// Formal configs with these ids.
+    ByIds(Vec<u64>),
+    /// The formal version and the grays of a key.
+    Versions(ConfigKey),
+    /// (ip, md5) of the listeners of a key.
+    ListenersOf(ConfigKey),
+    /// Keys listened to from an IP, with the md5 held.
+    ListenedBy(String),
+}
+
+#[derive(Debug)]
+// Moved once per query; boxing the item would cost an allocation per answer.
+#[allow(clippy::large_enum_variant)]
+pub enum QueryAnswer {
+    /// Matches (sorted by id, possibly cut short) and how many matched in all.
+    Summaries {
+        items: Vec<ConfigSummary>,
+        total: usize,
+    },
+    Versions(Option<ConfigItem>, Vec<Gray>),
+    Listeners(Vec<(String, String)>),
+    Listened(Vec<(ConfigKey, String)>),
+}
+
+impl ConfigQuery {
+    /// Runs on the core's own store (called from `apply_config_op`).
+    pub fn run(self, store: &ConfigStore) -> QueryAnswer {
+        match self {
+            ConfigQuery::Search { filter, keep } => {
+                let mut items = store.search(&filter);
+                let total = items.len();
+                items.sort_by_key(|s| s.item.id);
+                items.truncate(keep);
+                QueryAnswer::Summaries { items, total }
+            }
+            ConfigQuery::ByIds(ids) => {
+                let mut items: Vec<ConfigSummary> = store
+                    .by_ids(&ids)
+                    .into_iter()
+                    .filter_map(|key| {
+                        let item = store.versions(&key).0?;
+                        Some(ConfigSummary { key, item })
+                    })
+                    .collect();
+                items.sort_by_key(|s| s.item.id);
+                let total = items.len();
+                QueryAnswer::Summaries { items, total }
+            }
+            ConfigQuery::Versions(key) => {
+                let (formal, grays) = store.versions(&key);
+                QueryAnswer::Versions(formal, grays)
+            }
+            ConfigQuery::ListenersOf(key) => QueryAnswer::Listeners(store.listeners_of(&key)),
+            ConfigQuery::ListenedBy(ip) => QueryAnswer::Listened(store.listened_by(&ip)),
+        }
+    }
+}
+
+/// A reply that is not the answer a query expects: a core that did not answer.
+fn unexpected(reply: ConfigReply) -> ConfigError {
+    match reply {
+        ConfigReply::Committed(Err(error), _) => error,
+        other => ConfigError::internal(format!("unexpected query reply {other:?}")),
+    }
+}
+
+impl Core {
+    async fn query_on(&self, core: usize, query: ConfigQuery) -> ConfigResult<QueryAnswer> {
+        match self.execute_config_on(core, ConfigOp::Query(query)).await {
+            ConfigReply::Query(answer) => Ok(answer),
+            other => Err(unexpected(other)),
+        }
+    }
+
+    /// Asks every core at once and merges their summaries by id.
+    async fn summaries_everywhere(
+        &self,
+        query: ConfigQuery,
+    ) -> ConfigResult<(Vec<ConfigSummary>, usize)> {
+        let calls = (0..self.cores).map(|core| self.query_on(core, query.clone()));
+        let answers = futures::future::join_all(calls).await;
+        let (mut merged, mut total) = (Vec::new(), 0);
+        for answer in answers {
+            match answer? {
+                QueryAnswer::Summaries {
+                    mut items,
+                    total: n,
+                } => {
+                    merged.append(&mut items);
+                    total += n;
+                }
+                other => {
+                    return Err(ConfigError::internal(format!(
+                        "unexpected search answer {other:?}"
+                    )))
+                }
+            }
+        }
+        // Java orders searches by id; ids are Raft indices, unique per config.
+        merged.sort_by_key(|s| s.item.id);
+        Ok((merged, total))
+    }
+
+    /// Formal configs matching `filter` across every core: the first `keep` by id, and the
+    /// number that matched in all.
+    pub async fn search_configs(
+        &self,
+        filter: SearchFilter,
+        keep: usize,
+    ) -> ConfigResult<(Vec<ConfigSummary>, usize)> {
+        let (mut items, total) = self
+            .summaries_everywhere(ConfigQuery::Search { filter, keep })
+            .await?;
+        items.truncate(keep);
+        Ok((items, total))
+    }
+
+    /// Formal configs with these ids, across every core, by id.
+    pub async fn configs_by_ids(&self, ids: Vec<u64>) -> ConfigResult<Vec<ConfigSummary>> {
+        Ok(self.summaries_everywhere(ConfigQuery::ByIds(ids)).await?.0)
+    }
+
+    /// The formal version and grays of `key`, from its owner core.
+    pub async fn config_versions(
+        &self,
+        key: &ConfigKey,
+    ) -> ConfigResult<(Option<ConfigItem>, Vec<Gray>)> {
+        let owner = config_owner(key, self.cores);
+        match self
+            .query_on(owner, ConfigQuery::Versions(key.clone()))
+            .await?
+        {
+            QueryAnswer::Versions(formal, grays) => Ok((formal, grays)),
+            other => Err(ConfigError::internal(format!(
+                "unexpected versions answer {other:?}"
+            ))),
+        }
+    }
+
+    /// (ip, md5) of this node's listeners of `key` (its owner core holds them).
+    pub async fn config_listeners(&self, key: &ConfigKey) -> ConfigResult<Vec<(String, String)>> {
+        let owner = config_owner(key, self.cores);
+        match self
+            .query_on(owner, ConfigQuery::ListenersOf(key.clone()))
+            .await?
+        {
+            QueryAnswer::Listeners(listeners) => Ok(listeners),
+            other => Err(ConfigError::internal(format!(
+                "unexpected listeners answer {other:?}"
+            ))),
+        }
+    }
+
+    /// Keys this node's listeners from `ip` listen to, from every core.
+    pub async fn configs_listened_by(&self, ip: &str) -> ConfigResult<Vec<(ConfigKey, String)>> {
+        let calls =
+            (0..self.cores).map(|core| self.query_on(core, ConfigQuery::ListenedBy(ip.into())));
+        let mut merged = Vec::new();
+        for answer in futures::future::join_all(calls).await {
+            match answer? {
+                QueryAnswer::Listened(mut keys) => merged.append(&mut keys),
+                other => {
+                    return Err(ConfigError::internal(format!(
+                        "unexpected listened answer {other:?}"
+                    )))
+                }
+            }
+        }
+        merged.sort();
+        Ok(merged)
+    }
+}
