@@ -81,7 +81,10 @@ fn unexpected(reply: ConfigReply) -> ConfigError {
 }
 
 impl Core {
+    /// In a cluster the query first waits for a read barrier (concurrent queries of one
+    /// request share its round trip), so it sees every acknowledged write.
     async fn query_on(&self, core: usize, query: ConfigQuery) -> ConfigResult<QueryAnswer> {
+        self.read_barrier().await;
         match self.execute_config_on(core, ConfigOp::Query(query)).await {
             ConfigReply::Query(answer) => Ok(answer),
             other => Err(unexpected(other)),
