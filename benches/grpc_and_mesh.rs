@@ -138,7 +138,7 @@ fn route(c: &mut Criterion) {
                 for _ in 0..iterations {
                     let head = nacore::http::codec::parse_head(raw).unwrap().unwrap();
                     let params = nacore::http::params::Params::parse(head.query(), None);
-                    let request = nacore::http::conn::Request { head, params, local_addr: None, remote_addr: None };
+                    let request = nacore::http::conn::Request { head, params, multipart_body: None, local_addr: None, remote_addr: None };
                     let response = nacore::api::route(&core, &request).await;
                     let mut out = Vec::with_capacity(2048);
                     response.write_to(&mut out, true, false);

@@ -284,6 +284,8 @@ pub const CONFIG_DELETE_IDS_MAX: usize = 1_000;
 /// Configs in one export zip (Java has no limit; the zip is built in memory).
 pub const CONFIG_EXPORT_ITEMS_MAX: usize = 10_000;
 const _: () = assert!(CONFIG_EXPORT_ITEMS_MAX <= CONFIG_IMPORT_ENTRIES_MAX);
+/// Parts of a `multipart/form-data` body (an import has `file` and a few text fields).
+pub const MULTIPART_PARTS_MAX: usize = 16;
 /// Namespaces (besides the default one).
 pub const NAMESPACES_MAX: usize = 10_000;
 /// Entries and uncompressed bytes of an imported zip.

@@ -604,3 +604,166 @@ fn export_zips() {
     let (status, _, _) = get_bytes(&server, &format!("{CONFIGS}?export=true&group=a%20b"));
     assert_eq!(status, 400);
 }
+
+/// POSTs a multipart body with the zip in part `file` (when given) and text fields.
+fn post_multipart(
+    server: &Server,
+    path: &str,
+    fields: &[(&str, &str)],
+    zip: Option<&[u8]>,
+) -> Value {
+    const BOUNDARY: &str = "nacoreTestBoundary7MA4YWxk";
+    let mut body = Vec::new();
+    for (name, value) in fields {
+        body.extend_from_slice(
+            format!("--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n").as_bytes(),
+        );
+    }
+    if let Some(zip) = zip {
+        body.extend_from_slice(
+            format!(
+                "--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"c.zip\"\r\n\
+                 Content-Type: application/zip\r\n\r\n"
+            )
+            .as_bytes(),
+        );
+        body.extend_from_slice(zip);
+        body.extend_from_slice(b"\r\n");
+    }
+    body.extend_from_slice(format!("--{BOUNDARY}--\r\n").as_bytes());
+    let mut stream = TcpStream::connect(("127.0.0.1", server.http_port)).expect("connect");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .expect("timeout");
+    let head = format!(
+        "POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\
+         Content-Type: multipart/form-data; boundary={BOUNDARY}\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    );
+    stream.write_all(head.as_bytes()).expect("write head");
+    stream.write_all(&body).expect("write body");
+    let mut raw = Vec::new();
+    stream.read_to_end(&mut raw).expect("read");
+    let text = String::from_utf8_lossy(&raw).into_owned();
+    let (head, body) = text.split_once("\r\n\r\n").expect("head end");
+    assert!(head.starts_with("HTTP/1.1 200"), "{text}");
+    serde_json::from_str(body).unwrap_or_else(|e| panic!("{e}: {text}"))
+}
+
+fn content(server: &Server, group: &str, data_id: &str) -> Option<String> {
+    let reply = get(server, &format!("{CONFIGS}?dataId={data_id}&group={group}"));
+    (reply.status == 200).then_some(reply.body)
+}
+
+/// `import=true` publishes a v2 export under ABORT, SKIP and OVERWRITE as Java counts them,
+/// reports unrecognized entries, and refuses a missing file, a non-zip, an unknown namespace
+/// and an unknown policy without storing anything.
+#[test]
+fn import_zips_with_policies() {
+    let server = Server::start();
+    let import = format!("{CONFIGS}?import=true");
+    for name in ["i0", "i1", "i2"] {
+        publish(&server, "IMP", name, "&appName=imp&type=json");
+    }
+    let (_, _, zip) = get_bytes(&server, &format!("{CONFIGS}?exportV2=true&group=IMP"));
+    let reply = send(
+        &server,
+        "DELETE",
+        &format!("{CONFIGS}?dataId=i1&group=IMP"),
+        &[],
+        None,
+    );
+    assert_eq!(reply.body, "true");
+
+    let abort = post_multipart(&server, &import, &[], Some(&zip));
+    assert_eq!(
+        (abort["code"].as_u64(), abort["data"]["succCount"].as_u64()),
+        (Some(200), Some(0)),
+        "{abort}"
+    );
+    assert_eq!(abort["data"]["failData"][0]["dataId"], "i0", "{abort}");
+    assert_eq!(abort["data"]["skipCount"], 2, "{abort}");
+    assert_eq!(
+        content(&server, "IMP", "i1"),
+        None,
+        "ABORT stopped at the first existing config"
+    );
+
+    let skip = post_multipart(&server, &format!("{import}&policy=SKIP"), &[], Some(&zip));
+    assert_eq!(
+        (
+            skip["data"]["succCount"].as_u64(),
+            skip["data"]["skipCount"].as_u64()
+        ),
+        (Some(1), Some(2)),
+        "{skip}"
+    );
+    assert_eq!(
+        content(&server, "IMP", "i1").as_deref(),
+        Some("content-of-i1")
+    );
+    let all = json_of(&get(
+        &server,
+        &format!("{CONFIGS}?show=all&dataId=i1&group=IMP"),
+    ));
+    assert_eq!(
+        (all["appName"].as_str(), all["type"].as_str()),
+        (Some("imp"), Some("json")),
+        "{all}"
+    );
+
+    let body = "dataId=i0&group=IMP&content=changed";
+    assert_eq!(send(&server, "POST", CONFIGS, &[], Some(body)).body, "true");
+    let overwrite = post_multipart(&server, &import, &[("policy", "OVERWRITE")], Some(&zip));
+    assert_eq!(overwrite["data"]["succCount"], 3, "{overwrite}");
+    assert_eq!(
+        content(&server, "IMP", "i0").as_deref(),
+        Some("content-of-i0")
+    );
+
+    let into_ns = post_multipart(
+        &server,
+        &format!("{import}&namespace=nowhere"),
+        &[],
+        Some(&zip),
+    );
+    assert_eq!(into_ns["code"], 100_001, "{into_ns}");
+    let no_file = post_multipart(&server, &import, &[("policy", "SKIP")], None);
+    assert_eq!(no_file["code"], 100_005, "{no_file}");
+    let not_zip = post_multipart(&server, &import, &[], Some(b"not a zip"));
+    assert_eq!(not_zip["code"], 100_004, "{not_zip}");
+    let reply = send(
+        &server,
+        "POST",
+        &format!("{import}&policy=bogus"),
+        &[],
+        None,
+    );
+    assert_eq!(reply.status, 400, "{reply:?}");
+
+    // A v1 archive with an entry that is not `group/dataId`.
+    let mut writer = zip::ZipWriter::new(Cursor::new(Vec::new()));
+    let options = zip::write::SimpleFileOptions::default();
+    writer.start_file("IMP/v1.txt", options).expect("entry");
+    writer.write_all(b"from v1").expect("write");
+    writer.start_file("stray", options).expect("entry");
+    writer.write_all(b"x").expect("write");
+    let v1 = writer.finish().expect("zip").into_inner();
+    let mixed = post_multipart(&server, &import, &[], Some(&v1));
+    assert_eq!(
+        (
+            mixed["data"]["succCount"].as_u64(),
+            mixed["data"]["unrecognizedCount"].as_u64()
+        ),
+        (Some(1), Some(1)),
+        "{mixed}"
+    );
+    assert_eq!(
+        mixed["data"]["unrecognizedData"][0]["itemName"], "stray",
+        "{mixed}"
+    );
+    assert_eq!(
+        content(&server, "IMP", "v1.txt").as_deref(),
+        Some("from v1")
+    );
+}

@@ -616,6 +616,7 @@ mod tests {
         Request {
             head,
             params,
+            multipart_body: None,
             local_addr: None,
             remote_addr: Some(SocketAddr::from(([10, 1, 2, 3], 40000))),
         }

@@ -126,6 +126,7 @@ mod tests {
         Request {
             head,
             params,
+            multipart_body: None,
             local_addr: None,
             remote_addr: None,
         }

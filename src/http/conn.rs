@@ -28,6 +28,9 @@ use crate::shard::CoreHandle;
 pub struct Request {
     pub head: RequestHead,
     pub params: Params,
+    /// The raw body of a `multipart/form-data` request (config import); `None` otherwise, so
+    /// other requests pay no copy.
+    pub multipart_body: Option<bytes::Bytes>,
     /// The address the client reached us on: this node's address as the client sees it.
     pub local_addr: Option<SocketAddr>,
     /// The client's address (a peer's, for a forwarded request).
@@ -154,6 +157,7 @@ impl Connection {
         let raw = &self.buf[self.start + head.head_bytes..self.start + total];
         let body = chunked_body.as_deref().unwrap_or(raw);
         let params = Params::parse(head.query(), head.form_body.then_some(body));
+        let multipart_body = is_multipart(&head).then(|| bytes::Bytes::copy_from_slice(body));
         self.start += total;
         // Pipelined bytes already buffered belong to a request that has started now.
         self.request_started_ms = (self.start < self.filled).then(|| self.deadlines.now_ms());
@@ -162,6 +166,7 @@ impl Connection {
         Request {
             head,
             params,
+            multipart_body,
             local_addr: self.local_addr,
             remote_addr: self.remote_addr,
         }
@@ -250,4 +255,14 @@ impl Connection {
         result.map_err(Closed::Io)?;
         self.stream.flush().await.map_err(Closed::Io)
     }
+}
+
+/// A `multipart/form-data` body (its Content-Type, any case).
+fn is_multipart(head: &RequestHead) -> bool {
+    head.header(crate::http::codec::KeptHeader::ContentType)
+        .is_some_and(|v| {
+            v.trim_start()
+                .to_ascii_lowercase()
+                .starts_with("multipart/form-data")
+        })
 }

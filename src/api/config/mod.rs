@@ -7,7 +7,9 @@
 //! - `listener`: long polling.
 //! - `search`: search, `show=all`, `beta=true`, catalog.
 //! - `queries`: delete by ids, listener queries, export.
+//! - `import`: zip import.
 
+mod import;
 mod listener;
 mod queries;
 mod search;
@@ -51,7 +53,7 @@ pub async fn route(core: &CoreHandle, request: &Request, path: &str) -> Option<R
     };
     let (api, result) = match (method, path) {
         (Method::Get, "/nacos/v1/cs/configs") => (Api::V1, get_v1(core, request).await),
-        (Method::Post, "/nacos/v1/cs/configs") => (Api::V1, publish(core, request, Api::V1).await),
+        (Method::Post, "/nacos/v1/cs/configs") => (Api::V1, post_v1(core, request).await),
         (Method::Delete, "/nacos/v1/cs/configs") => (Api::V1, remove_v1(core, request).await),
         (Method::Post, "/nacos/v1/cs/configs/listener") => {
             (Api::V1, listener::listener(core, request).await)
@@ -121,6 +123,14 @@ async fn get_v1(core: &CoreHandle, request: &Request) -> ConfigResult<Response> 
         return search::beta(core, request).await;
     }
     get(core, request, Api::V1).await
+}
+
+/// `POST /v1/cs/configs`: `import=true` imports a zip, otherwise a publish.
+async fn post_v1(core: &CoreHandle, request: &Request) -> ConfigResult<Response> {
+    if request.params.get("import") == Some("true") {
+        return import::import(core, request).await;
+    }
+    publish(core, request, Api::V1).await
 }
 
 /// `searchDetail`: a search with `config_detail` (a content pattern); accurate unless

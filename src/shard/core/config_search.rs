@@ -6,7 +6,7 @@ use crate::config::error::{ConfigError, ConfigResult};
 use crate::config::item::{ConfigItem, Gray};
 use crate::config::key::ConfigKey;
 use crate::config::store::{ConfigStore, ConfigSummary, SearchFilter};
-use crate::shard::core::{config_owner, ConfigOp, ConfigReply, Core};
+use crate::shard::core::{config_owner, ConfigOp, ConfigReply, Core, RAFT_CORE};
 
 /// A query of one core's share of the configs.
 #[derive(Debug, Clone)]
@@ -22,6 +22,8 @@ pub enum ConfigQuery {
     ListenersOf(ConfigKey),
     /// Keys listened to from an IP, with the md5 held.
     ListenedBy(String),
+    /// Whether a namespace is stored (core 0 holds them).
+    NamespaceExists(String),
 }
 
 #[derive(Debug)]
@@ -36,6 +38,7 @@ pub enum QueryAnswer {
     Versions(Option<ConfigItem>, Vec<Gray>),
     Listeners(Vec<(String, String)>),
     Listened(Vec<(ConfigKey, String)>),
+    Exists(bool),
 }
 
 impl ConfigQuery {
@@ -68,6 +71,9 @@ impl ConfigQuery {
             }
             ConfigQuery::ListenersOf(key) => QueryAnswer::Listeners(store.listeners_of(&key)),
             ConfigQuery::ListenedBy(ip) => QueryAnswer::Listened(store.listened_by(&ip)),
+            ConfigQuery::NamespaceExists(id) => {
+                QueryAnswer::Exists(store.namespaces().iter().any(|n| n.id == id))
+            }
         }
     }
 }
@@ -184,5 +190,21 @@ impl Core {
         }
         merged.sort();
         Ok(merged)
+    }
+
+    /// Whether namespace `id` exists (the default one, `""`, always does).
+    pub async fn namespace_exists(&self, id: &str) -> ConfigResult<bool> {
+        if id.is_empty() {
+            return Ok(true);
+        }
+        match self
+            .query_on(RAFT_CORE, ConfigQuery::NamespaceExists(id.into()))
+            .await?
+        {
+            QueryAnswer::Exists(exists) => Ok(exists),
+            other => Err(ConfigError::internal(format!(
+                "unexpected namespace answer {other:?}"
+            ))),
+        }
     }
 }
