@@ -208,3 +208,67 @@ impl Core {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::command::{ConfigCommand, Publish};
+    use crate::config::item::ConfigMeta;
+
+    fn store_with(names: &[&str]) -> ConfigStore {
+        let mut store = ConfigStore::new();
+        // Indices descend, so insertion order and id order differ.
+        for (i, name) in names.iter().enumerate() {
+            let command = ConfigCommand::Publish(Box::new(Publish {
+                key: ConfigKey::from_parts("", "G", name),
+                content: format!("c-{name}"),
+                app_name: None,
+                meta: ConfigMeta::default(),
+                cas_md5: None,
+                gray: None,
+                src_user: String::new(),
+                src_ip: String::new(),
+                at_ms: 1,
+            }));
+            let (result, _) = store.apply(&command, 100 - i as u64);
+            assert!(result.is_ok());
+        }
+        store
+    }
+
+    fn summaries(answer: QueryAnswer) -> (Vec<u64>, usize) {
+        match answer {
+            QueryAnswer::Summaries { items, total } => {
+                (items.iter().map(|s| s.item.id).collect(), total)
+            }
+            other => panic!("not summaries: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn search_keeps_lowest_ids_and_counts_all() {
+        let store = store_with(&["a", "b", "c", "d"]);
+        let query = ConfigQuery::Search {
+            filter: SearchFilter::default(),
+            keep: 2,
+        };
+        assert_eq!(summaries(query.run(&store)), (vec![97, 98], 4));
+        let by_ids = ConfigQuery::ByIds(vec![99, 100, 5]);
+        assert_eq!(summaries(by_ids.run(&store)), (vec![99, 100], 2));
+        let none = ConfigQuery::ByIds(Vec::new());
+        assert_eq!(summaries(none.run(&store)), (Vec::new(), 0));
+    }
+
+    #[test]
+    fn versions_and_namespaces() {
+        let store = store_with(&["a"]);
+        let versions = ConfigQuery::Versions(ConfigKey::from_parts("", "G", "a")).run(&store);
+        assert!(
+            matches!(versions, QueryAnswer::Versions(Some(item), grays) if item.id == 100 && grays.is_empty())
+        );
+        let absent = ConfigQuery::Versions(ConfigKey::from_parts("", "G", "z")).run(&store);
+        assert!(matches!(absent, QueryAnswer::Versions(None, _)));
+        let exists = ConfigQuery::NamespaceExists("dev".into()).run(&store);
+        assert!(matches!(exists, QueryAnswer::Exists(false)));
+    }
+}
