@@ -167,6 +167,15 @@ fn search_merges_cores_filters_and_pages() {
         &format!("search=blur&dataId=s1*&group={group}&pageNo=1&pageSize=10"),
     );
     assert_eq!(data_ids(&blur), ["s1", "s10", "s11"]);
+    let no_star = search(
+        &server,
+        &format!("search=blur&dataId=s1&group={group}&pageNo=1&pageSize=10"),
+    );
+    assert_eq!(
+        data_ids(&no_star),
+        ["s1"],
+        "without `*` a blur pattern is LIKE itself"
+    );
     let any_group = search(
         &server,
         "search=accurate&dataId=s0&group=&pageNo=1&pageSize=10",
@@ -199,7 +208,7 @@ fn search_merges_cores_filters_and_pages() {
     assert_eq!(filtered("&appName=nobody"), Vec::<String>::new());
     let detail = json_of(&get(
         &server,
-        &format!("{CONFIGS}/searchDetail?search=blur&dataId=&group={group}&config_detail=of-s11&pageNo=1&pageSize=10"),
+        &format!("{CONFIGS}/searchDetail?search=blur&dataId=&group={group}&config_detail=*of-s11&pageNo=1&pageSize=10"),
     ));
     assert_eq!(data_ids(&detail), ["s11"]);
     let clamped = search(
