@@ -776,3 +776,66 @@ fn import_zips_with_policies() {
         Some("from v1")
     );
 }
+
+/// In a 3-member cluster a long poll held by member 3 shows in both listener queries asked of
+/// member 1 (merged from the peers' `communication` endpoints), and is woken by a write there.
+#[test]
+fn listener_queries_merge_members() {
+    let servers = Server::start_cluster(3, &[]);
+    let port = servers[2].http_port;
+    let records = "Listening-Configs=mq1%02MQ%02%01";
+    let poll = thread::spawn(move || {
+        try_http_with(
+            port,
+            "POST",
+            "/nacos/v1/cs/configs/listener",
+            &[("Long-Pulling-Timeout", "30000")],
+            Some(records),
+            Duration::from_secs(60),
+        )
+    });
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let status = json_of(&get(
+            &servers[0],
+            &format!("{CONFIGS}/listener?dataId=mq1&group=MQ"),
+        ));
+        if status["lisentersGroupkeyStatus"]["127.0.0.1"].is_string() {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "member 1 never saw member 3's poll: {status}"
+        );
+        thread::sleep(Duration::from_millis(20));
+    }
+    let local = json_of(&get(
+        &servers[0],
+        "/nacos/v1/cs/communication/configWatchers?dataId=mq1&group=MQ",
+    ));
+    assert_eq!(
+        local["lisentersGroupkeyStatus"],
+        serde_json::json!({}),
+        "member 1 itself holds nothing"
+    );
+    let by_ip = json_of(&get(&servers[0], "/nacos/v1/cs/listener?ip=127.0.0.1"));
+    assert_eq!(
+        by_ip["lisentersGroupkeyStatus"]["mq1+MQ"].as_str(),
+        Some(""),
+        "{by_ip}"
+    );
+
+    // The first write may meet a cluster still electing its leader.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let body = "dataId=mq1&group=MQ&content=now";
+        let reply = send(&servers[0], "POST", CONFIGS, &[], Some(body));
+        if reply.status == 200 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "no write accepted: {reply:?}");
+        thread::sleep(Duration::from_millis(100));
+    }
+    let woke = poll.join().expect("poll thread").expect("poll reply");
+    assert!(woke.body.contains("mq1"), "{woke:?}");
+}

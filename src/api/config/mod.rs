@@ -64,6 +64,12 @@ pub async fn route(core: &CoreHandle, request: &Request, path: &str) -> Option<R
         (Method::Get, "/nacos/v1/cs/listener") => {
             (Api::V1, queries::listened_by(core, request).await)
         }
+        (Method::Get, "/nacos/v1/cs/communication/configWatchers") => {
+            (Api::V1, queries::config_watchers(core, request).await)
+        }
+        (Method::Get, "/nacos/v1/cs/communication/watcherConfigs") => {
+            (Api::V1, queries::watcher_configs(core, request).await)
+        }
         (Method::Get, "/nacos/v1/cs/configs/catalog") => {
             (Api::V1, search::catalog(core, request).await)
         }
