@@ -170,14 +170,10 @@ impl SearchFilter {
     }
 }
 
-/// Nacos's blur match: `*` is any run of characters, and a pattern without `*` still matches
-/// as a substring (it becomes a SQL `LIKE '%…%'`).
+/// Nacos's blur match (`generateLikeArgument`): `*` becomes SQL `%`, any run of characters; a
+/// pattern without `*` is passed to `LIKE` as it is, so it matches only itself (the console
+/// adds the stars around what the user typed).
 fn like(pattern: &str, value: &str) -> bool {
-    let pattern = if pattern.contains('*') {
-        pattern.to_string()
-    } else {
-        format!("*{pattern}*")
-    };
     glob(pattern.as_bytes(), value.as_bytes())
 }
 
@@ -955,7 +951,9 @@ mod tests {
         };
         assert_eq!(store.search(&filter("app.yaml", false)).len(), 1);
         assert_eq!(store.search(&filter("app", false)).len(), 0);
-        assert_eq!(store.search(&filter("app", true)).len(), 1);
+        assert_eq!(store.search(&filter("app", true)).len(), 0);
+        assert_eq!(store.search(&filter("*app*", true)).len(), 1);
+        assert_eq!(store.search(&filter("app.yaml", true)).len(), 1);
         assert_eq!(store.search(&filter("*.yaml", true)).len(), 1);
         assert_eq!(store.search(&filter("*.json", true)).len(), 0);
         let (_, records) = store.apply(&ConfigCommand::PruneHistory { before_ms: 2000 }, 2);

@@ -153,6 +153,14 @@ mod tests {
         );
         assert_eq!(parts[1].filename.as_deref(), Some("a.zip"));
         assert_eq!(&parts[1].content[..], b"PK\x03\x04\r\n\r\nbin");
+        let preamble = Bytes::from_static(
+            b"ignored\r\n------x1\r\nContent-Disposition: form-data; name=a\r\n\r\n\x00\x01\r\n------x1--",
+        );
+        let parts = parse(TYPE, &preamble).unwrap();
+        assert_eq!(
+            (parts[0].name.as_str(), &parts[0].content[..]),
+            ("a", &b"\x00\x01"[..])
+        );
     }
 
     #[test]

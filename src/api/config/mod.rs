@@ -9,6 +9,7 @@
 //! - `capacity`: capacity as Java reports it by default.
 //! - `search`: search, `show=all`, `beta=true`, catalog.
 //! - `queries`: delete by ids, listener queries, export.
+//! - `import`: zip import.
 
 mod capacity;
 mod import;
@@ -55,10 +56,7 @@ pub async fn route(core: &CoreHandle, request: &Request, path: &str) -> Option<R
     };
     let (api, result) = match (method, path) {
         (Method::Get, "/nacos/v1/cs/configs") => (Api::V1, get_v1(core, request).await),
-        (Method::Post, "/nacos/v1/cs/configs") if request.params.get("import") == Some("true") => {
-            (Api::V1, import::import(core, request).await)
-        }
-        (Method::Post, "/nacos/v1/cs/configs") => (Api::V1, publish(core, request, Api::V1).await),
+        (Method::Post, "/nacos/v1/cs/configs") => (Api::V1, post_v1(core, request).await),
         (Method::Delete, "/nacos/v1/cs/configs") => (Api::V1, remove_v1(core, request).await),
         (Method::Post, "/nacos/v1/cs/configs/listener") => {
             (Api::V1, listener::listener(core, request).await)
@@ -70,6 +68,12 @@ pub async fn route(core: &CoreHandle, request: &Request, path: &str) -> Option<R
         }
         (Method::Get, "/nacos/v1/cs/listener") => {
             (Api::V1, queries::listened_by(core, request).await)
+        }
+        (Method::Get, "/nacos/v1/cs/communication/configWatchers") => {
+            (Api::V1, queries::config_watchers(core, request).await)
+        }
+        (Method::Get, "/nacos/v1/cs/communication/watcherConfigs") => {
+            (Api::V1, queries::watcher_configs(core, request).await)
         }
         (Method::Get, "/nacos/v1/cs/configs/catalog") => {
             (Api::V1, search::catalog(core, request).await)
@@ -130,6 +134,14 @@ async fn get_v1(core: &CoreHandle, request: &Request) -> ConfigResult<Response> 
         return search::beta(core, request).await;
     }
     get(core, request, Api::V1).await
+}
+
+/// `POST /v1/cs/configs`: `import=true` imports a zip, otherwise a publish.
+async fn post_v1(core: &CoreHandle, request: &Request) -> ConfigResult<Response> {
+    if request.params.get("import") == Some("true") {
+        return import::import(core, request).await;
+    }
+    publish(core, request, Api::V1).await
 }
 
 /// `searchDetail`: a search with `config_detail` (a content pattern); accurate unless

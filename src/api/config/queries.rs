@@ -2,8 +2,9 @@
 //! by ids, the listener queries (`/v1/cs/configs/listener` GET, `/v1/cs/listener`) and the
 //! console's zip export (`export=true`, `exportV2=true`).
 //!
-//! Listener queries answer for this node only: Java also asks every member
-//! (`/v1/cs/communication/*`), which nacore does not do yet.
+//! Listener queries merge every member's listeners as Java does: the member asked adds what
+//! its peers' `/v1/cs/communication/{configWatchers,watcherConfigs}` answer (this node's own
+//! listeners only); a peer that does not answer is skipped.
 
 use std::collections::BTreeMap;
 
@@ -15,8 +16,9 @@ use crate::config::archive::{export_zip, ArchiveItem};
 use crate::config::command::ConfigCommand;
 use crate::config::error::{ConfigError, ConfigErrorKind, ConfigResult};
 use crate::config::key::{check_name, check_tenant, normalise_tenant, ConfigKey};
-use crate::config::listen::group_key;
+use crate::config::listen::{group_key, parse_group_key, url_encode};
 use crate::config::store::{ConfigSummary, SearchFilter};
+use crate::http::client::{self, Outgoing};
 use crate::http::conn::Request;
 use crate::http::params::Params;
 use crate::http::response::{Body, Response};
@@ -84,23 +86,126 @@ fn listener_status(map: BTreeMap<String, String>) -> Response {
     Response::json(200, Bytes::from(body.to_string()))
 }
 
-/// `GET /v1/cs/configs/listener?dataId&group[&tenant]`: ip → md5 of the key's listeners.
+/// Java's `SampleResult`: what a member answers a peer about its own listeners.
+fn sample_result(map: BTreeMap<String, String>) -> Response {
+    let body = json!({"lisentersGroupkeyStatus": map});
+    Response::json(200, Bytes::from(body.to_string()))
+}
+
+/// Adds a peer's `SampleResult` to `merged`; an unreadable one adds nothing.
+fn merge_sample(merged: &mut BTreeMap<String, String>, body: &[u8]) {
+    let Ok(value) = serde_json::from_slice::<serde_json::Value>(body) else {
+        return;
+    };
+    if let Some(map) = value["lisentersGroupkeyStatus"].as_object() {
+        for (name, md5) in map {
+            merged.insert(name.clone(), md5.as_str().unwrap_or_default().to_string());
+        }
+    }
+}
+
+/// The peers' answers to `target` (a `/nacos/v1/cs/communication/...` path and query), merged;
+/// nothing outside cluster mode.
+async fn peers_sample(core: &CoreHandle, target: &str) -> BTreeMap<String, String> {
+    let mut merged = BTreeMap::new();
+    let Some(members) = core.members() else {
+        return merged;
+    };
+    let addrs: Vec<_> = members
+        .peers()
+        .filter_map(|id| members.http_addr_of(id))
+        .collect();
+    let calls = addrs.iter().map(|&addr| async move {
+        let outgoing = Outgoing {
+            method: "GET",
+            target,
+            headers: &[("User-Agent", "Nacos-Server:nacore")],
+            content_type: "application/x-www-form-urlencoded",
+            body: &[],
+        };
+        (
+            addr,
+            client::send(addr, &client::encode(addr, &outgoing)).await,
+        )
+    });
+    for (addr, answer) in futures::future::join_all(calls).await {
+        match answer {
+            Ok(answer) if answer.status == 200 => merge_sample(&mut merged, &answer.body),
+            Ok(answer) => tracing::warn!(%addr, status = answer.status, "listener query refused"),
+            Err(error) => tracing::warn!(%addr, %error, "listener query failed"),
+        }
+    }
+    merged
+}
+
+fn watchers_target(key: &ConfigKey) -> String {
+    format!(
+        "/nacos/v1/cs/communication/configWatchers?dataId={}&group={}&tenant={}",
+        url_encode(key.data_id()),
+        url_encode(key.group()),
+        url_encode(key.tenant())
+    )
+}
+
+/// ip → md5 of this node's listeners of `key`.
+async fn local_watchers(
+    core: &CoreHandle,
+    key: &ConfigKey,
+) -> ConfigResult<BTreeMap<String, String>> {
+    Ok(core.config_listeners(key).await?.into_iter().collect())
+}
+
+/// group key → md5 of what `ip` listens to on this node.
+async fn local_watched(core: &CoreHandle, ip: &str) -> ConfigResult<BTreeMap<String, String>> {
+    Ok(core
+        .configs_listened_by(ip)
+        .await?
+        .into_iter()
+        .map(|(key, md5)| (group_key(key.data_id(), key.group(), key.tenant()), md5))
+        .collect())
+}
+
+/// `GET /v1/cs/configs/listener?dataId&group[&tenant]`: ip → md5 of the key's listeners on
+/// every member.
 pub(crate) async fn listeners_of(core: &CoreHandle, request: &Request) -> ConfigResult<Response> {
     let key = key_of(request, Api::V1)?;
-    let map = core.config_listeners(&key).await?.into_iter().collect();
+    let mut map = peers_sample(core, &watchers_target(&key)).await;
+    map.extend(local_watchers(core, &key).await?);
     Ok(listener_status(map))
+}
+
+/// `GET /v1/cs/communication/configWatchers`: a peer asks for this node's listeners of a key.
+pub(crate) async fn config_watchers(
+    core: &CoreHandle,
+    request: &Request,
+) -> ConfigResult<Response> {
+    let key = key_of(request, Api::V1)?;
+    Ok(sample_result(local_watchers(core, &key).await?))
+}
+
+/// `GET /v1/cs/communication/watcherConfigs?ip=`: a peer asks what `ip` listens to here.
+pub(crate) async fn watcher_configs(
+    core: &CoreHandle,
+    request: &Request,
+) -> ConfigResult<Response> {
+    let ip = request
+        .params
+        .get("ip")
+        .ok_or_else(|| ConfigError::missing("ip"))?;
+    Ok(sample_result(local_watched(core, ip.trim()).await?))
 }
 
 /// Which of an IP's keys `/v1/cs/listener` shows: tenant-less ones by default, every one with
 /// `all`, and those whose group key contains `tenant` (Java's `ListenerController`).
-fn shown(key: &ConfigKey, group_key: &str, all: bool, tenant: &str) -> bool {
+fn shown(group_key: &str, all: bool, tenant: &str) -> bool {
     if !tenant.is_empty() && group_key.contains(tenant) {
         return true;
     }
-    all || key.tenant().is_empty()
+    all || parse_group_key(group_key).is_some_and(|(_, _, t)| t.is_empty())
 }
 
-/// `GET /v1/cs/listener?ip=[&all][&tenant]`: group key → md5 of what `ip` listens to.
+/// `GET /v1/cs/listener?ip=[&all][&tenant]`: group key → md5 of what `ip` listens to on every
+/// member.
 pub(crate) async fn listened_by(core: &CoreHandle, request: &Request) -> ConfigResult<Response> {
     let p = &request.params;
     let ip = p
@@ -109,14 +214,14 @@ pub(crate) async fn listened_by(core: &CoreHandle, request: &Request) -> ConfigR
         .trim();
     let all = p.get("all").is_some_and(|v| v.eq_ignore_ascii_case("true"));
     let tenant = p.get("tenant").unwrap_or("").trim();
-    let mut map = BTreeMap::new();
-    for (key, md5) in core.configs_listened_by(ip).await? {
-        let group_key = group_key(key.data_id(), key.group(), key.tenant());
-        if shown(&key, &group_key, all, tenant) {
-            map.insert(group_key, md5);
-        }
-    }
-    Ok(listener_status(map))
+    let target = format!(
+        "/nacos/v1/cs/communication/watcherConfigs?ip={}",
+        url_encode(ip)
+    );
+    let mut merged = peers_sample(core, &target).await;
+    merged.extend(local_watched(core, ip).await?);
+    merged.retain(|group_key, _| shown(group_key, all, tenant));
+    Ok(listener_status(merged))
 }
 
 /// The formal configs an export covers: by `ids` when given (any namespace), else by tenant,
@@ -247,12 +352,24 @@ mod tests {
 
     #[test]
     fn listener_filter() {
-        let plain = ConfigKey::from_parts("", "G", "d");
-        let ns = ConfigKey::from_parts("dev", "G", "d");
-        assert!(shown(&plain, "d+G", false, ""));
-        assert!(!shown(&ns, "d+G+dev", false, ""));
-        assert!(shown(&ns, "d+G+dev", true, ""));
-        assert!(shown(&ns, "d+G+dev", false, "dev"));
+        assert!(shown("d+G", false, ""));
+        assert!(!shown("d+G+dev", false, ""));
+        assert!(shown("d+G+dev", true, ""));
+        assert!(shown("d+G+dev", false, "dev"));
+        assert!(!shown("d+G+dev", false, "prod"));
+    }
+
+    #[test]
+    fn samples_merge() {
+        let mut merged = BTreeMap::new();
+        merge_sample(
+            &mut merged,
+            br#"{"lisentersGroupkeyStatus":{"10.0.0.1":"abc"}}"#,
+        );
+        merge_sample(&mut merged, b"not json");
+        merge_sample(&mut merged, br#"{"lisentersGroupkeyStatus":null}"#);
+        assert_eq!(merged.len(), 1);
+        assert_eq!(merged["10.0.0.1"], "abc");
     }
 
     #[test]

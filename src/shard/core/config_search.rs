@@ -6,7 +6,7 @@ use crate::config::error::{ConfigError, ConfigResult};
 use crate::config::item::{ConfigItem, Gray};
 use crate::config::key::ConfigKey;
 use crate::config::store::{ConfigStore, ConfigSummary, SearchFilter};
-use crate::shard::core::{config_owner, ConfigOp, ConfigReply, Core};
+use crate::shard::core::{config_owner, ConfigOp, ConfigReply, Core, RAFT_CORE};
 
 /// A query of one core's share of the configs.
 #[derive(Debug, Clone)]
@@ -22,6 +22,8 @@ pub enum ConfigQuery {
     ListenersOf(ConfigKey),
     /// Keys listened to from an IP, with the md5 held.
     ListenedBy(String),
+    /// Whether a namespace is stored (core 0 holds them).
+    NamespaceExists(String),
 }
 
 #[derive(Debug)]
@@ -36,6 +38,7 @@ pub enum QueryAnswer {
     Versions(Option<ConfigItem>, Vec<Gray>),
     Listeners(Vec<(String, String)>),
     Listened(Vec<(ConfigKey, String)>),
+    Exists(bool),
 }
 
 impl ConfigQuery {
@@ -68,6 +71,9 @@ impl ConfigQuery {
             }
             ConfigQuery::ListenersOf(key) => QueryAnswer::Listeners(store.listeners_of(&key)),
             ConfigQuery::ListenedBy(ip) => QueryAnswer::Listened(store.listened_by(&ip)),
+            ConfigQuery::NamespaceExists(id) => {
+                QueryAnswer::Exists(store.namespaces().iter().any(|n| n.id == id))
+            }
         }
     }
 }
@@ -187,5 +193,85 @@ impl Core {
         }
         merged.sort();
         Ok(merged)
+    }
+
+    /// Whether namespace `id` exists (the default one, `""`, always does).
+    pub async fn namespace_exists(&self, id: &str) -> ConfigResult<bool> {
+        if id.is_empty() {
+            return Ok(true);
+        }
+        match self
+            .query_on(RAFT_CORE, ConfigQuery::NamespaceExists(id.into()))
+            .await?
+        {
+            QueryAnswer::Exists(exists) => Ok(exists),
+            other => Err(ConfigError::internal(format!(
+                "unexpected namespace answer {other:?}"
+            ))),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::command::{ConfigCommand, Publish};
+    use crate::config::item::ConfigMeta;
+
+    fn store_with(names: &[&str]) -> ConfigStore {
+        let mut store = ConfigStore::new();
+        // Indices descend, so insertion order and id order differ.
+        for (i, name) in names.iter().enumerate() {
+            let command = ConfigCommand::Publish(Box::new(Publish {
+                key: ConfigKey::from_parts("", "G", name),
+                content: format!("c-{name}"),
+                app_name: None,
+                meta: ConfigMeta::default(),
+                cas_md5: None,
+                gray: None,
+                src_user: String::new(),
+                src_ip: String::new(),
+                at_ms: 1,
+            }));
+            let (result, _) = store.apply(&command, 100 - i as u64);
+            assert!(result.is_ok());
+        }
+        store
+    }
+
+    fn summaries(answer: QueryAnswer) -> (Vec<u64>, usize) {
+        match answer {
+            QueryAnswer::Summaries { items, total } => {
+                (items.iter().map(|s| s.item.id).collect(), total)
+            }
+            other => panic!("not summaries: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn search_keeps_lowest_ids_and_counts_all() {
+        let store = store_with(&["a", "b", "c", "d"]);
+        let query = ConfigQuery::Search {
+            filter: SearchFilter::default(),
+            keep: 2,
+        };
+        assert_eq!(summaries(query.run(&store)), (vec![97, 98], 4));
+        let by_ids = ConfigQuery::ByIds(vec![99, 100, 5]);
+        assert_eq!(summaries(by_ids.run(&store)), (vec![99, 100], 2));
+        let none = ConfigQuery::ByIds(Vec::new());
+        assert_eq!(summaries(none.run(&store)), (Vec::new(), 0));
+    }
+
+    #[test]
+    fn versions_and_namespaces() {
+        let store = store_with(&["a"]);
+        let versions = ConfigQuery::Versions(ConfigKey::from_parts("", "G", "a")).run(&store);
+        assert!(
+            matches!(versions, QueryAnswer::Versions(Some(item), grays) if item.id == 100 && grays.is_empty())
+        );
+        let absent = ConfigQuery::Versions(ConfigKey::from_parts("", "G", "z")).run(&store);
+        assert!(matches!(absent, QueryAnswer::Versions(None, _)));
+        let exists = ConfigQuery::NamespaceExists("dev".into()).run(&store);
+        assert!(matches!(exists, QueryAnswer::Exists(false)));
     }
 }
