@@ -40,6 +40,9 @@ pub async fn route(core: &CoreHandle, request: &Request) -> Response {
             None => not_found(request),
         };
     }
+    if let Some(response) = config::namespaces::route(core, request, path).await {
+        return response;
+    }
     match operator::console(core, request, path).await {
         Some(response) => response,
         None => not_found(request),
@@ -52,6 +55,8 @@ fn is_gated(path: &str) -> bool {
         || path.starts_with("/nacos/v1/cs")
         || path.starts_with("/nacos/v2/cs")
         || path == "/nacos/v1/console/health/readiness"
+        || path.starts_with("/nacos/v1/console/namespaces")
+        || path.starts_with("/nacos/v2/console/namespace")
 }
 
 async fn naming(core: &CoreHandle, request: &Request, rest: &str, flavor: Flavor) -> Response {

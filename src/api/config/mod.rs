@@ -5,8 +5,12 @@
 //! errors, `{code,message,data}` for v2.
 //!
 //! - `listener`: long polling.
+//! - `history`: `/v1/cs/history*` and `/v2/cs/history*`.
+//! - `namespaces`: `/v1/console/namespaces` and `/v2/console/namespace*`.
 
+mod history;
 mod listener;
+pub mod namespaces;
 
 use bytes::Bytes;
 
@@ -55,6 +59,9 @@ pub async fn route(core: &CoreHandle, request: &Request, path: &str) -> Option<R
         (Method::Get, "/nacos/v2/cs/config") => (Api::V2, get(core, request, Api::V2).await),
         (Method::Post, "/nacos/v2/cs/config") => (Api::V2, publish(core, request, Api::V2).await),
         (Method::Delete, "/nacos/v2/cs/config") => (Api::V2, remove(core, request, Api::V2).await),
+        (Method::Get, _) if path.contains("/cs/history") => {
+            return history::route(core, request, path).await
+        }
         _ => return None,
     };
     Some(result.unwrap_or_else(|error| render_error(&error, api)))

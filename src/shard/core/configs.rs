@@ -52,6 +52,21 @@ pub enum ConfigOp {
     },
     /// A finished long poll listens no more.
     UnlistenPoll { poll: u64, keys: Vec<ConfigKey> },
+    // config_admin:
+    /// The history rows of `key` (without content), newest first; answers `History`.
+    History { key: ConfigKey },
+    // config_admin:
+    /// The formal configs of `tenant` on this core; answers `Summaries`.
+    TenantConfigs { tenant: String },
+    // config_admin:
+    /// How many formal configs each tenant holds on this core; answers `Counts`.
+    CountsByTenant,
+    // config_admin:
+    /// Core 0: the stored namespaces; answers `Namespaces`.
+    Namespaces,
+    // config_admin:
+    /// Core 0: the content of a history row, read from LMDB; answers `Content`.
+    HistoryContent { key: ConfigKey, nid: u64 },
 }
 
 #[derive(Debug)]
@@ -63,6 +78,16 @@ pub enum ConfigReply {
     /// Indices (into the op's entries) whose md5 differs.
     Changed(Vec<usize>),
     Done,
+    // config_admin:
+    History(Vec<crate::config::item::HistoryRow>),
+    // config_admin:
+    Summaries(Vec<crate::config::store::ConfigSummary>),
+    // config_admin:
+    Counts(Vec<(String, usize)>),
+    // config_admin:
+    Namespaces(Vec<crate::config::item::Namespace>),
+    // config_admin:
+    Content(ConfigResult<Option<bytes::Bytes>>),
 }
 
 /// The owner core of a config key among `cores`.
@@ -115,6 +140,11 @@ impl Core {
             ConfigOp::ClearDurable => {
                 store.clear_durable();
                 ConfigReply::Done
+            }
+            // config_admin:
+            admin => {
+                drop(store);
+                self.apply_config_admin(admin)
             }
         }
     }
