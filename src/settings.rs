@@ -251,3 +251,31 @@ pub fn allowed_cpus() -> Vec<usize> {
     debug_assert!(!cpus.is_empty());
     cpus
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn settings(args: &[&str]) -> Result<Settings, String> {
+        let mut argv = vec!["nacore", "--cores", "1"];
+        argv.extend_from_slice(args);
+        Settings::from_cli(Cli::parse_from(argv))
+    }
+
+    #[test]
+    fn config_history_retention() {
+        let default = settings(&[]).unwrap().config_history;
+        assert_eq!(
+            default.retention_ms,
+            crate::limits::CONFIG_HISTORY_RETENTION_DEFAULT_MS
+        );
+        assert_eq!(
+            default.prune_interval_ms,
+            crate::limits::CONFIG_HISTORY_PRUNE_INTERVAL_MS
+        );
+        let set = settings(&["--config-history-retention-days", "2"]).unwrap();
+        assert_eq!(set.config_history.retention_ms, 2 * DAY_MS);
+        assert!(settings(&["--config-history-retention-days", "36501"]).is_err());
+        assert!(settings(&["--config-history-prune-interval-ms", "99"]).is_err());
+    }
+}

@@ -264,7 +264,9 @@ fn is_iso(time: &Value) -> bool {
 /// stored (an update's row holds the old content), previous, configs, and refusals.
 #[test]
 fn history_v1_and_v2() {
-    let server = Server::start();
+    // Four cores, so rows are read from owner cores other than the one serving, and contents
+    // from core 0 over the mesh.
+    let server = Server::start_with(&["--cores", "4"]);
     for content in ["v1", "v2", "v3"] {
         publish(&server, "a", "ns1", content);
     }

@@ -136,6 +136,16 @@ mod tests {
         }
     }
 
+    /// Namespaces are config-center state: served only once it is rebuilt.
+    #[test]
+    fn namespaces_are_gated() {
+        assert!(is_gated("/nacos/v1/console/namespaces"));
+        assert!(is_gated("/nacos/v2/console/namespace"));
+        assert!(is_gated("/nacos/v2/console/namespace/list"));
+        assert!(is_gated("/nacos/v1/cs/history/configs"));
+        assert!(!is_gated("/nacos/v1/console/health/liveness"));
+    }
+
     /// Until its state is rebuilt a node answers naming and readiness with 503 and gRPC
     /// ServerCheck with error 300; liveness stays OK. After MarkReady it serves.
     #[test]
