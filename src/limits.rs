@@ -296,6 +296,10 @@ pub const CONFIG_EXPORT_ITEMS_MAX: usize = 10_000;
 const _: () = assert!(CONFIG_EXPORT_ITEMS_MAX <= CONFIG_IMPORT_ENTRIES_MAX);
 /// Namespaces (besides the default one).
 pub const NAMESPACES_MAX: usize = 10_000;
+/// The longest id a namespace may be created with (Nacos `NAMESPACE_ID_MAX_LENGTH`).
+pub const NAMESPACE_ID_CHARS_MAX: usize = 128;
+/// The config quota every namespace reports (Nacos `DEFAULT_QUOTA`; not enforced there either).
+pub const NAMESPACE_QUOTA: u32 = 200;
 /// Entries and uncompressed bytes of an imported zip.
 pub const CONFIG_IMPORT_ENTRIES_MAX: usize = 10_000;
 pub const CONFIG_IMPORT_BYTES_MAX: u64 = 256 * 1024 * 1024;

@@ -262,11 +262,13 @@ async fn recover_and_serve(
             std::process::exit(1);
         }
     };
+    let node_id = config
+        .members
+        .as_ref()
+        .map_or(SINGLE_NODE_ID, |m| m.self_id);
+    core.set_state_reader(storage.clone());
     let settings = RaftSettings {
-        node_id: config
-            .members
-            .as_ref()
-            .map_or(SINGLE_NODE_ID, |m| m.self_id),
+        node_id,
         compact_after_entries: config.raft_compact_entries,
     };
     match crate::raft::node::start(storage, settings, core.clone(), cluster) {
@@ -286,6 +288,13 @@ async fn recover_and_serve(
         None
     };
     core.execute_everywhere(NamingOp::MarkReady).await;
+    let history = config.config_history;
+    crate::shard::core::spawn_history_pruner(
+        &core,
+        node_id,
+        history.retention_ms,
+        history.prune_interval_ms,
+    );
     if config.members.is_some() {
         crate::distro::driver::mark_ready(&core).await;
         crate::distro::driver::start(&core, config.distro.verify_interval_ms);

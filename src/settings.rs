@@ -5,6 +5,12 @@ use std::path::PathBuf;
 
 use clap::Parser;
 
+/// One day in ms (the unit of `--config-history-retention-days`).
+const DAY_MS: u64 = 24 * 3600 * 1000;
+/// The longest history retention accepted (a century: beyond it the ms overflow nothing, but
+/// nobody means it).
+const CONFIG_HISTORY_RETENTION_DAYS_MAX: u64 = 36_500;
+
 /// nacore: a Nacos-compatible service registry, thread-per-core on io_uring.
 #[derive(Debug, Clone, Parser)]
 #[command(name = "nacore", version, about)]
@@ -76,6 +82,15 @@ pub struct Cli {
     #[arg(long, env = "NACORE_DISTRO_REPLICA_EXPIRY_MS", default_value_t = crate::limits::DISTRO_REPLICA_EXPIRY_DEFAULT_MS)]
     pub distro_replica_expiry_ms: u64,
 
+    /// Config history rows older than this many days are pruned (Nacos
+    /// `nacos.config.retention.days`).
+    #[arg(long, env = "NACORE_CONFIG_HISTORY_RETENTION_DAYS", default_value_t = crate::limits::CONFIG_HISTORY_RETENTION_DEFAULT_MS / DAY_MS)]
+    pub config_history_retention_days: u64,
+
+    /// How often the Raft leader prunes old config history, in ms (Nacos: every 10 min).
+    #[arg(long, env = "NACORE_CONFIG_HISTORY_PRUNE_INTERVAL_MS", default_value_t = crate::limits::CONFIG_HISTORY_PRUNE_INTERVAL_MS)]
+    pub config_history_prune_interval_ms: u64,
+
     /// Log level or tracing filter (error, warn, info, debug, trace).
     #[arg(long, env = "NACORE_LOG_LEVEL", default_value = "info")]
     pub log_level: String,
@@ -99,6 +114,14 @@ pub struct Settings {
     /// Cluster mode when set (more than one member).
     pub members: Option<crate::cluster::members::Members>,
     pub distro: DistroSettings,
+    pub config_history: ConfigHistorySettings,
+}
+
+/// Config history retention (flags), resolved.
+#[derive(Debug, Clone, Copy)]
+pub struct ConfigHistorySettings {
+    pub retention_ms: u64,
+    pub prune_interval_ms: u64,
 }
 
 /// Distro timings (flags), resolved.
@@ -157,6 +180,16 @@ impl Settings {
         if cli.push_delay_ms > 10_000 {
             return Err("--push-delay-ms must be at most 10000".to_string());
         }
+        if cli.config_history_retention_days > CONFIG_HISTORY_RETENTION_DAYS_MAX {
+            return Err(format!(
+                "--config-history-retention-days must be at most {CONFIG_HISTORY_RETENTION_DAYS_MAX}"
+            ));
+        }
+        if !(100..=DAY_MS).contains(&cli.config_history_prune_interval_ms) {
+            return Err(format!(
+                "--config-history-prune-interval-ms must be 100..={DAY_MS}"
+            ));
+        }
         if cores == 0 || cores > 1024 {
             return Err(format!("--cores must be 1..=1024, got {cores}"));
         }
@@ -177,6 +210,10 @@ impl Settings {
                 sync_delay_ms: cli.distro_sync_delay_ms,
                 verify_interval_ms: cli.distro_verify_interval_ms,
                 replica_expiry_ms: cli.distro_replica_expiry_ms,
+            },
+            config_history: ConfigHistorySettings {
+                retention_ms: cli.config_history_retention_days * DAY_MS,
+                prune_interval_ms: cli.config_history_prune_interval_ms,
             },
             probe: crate::health::probe::ProbeSettings {
                 interval_ms: cli.health_check_interval_ms.max(100),
@@ -213,4 +250,32 @@ pub fn allowed_cpus() -> Vec<usize> {
     }
     debug_assert!(!cpus.is_empty());
     cpus
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn settings(args: &[&str]) -> Result<Settings, String> {
+        let mut argv = vec!["nacore", "--cores", "1"];
+        argv.extend_from_slice(args);
+        Settings::from_cli(Cli::parse_from(argv))
+    }
+
+    #[test]
+    fn config_history_retention() {
+        let default = settings(&[]).unwrap().config_history;
+        assert_eq!(
+            default.retention_ms,
+            crate::limits::CONFIG_HISTORY_RETENTION_DEFAULT_MS
+        );
+        assert_eq!(
+            default.prune_interval_ms,
+            crate::limits::CONFIG_HISTORY_PRUNE_INTERVAL_MS
+        );
+        let set = settings(&["--config-history-retention-days", "2"]).unwrap();
+        assert_eq!(set.config_history.retention_ms, 2 * DAY_MS);
+        assert!(settings(&["--config-history-retention-days", "36501"]).is_err());
+        assert!(settings(&["--config-history-prune-interval-ms", "99"]).is_err());
+    }
 }

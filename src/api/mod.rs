@@ -40,6 +40,9 @@ pub async fn route(core: &CoreHandle, request: &Request) -> Response {
             None => not_found(request),
         };
     }
+    if let Some(response) = config::namespaces::route(core, request, path).await {
+        return response;
+    }
     match operator::console(core, request, path).await {
         Some(response) => response,
         None => not_found(request),
@@ -52,6 +55,8 @@ fn is_gated(path: &str) -> bool {
         || path.starts_with("/nacos/v1/cs")
         || path.starts_with("/nacos/v2/cs")
         || path == "/nacos/v1/console/health/readiness"
+        || path.starts_with("/nacos/v1/console/namespaces")
+        || path.starts_with("/nacos/v2/console/namespace")
 }
 
 async fn naming(core: &CoreHandle, request: &Request, rest: &str, flavor: Flavor) -> Response {
@@ -130,6 +135,16 @@ mod tests {
             local_addr: None,
             remote_addr: None,
         }
+    }
+
+    /// Namespaces are config-center state: served only once it is rebuilt.
+    #[test]
+    fn namespaces_are_gated() {
+        assert!(is_gated("/nacos/v1/console/namespaces"));
+        assert!(is_gated("/nacos/v2/console/namespace"));
+        assert!(is_gated("/nacos/v2/console/namespace/list"));
+        assert!(is_gated("/nacos/v1/cs/history/configs"));
+        assert!(!is_gated("/nacos/v1/console/health/liveness"));
     }
 
     /// Until its state is rebuilt a node answers naming and readiness with 503 and gRPC

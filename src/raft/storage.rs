@@ -325,6 +325,14 @@ impl LmdbStorage {
         self.applied_index_in(&txn)
     }
 
+    /// One value of the state table (a history row's content, read on demand), in its own
+    /// read transaction.
+    pub fn state_value(&self, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
+        debug_assert!(!key.is_empty(), "LMDB rejects empty keys");
+        let txn = self.env.read_txn()?;
+        Ok(self.state.get(&txn, key)?.map(<[u8]>::to_vec))
+    }
+
     /// Every (key, value) of the state table, in key order (used to rebuild memory at start).
     pub fn state_entries(&self) -> Result<Vec<StatePair>, StoreError> {
         let txn = self.env.read_txn()?;

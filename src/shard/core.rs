@@ -61,10 +61,12 @@ pub enum Envelope {
     PollWakes(Vec<(u64, crate::config::key::ConfigKey)>),
 }
 
+mod config_admin;
 mod config_search;
 mod configs;
 mod polls;
 mod replication;
+pub use config_admin::spawn_history_pruner;
 pub use configs::{config_owner, ConfigOp, ConfigReply};
 pub use polls::{spawn_poll_sweeper, PollOutcome};
 pub use replication::DistroState;
@@ -140,6 +142,8 @@ pub struct Core {
     distro: RefCell<Option<Rc<DistroState>>>,
     /// Core 0, cluster mode: where peers' Raft messages go.
     raft_inbox: RefCell<Option<crate::cluster::server::RaftInbox>>,
+    /// Core 0: the LMDB storage, for reads of what memory does not keep (history contents).
+    state_reader: RefCell<Option<crate::raft::storage::LmdbStorage>>,
 }
 
 impl Core {
@@ -179,6 +183,7 @@ impl Core {
             cluster_view: RefCell::new(None),
             distro: RefCell::new(None),
             raft_inbox: RefCell::new(None),
+            state_reader: RefCell::new(None),
         });
         *core.me.borrow_mut() = Rc::downgrade(&core);
         core
@@ -646,9 +651,7 @@ pub fn spawn_mesh_servers(core: &CoreHandle, mut receivers: Receivers<Envelope>)
                         let _ = reply.send(core.distro_apply(op));
                     }
                     Envelope::Raft(messages) => core.take_raft_messages(messages),
-                    Envelope::Config { op, reply } => {
-                        let _ = reply.send(core.apply_config_local(op));
-                    }
+                    Envelope::Config { op, reply } => core.serve_config(op, reply),
                     Envelope::PollWakes(wakes) => core.wake_polls(wakes),
                 }
             }

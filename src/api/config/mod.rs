@@ -9,11 +9,14 @@
 //! - `capacity`: capacity as Java reports it by default.
 //! - `search`: search, `show=all`, `beta=true`, catalog.
 //! - `queries`: delete by ids, listener queries, export.
-//! - `import`: zip import.
+//! - `history`: `/v1/cs/history*` and `/v2/cs/history*`.
+//! - `namespaces`: `/v1/console/namespaces` and `/v2/console/namespace*`.
 
 mod capacity;
+mod history;
 mod import;
 mod listener;
+pub mod namespaces;
 mod queries;
 mod search;
 
@@ -87,6 +90,9 @@ pub async fn route(core: &CoreHandle, request: &Request, path: &str) -> Option<R
         (Method::Get, "/nacos/v2/cs/config") => (Api::V2, get(core, request, Api::V2).await),
         (Method::Post, "/nacos/v2/cs/config") => (Api::V2, publish(core, request, Api::V2).await),
         (Method::Delete, "/nacos/v2/cs/config") => (Api::V2, remove(core, request, Api::V2).await),
+        (Method::Get, _) if path.contains("/cs/history") => {
+            return history::route(core, request, path).await
+        }
         _ => return None,
     };
     Some(result.unwrap_or_else(|error| render_error(&error, api)))

@@ -62,6 +62,21 @@ pub enum ConfigOp {
     // config_search:
     /// A read-only query of this core's share; answers `Query`.
     Query(ConfigQuery),
+    // config_admin:
+    /// The history rows of `key` (without content), newest first; answers `History`.
+    History { key: ConfigKey },
+    // config_admin:
+    /// The formal configs of `tenant` on this core; answers `Summaries`.
+    TenantConfigs { tenant: String },
+    // config_admin:
+    /// How many formal configs each tenant holds on this core; answers `Counts`.
+    CountsByTenant,
+    // config_admin:
+    /// Core 0: the stored namespaces; answers `Namespaces`.
+    Namespaces,
+    // config_admin:
+    /// Core 0: the content of a history row, read from LMDB; answers `Content`.
+    HistoryContent { key: ConfigKey, nid: u64 },
 }
 
 #[derive(Debug)]
@@ -77,6 +92,16 @@ pub enum ConfigReply {
     Count(usize),
     // config_search:
     Query(QueryAnswer),
+    // config_admin:
+    History(Vec<crate::config::item::HistoryRow>),
+    // config_admin:
+    Summaries(Vec<crate::config::store::ConfigSummary>),
+    // config_admin:
+    Counts(Vec<(String, usize)>),
+    // config_admin:
+    Namespaces(Vec<crate::config::item::Namespace>),
+    // config_admin:
+    Content(ConfigResult<Option<bytes::Bytes>>),
 }
 
 /// The owner core of a config key among `cores`.
@@ -135,6 +160,11 @@ impl Core {
             }
             // config_search:
             ConfigOp::Query(query) => ConfigReply::Query(query.run(&store)),
+            // config_admin:
+            admin => {
+                drop(store);
+                self.apply_config_admin(admin)
+            }
         }
     }
 
