@@ -546,3 +546,64 @@ fn old_history_is_pruned() {
     let (status, content) = server.http("GET", "/nacos/v1/cs/configs?dataId=a&group=G", None);
     assert_eq!((status, content.as_str()), (200, "two"));
 }
+
+/// In a 3-member cluster a namespace and a config's history written on one member are read on
+/// every member, contents included (each member reads its own LMDB).
+#[test]
+fn cluster_members_agree_on_namespaces_and_history() {
+    let servers = Server::start_cluster(3, &[]);
+    let create = "customNamespaceId=shared&namespaceName=Shared";
+    let created = wait_until(Duration::from_secs(15), || {
+        servers[0].http("POST", NS_V1, Some(create)) == (200, "true".to_string())
+    });
+    assert!(created, "no leader took the namespace");
+    publish(&servers[1], "a", "shared", "one");
+    publish(&servers[2], "a", "shared", "two");
+    for server in &servers {
+        let seen = wait_until(Duration::from_secs(10), || {
+            namespace_ids(server) == ["", "shared"]
+                && history_page(server, "&tenant=shared")["totalCount"] == 2
+        });
+        assert!(seen, "member {} did not catch up", server.http_port);
+        let page = history_page(server, "&tenant=shared");
+        let nid = page["pageItems"][0]["id"]
+            .as_str()
+            .expect("a nid")
+            .to_string();
+        let path = format!("{HISTORY_V1}?dataId=a&group=G&tenant=shared&nid={nid}");
+        let (status, row) = json_of(server, "GET", &path, None);
+        assert_eq!((status, &row["content"]), (200, &Value::from("one")));
+    }
+}
+
+/// With a 0-day retention the leader's prune empties the history on every member.
+#[test]
+fn cluster_prunes_everywhere() {
+    let servers = Server::start_cluster(
+        3,
+        &[
+            "--config-history-retention-days",
+            "0",
+            "--config-history-prune-interval-ms",
+            "200",
+        ],
+    );
+    let body = "dataId=a&group=G&content=one";
+    let published = wait_until(Duration::from_secs(15), || {
+        servers[0].http("POST", "/nacos/v1/cs/configs", Some(body)) == (200, "true".to_string())
+    });
+    assert!(published, "no leader took the publish");
+    let pruned = wait_until(Duration::from_secs(15), || {
+        servers
+            .iter()
+            .all(|s| history_page(s, "")["totalCount"] == 0)
+    });
+    assert!(pruned, "history not pruned on every member");
+    for server in &servers {
+        let read = wait_until(Duration::from_secs(10), || {
+            server.http("GET", "/nacos/v1/cs/configs?dataId=a&group=G", None)
+                == (200, "one".to_string())
+        });
+        assert!(read, "member {} lost the config", server.http_port);
+    }
+}
