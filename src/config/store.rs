@@ -652,8 +652,8 @@ impl ConfigStore {
             .map_or_else(Vec::new, |e| e.history.iter().rev().cloned().collect())
     }
 
-    /// History rows of every config in `tenant` on this core (`history/configs`), as summaries
-    /// of their current formal versions.
+    /// The current formal version of every config in `tenant` on this core
+    /// (`history/configs`).
     pub fn tenant_configs(&self, tenant: &str) -> Vec<ConfigSummary> {
         self.entries
             .iter()
