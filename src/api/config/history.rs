@@ -213,22 +213,10 @@ fn ok(api: Api, data: Value) -> Response {
 /// A `java.sql.Timestamp` as Spring Boot's Jackson writes it: ISO-8601 in UTC with ms,
 /// `2025-12-02T00:00:00.000+00:00`.
 pub fn iso_time(ms: u64) -> String {
-    let secs = ms / 1000;
-    let days = secs / 86_400;
-    let (h, m, s) = ((secs % 86_400) / 3600, (secs % 3600) / 60, secs % 60);
-    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
-    let z = days as i64 + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
+    let t = crate::api::config::civil_time(ms);
     format!(
-        "{year:04}-{month:02}-{day:02}T{h:02}:{m:02}:{s:02}.{:03}+00:00",
-        ms % 1000
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}+00:00",
+        t.year, t.month, t.day, t.hour, t.minute, t.second, t.millis
     )
 }
 

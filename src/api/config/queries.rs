@@ -28,7 +28,7 @@ use crate::limits::{
 };
 use crate::shard::CoreHandle;
 
-use super::{client_ip, http_date, key_of, Api};
+use super::{client_ip, key_of, Api};
 
 /// Every `ids` value (`ids=1,2` or `ids=1&ids=2`, as Spring binds a `List<Long>`), at most
 /// `CONFIG_DELETE_IDS_MAX`. `Ok(empty)` when there are none.
@@ -278,27 +278,12 @@ fn archive_item(summary: &ConfigSummary) -> ArchiveItem {
     }
 }
 
-/// `yyyyMMddHHmmss` (UTC) of epoch `ms`, from the RFC 1123 form `http_date` already computes.
+/// `yyyyMMddHHmmss` (UTC) of epoch `ms`.
 fn compact_date(ms: u64) -> String {
-    const MONTHS: [&str; 12] = [
-        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
-    ];
-    // "Tue, 02 Dec 2025 00:00:00 GMT"
-    let date = http_date(ms);
-    let parts: Vec<&str> = date.split([' ', ':']).collect();
-    let month = MONTHS
-        .iter()
-        .position(|m| parts.get(2) == Some(m))
-        .map_or(1, |i| i + 1);
-    let part = |i: usize| parts.get(i).copied().unwrap_or("00");
+    let t = crate::api::config::civil_time(ms);
     format!(
-        "{}{:02}{}{}{}{}",
-        part(3),
-        month,
-        part(1),
-        part(4),
-        part(5),
-        part(6)
+        "{:04}{:02}{:02}{:02}{:02}{:02}",
+        t.year, t.month, t.day, t.hour, t.minute, t.second
     )
 }
 
