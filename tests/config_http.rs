@@ -7,7 +7,7 @@ mod common;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use common::{try_http_with, HttpReply, Server};
+use common::{send, HttpReply, Server};
 
 const CONFIGS: &str = "/nacos/v1/cs/configs";
 const LISTENER: &str = "/nacos/v1/cs/configs/listener";
@@ -25,24 +25,6 @@ fn md5_of(server: &Server, data_id: &str) -> String {
 
 fn request(server: &Server, method: &str, path: &str) -> HttpReply {
     send(server, method, path, &[], None)
-}
-
-fn send(
-    server: &Server,
-    method: &str,
-    path: &str,
-    headers: &[(&str, &str)],
-    body: Option<&str>,
-) -> HttpReply {
-    try_http_with(
-        server.http_port,
-        method,
-        path,
-        headers,
-        body,
-        Duration::from_secs(60),
-    )
-    .unwrap_or_else(|e| panic!("{method} {path}: {e}"))
 }
 
 fn publish(server: &Server, data_id: &str, content: &str) {

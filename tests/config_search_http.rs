@@ -10,7 +10,7 @@ use std::net::TcpStream;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use common::{try_http_with, HttpReply, Server};
+use common::{send, try_http_with, HttpReply, Server};
 use nacore::config::key::ConfigKey;
 use nacore::shard::owner_of_parts;
 use serde_json::Value;
@@ -18,24 +18,6 @@ use serde_json::Value;
 const CONFIGS: &str = "/nacos/v1/cs/configs";
 /// The test server's cores (`tests/common`: `--cores 2`).
 const CORES: usize = 2;
-
-fn send(
-    server: &Server,
-    method: &str,
-    path: &str,
-    headers: &[(&str, &str)],
-    body: Option<&str>,
-) -> HttpReply {
-    try_http_with(
-        server.http_port,
-        method,
-        path,
-        headers,
-        body,
-        Duration::from_secs(60),
-    )
-    .unwrap_or_else(|e| panic!("{method} {path}: {e}"))
-}
 
 fn get(server: &Server, path: &str) -> HttpReply {
     send(server, "GET", path, &[], None)

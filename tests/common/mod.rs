@@ -395,6 +395,26 @@ impl HttpReply {
     }
 }
 
+/// One request to `server` with extra headers, read for up to 60 s (long polls are held up to
+/// 30 s); panics on I/O errors.
+pub fn send(
+    server: &Server,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: Option<&str>,
+) -> HttpReply {
+    try_http_with(
+        server.http_port,
+        method,
+        path,
+        headers,
+        body,
+        Duration::from_secs(60),
+    )
+    .unwrap_or_else(|e| panic!("{method} {path}: {e}"))
+}
+
 /// One request with extra headers and a read timeout of its own (for held long polls).
 pub fn try_http_with(
     port: u16,
