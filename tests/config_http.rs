@@ -486,6 +486,96 @@ fn import_publishes_an_export_zip_under_each_policy() {
     assert_eq!(value["code"].as_u64(), Some(100_005), "{not_multipart:?}");
 }
 
+/// The id of a formal config, from `show=all`.
+fn id_of(server: &Server, data_id: &str) -> u64 {
+    let reply = request(
+        server,
+        "GET",
+        &format!("{CONFIGS}?dataId={data_id}&group={GROUP}&show=all"),
+    );
+    let value: serde_json::Value = serde_json::from_str(&reply.body).unwrap();
+    value["id"]
+        .as_u64()
+        .or_else(|| value["id"].as_str().and_then(|s| s.parse().ok()))
+        .unwrap_or_else(|| panic!("no id in {value}"))
+}
+
+fn clone_into(server: &Server, query: &str, body: &str) -> (u16, serde_json::Value) {
+    let headers = [("Content-Type", "application/json;charset=UTF-8")];
+    let path = format!("{CONFIGS}?clone=true&{query}");
+    let reply = send(server, "POST", &path, &headers, Some(body));
+    let value = serde_json::from_str(&reply.body).unwrap_or(serde_json::Value::Null);
+    (reply.status, value)
+}
+
+#[test]
+fn clone_copies_configs_by_id_into_a_namespace() {
+    let server = Server::start();
+    publish(&server, "cl-a", "a=1");
+    publish(&server, "cl-b", "b=1");
+    let created = send(
+        &server,
+        "POST",
+        "/nacos/v1/console/namespaces",
+        &[],
+        Some("customNamespaceId=cl-ns&namespaceName=clones"),
+    );
+    assert_eq!(created.body, "true", "{created:?}");
+    let (a, b) = (id_of(&server, "cl-a"), id_of(&server, "cl-b"));
+    let body = format!(
+        r#"[{{"cfgId":{a},"dataId":"","group":""}},{{"cfgId":"{b}","dataId":"cl-b2","group":"CLONED"}}]"#
+    );
+    let (status, reply) = clone_into(&server, "tenant=cl-ns&policy=ABORT", &body);
+    assert_eq!(
+        (status, reply["code"].as_u64()),
+        (200, Some(200)),
+        "{reply}"
+    );
+    assert_eq!(reply["message"], "Clone Completed Successfully", "{reply}");
+    assert_eq!(reply["data"]["succCount"].as_u64(), Some(2), "{reply}");
+    let read = |query: &str| request(&server, "GET", &format!("{CONFIGS}?{query}")).body;
+    assert_eq!(
+        read(&format!("dataId=cl-a&group={GROUP}&tenant=cl-ns")),
+        "a=1"
+    );
+    assert_eq!(read("dataId=cl-b2&group=CLONED&tenant=cl-ns"), "b=1");
+    // The originals stay where they were.
+    assert_eq!(read(&format!("dataId=cl-b&group={GROUP}")), "b=1");
+
+    // Cloning again aborts at the first copy that exists; SKIP skips it.
+    let (_, reply) = clone_into(&server, "tenant=cl-ns", &body);
+    assert_eq!(reply["data"]["succCount"].as_u64(), Some(0), "{reply}");
+    assert_eq!(reply["data"]["failData"][0]["dataId"], "cl-a", "{reply}");
+    let (_, reply) = clone_into(&server, "tenant=cl-ns&policy=SKIP", &body);
+    assert_eq!(reply["data"]["skipCount"].as_u64(), Some(2), "{reply}");
+
+    // Refusals store nothing.
+    let one = format!(r#"[{{"cfgId":{a}}}]"#);
+    let (_, reply) = clone_into(&server, "tenant=no-such-ns", &one);
+    assert_eq!(reply["code"].as_u64(), Some(100_001), "{reply}");
+    let (_, reply) = clone_into(&server, "tenant=cl-ns", "[]");
+    assert_eq!(reply["code"].as_u64(), Some(100_002), "{reply}");
+    let (_, reply) = clone_into(&server, "tenant=cl-ns", r#"[{"cfgId":987654321}]"#);
+    assert_eq!(reply["code"].as_u64(), Some(100_005), "{reply}");
+    for (query, body) in [
+        ("tenant=cl-ns", "{not json"),
+        ("tenant=cl-ns", r#"[{"dataId":"x"}]"#),
+        ("tenant=cl-ns&policy=MERGE", one.as_str()),
+        ("policy=ABORT", one.as_str()),
+    ] {
+        let (status, reply) = clone_into(&server, query, body);
+        assert_eq!(status, 400, "{query} {body}: {reply}");
+    }
+    let count = request(&server, "GET", "/nacos/v1/console/namespaces");
+    let value: serde_json::Value = serde_json::from_str(&count.body).unwrap();
+    let ns = value["data"]
+        .as_array()
+        .and_then(|all| all.iter().find(|n| n["namespace"] == "cl-ns"))
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(ns["configCount"].as_u64(), Some(2), "{value}");
+}
+
 #[test]
 fn capacity_reports_java_defaults_with_live_usage() {
     let server = Server::start();

@@ -439,7 +439,12 @@ pub fn try_http_with(
     }
     match form_body {
         Some(body) => {
-            req.push_str("Content-Type: application/x-www-form-urlencoded\r\n");
+            let typed = extra_headers
+                .iter()
+                .any(|(name, _)| name.eq_ignore_ascii_case("content-type"));
+            if !typed {
+                req.push_str("Content-Type: application/x-www-form-urlencoded\r\n");
+            }
             req.push_str(&format!("Content-Length: {}\r\n\r\n", body.len()));
             req.push_str(body);
         }

@@ -6,6 +6,11 @@
 //!
 //! Unlike Java, every item is validated before anything is written, so an invalid item refuses
 //! the whole import (400) instead of leaving it half done.
+//!
+//! The console's clone (`POST /v1/cs/configs?clone=true&tenant=<target>&policy=`) shares the
+//! policy and the result map: its JSON body `[{cfgId, dataId, group}]` names configs by id (in
+//! any namespace) and the dataId/group each copy takes in the target namespace (blank keeps
+//! the original's). Unlike Java, the copy keeps the original's tags.
 
 use bytes::Bytes;
 use serde_json::{json, Map, Value};
@@ -203,6 +208,112 @@ pub(crate) async fn import(core: &CoreHandle, request: &Request) -> ConfigResult
     Ok(Response::json(200, Bytes::from(body.to_string())))
 }
 
+/// One element of a clone body (Java's `SameNamespaceCloneConfigBean`). Jackson binds a
+/// numeric string as well as a number to `cfgId`, so both are accepted.
+#[derive(Debug, serde::Deserialize)]
+struct CloneTarget {
+    #[serde(rename = "cfgId")]
+    cfg_id: Option<serde_json::Value>,
+    #[serde(rename = "dataId", default)]
+    data_id: Option<String>,
+    #[serde(default)]
+    group: Option<String>,
+}
+
+fn clone_targets(body: &[u8]) -> ConfigResult<Vec<(u64, CloneTarget)>> {
+    let raw: Vec<Option<CloneTarget>> = serde_json::from_slice(body)
+        .map_err(|e| ConfigError::invalid(format!("invalid clone body: {e}")))?;
+    if raw.len() > CONFIG_IMPORT_ENTRIES_MAX {
+        return Err(ConfigError::new(
+            ConfigErrorKind::LimitReached,
+            format!("too many configs to clone, at most {CONFIG_IMPORT_ENTRIES_MAX}"),
+        ));
+    }
+    let mut targets: Vec<(u64, CloneTarget)> = Vec::with_capacity(raw.len());
+    for target in raw.into_iter().flatten() {
+        let id = match &target.cfg_id {
+            Some(Value::Number(n)) => n.as_u64(),
+            Some(Value::String(s)) => s.trim().parse().ok(),
+            _ => None,
+        }
+        .ok_or_else(|| ConfigError::invalid("invalid clone body: every item needs a cfgId"))?;
+        // Java keeps the first bean of a repeated id.
+        if !targets.iter().any(|(seen, _)| *seen == id) {
+            targets.push((id, target));
+        }
+    }
+    Ok(targets)
+}
+
+fn non_blank(value: &Option<String>) -> Option<&str> {
+    value.as_deref().filter(|v| !v.trim().is_empty())
+}
+
+/// `POST ?clone=true`.
+pub(crate) async fn clone(core: &CoreHandle, request: &Request) -> ConfigResult<Response> {
+    let p = &request.params;
+    let Some(raw_tenant) = p.get("tenant") else {
+        return Err(ConfigError::missing("tenant"));
+    };
+    let policy = policy_of(p.get("policy"))?;
+    check_tenant(raw_tenant)?;
+    let tenant = normalise_tenant(raw_tenant).to_string();
+    let targets = clone_targets(&request.body)?;
+    if targets.is_empty() {
+        return Ok(refused(
+            100_002,
+            "没有选择任何配置",
+            json!({"succCount": 0}),
+        ));
+    }
+    if !core.namespace_exists(&tenant).await? {
+        return Ok(refused(
+            100_001,
+            "目标 namespace 不存在",
+            json!({"succCount": 0}),
+        ));
+    }
+    let ids = targets.iter().map(|(id, _)| *id).collect();
+    let originals = core.configs_by_ids(ids).await?;
+    if originals.is_empty() {
+        return Ok(refused(
+            100_005,
+            "导入的文件数据为空",
+            json!({"succCount": 0}),
+        ));
+    }
+    let src_user = p.get("src_user").unwrap_or("");
+    let src_ip = client_ip(request);
+    let publishes = originals
+        .iter()
+        .map(|original| {
+            let target = targets
+                .iter()
+                .find(|(id, _)| *id == original.item.id)
+                .map(|(_, target)| target);
+            let mut item = ArchiveItem {
+                group: original.key.group().to_string(),
+                data_id: original.key.data_id().to_string(),
+                content: String::from_utf8_lossy(&original.item.content).into_owned(),
+                app_name: original.item.app_name.clone(),
+                desc: original.item.meta.desc.clone(),
+                config_type: original.item.meta.config_type.clone(),
+                config_tags: original.item.meta.tags.clone(),
+            };
+            if let Some(data_id) = target.and_then(|t| non_blank(&t.data_id)) {
+                item.data_id = data_id.to_string();
+            }
+            if let Some(group) = target.and_then(|t| non_blank(&t.group)) {
+                item.group = group.to_string();
+            }
+            publish_of(&item, &tenant, (src_user, &src_ip))
+        })
+        .collect::<ConfigResult<Vec<_>>>()?;
+    let result = publish_all(core, publishes, policy).await?;
+    let body = json!({"code": 200, "message": "Clone Completed Successfully", "data": result});
+    Ok(Response::json(200, Bytes::from(body.to_string())))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -221,5 +332,20 @@ mod tests {
         assert_eq!(type_of(&item("a.json", "")), "json");
         assert_eq!(type_of(&item("a", "")), "text");
         assert_eq!(type_of(&item("a.yml", "xml")), "xml");
+    }
+
+    #[test]
+    fn clone_bodies() {
+        let targets =
+            clone_targets(br#"[{"cfgId":3,"dataId":"x"},null,{"cfgId":"4"},{"cfgId":3}]"#).unwrap();
+        let ids: Vec<u64> = targets.iter().map(|(id, _)| *id).collect();
+        assert_eq!(ids, [3, 4]);
+        assert_eq!(non_blank(&targets[0].1.data_id), Some("x"));
+        assert_eq!(non_blank(&targets[1].1.group), None);
+        assert!(clone_targets(b"[]").unwrap().is_empty());
+        assert!(clone_targets(br#"[{"dataId":"x"}]"#).is_err());
+        assert!(clone_targets(br#"[{"cfgId":-1}]"#).is_err());
+        assert!(clone_targets(b"{").is_err());
+        assert!(clone_targets(br#"{"cfgId":1}"#).is_err());
     }
 }

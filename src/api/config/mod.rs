@@ -5,7 +5,7 @@
 //! errors, `{code,message,data}` for v2.
 //!
 //! - `listener`: long polling.
-//! - `import`: zip import.
+//! - `import`: zip import and clone.
 //! - `capacity`: capacity as Java reports it by default.
 //! - `search`: search, `show=all`, `beta=true`, catalog.
 //! - `queries`: delete by ids, listener queries, export.
@@ -142,10 +142,14 @@ async fn get_v1(core: &CoreHandle, request: &Request) -> ConfigResult<Response> 
     get(core, request, Api::V1).await
 }
 
-/// `POST /v1/cs/configs`: `import=true` imports a zip, otherwise a publish.
+/// `POST /v1/cs/configs`: `import=true` imports a zip, `clone=true` copies configs by id into
+/// a namespace, otherwise a publish.
 async fn post_v1(core: &CoreHandle, request: &Request) -> ConfigResult<Response> {
     if request.params.get("import") == Some("true") {
         return import::import(core, request).await;
+    }
+    if request.params.get("clone") == Some("true") {
+        return import::clone(core, request).await;
     }
     publish(core, request, Api::V1).await
 }
