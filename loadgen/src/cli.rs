@@ -52,6 +52,7 @@ pub struct Cli {
     #[arg(long)]
     pub server_pid: Option<u32>,
     /// `config-get`, `grpc-config-get`: configs published at setup and read (`lg-cfg-0` ...).
+    /// `config-memory`: configs published [default: 100000].
     /// `config-hold`: configs the polls listen to, poll `i` to `lg-cfg-{i % configs}`
     /// [default: 1000 for the gets, 1 for config-hold].
     #[arg(long)]

@@ -52,6 +52,7 @@ pub fn run(cli: &Cli) -> i32 {
             scenario::config_notify::run(cli)
         }
         scenario::Scenario::ConfigHold => scenario::config_hold::run(cli),
+        scenario::Scenario::ConfigMemory => scenario::config_memory::run(cli),
         _ => run_http(cli),
     };
     match result {

@@ -1,5 +1,5 @@
-//! The server's resident memory from /proc, for `grpc-connections`: `VmRSS` of
-//! `/proc/PID/status`, and finding the PID of a local server from the socket listening on its
+//! The server's resident memory from /proc, for `grpc-connections`, `config-hold` and
+//! `config-memory`: `VmRSS` (and `RssAnon`, `RssFile`) of `/proc/PID/status`, and finding the PID of a local server from the socket listening on its
 //! port (`/proc/net/tcp{,6}` gives the socket inode, `/proc/*/fd` the process holding it).
 
 use std::path::Path;
@@ -18,10 +18,37 @@ pub fn rss_bytes(pid: u32) -> Option<u64> {
 
 /// The `VmRSS:  1234 kB` line of a /proc status file, in KiB.
 pub fn parse_vm_rss_kib(status: &str) -> Option<u64> {
-    let line = status.lines().find(|line| line.starts_with("VmRSS:"))?;
-    let mut fields = line["VmRSS:".len()..].split_whitespace();
+    parse_status_kib(status, "VmRSS:")
+}
+
+/// A `<field>  1234 kB` line of a /proc status file, in KiB.
+fn parse_status_kib(status: &str, field: &str) -> Option<u64> {
+    let line = status.lines().find(|line| line.starts_with(field))?;
+    let mut fields = line[field.len()..].split_whitespace();
     let value = fields.next()?.parse().ok()?;
     (fields.next() == Some("kB")).then_some(value)
+}
+
+/// A process's resident memory and its anonymous and file-backed parts (mapped files such as
+/// an LMDB store, which the kernel may reclaim), in bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RssParts {
+    pub total_bytes: u64,
+    pub anon_bytes: u64,
+    pub file_bytes: u64,
+}
+
+pub fn rss_parts(pid: u32) -> Option<RssParts> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    parse_rss_parts(&status)
+}
+
+fn parse_rss_parts(status: &str) -> Option<RssParts> {
+    Some(RssParts {
+        total_bytes: parse_status_kib(status, "VmRSS:")? * 1024,
+        anon_bytes: parse_status_kib(status, "RssAnon:")? * 1024,
+        file_bytes: parse_status_kib(status, "RssFile:")? * 1024,
+    })
 }
 
 /// The inode of a socket listening on `port` in a /proc/net/tcp or tcp6 table.
@@ -82,6 +109,17 @@ mod tests {
         assert_eq!(parse_vm_rss_kib(status), Some(20_480));
         assert_eq!(parse_vm_rss_kib("Name:\tx\n"), None);
         assert_eq!(parse_vm_rss_kib("VmRSS:\t12 MB\n"), None);
+    }
+
+    #[test]
+    fn rss_parts_from_status() {
+        let status = "VmRSS:\t 30 kB\nRssAnon:\t 20 kB\nRssFile:\t 8 kB\nRssShmem:\t 2 kB\n";
+        let parts = parse_rss_parts(status).unwrap();
+        assert_eq!(
+            (parts.total_bytes, parts.anon_bytes, parts.file_bytes),
+            (30 * 1024, 20 * 1024, 8 * 1024)
+        );
+        assert_eq!(parse_rss_parts("VmRSS:\t 30 kB\n"), None);
     }
 
     /// Only a LISTEN socket on the port matches (port 9848 = 0x2678).

@@ -537,6 +537,7 @@ impl Driver {
         let store = self.store();
         let entries = ready.entries().clone();
         let hard_state = ready.hs().cloned();
+        let wrote = snapshot.is_some() || !entries.is_empty() || hard_state.is_some();
         let snapshot_copy = snapshot.clone();
         let persisted = blocking(move || {
             store.persist_ready(snapshot_copy.as_ref(), &entries, hard_state.as_ref())
@@ -550,18 +551,29 @@ impl Driver {
         if snapshot.is_some() {
             self.reload_state().await;
         }
-        self.apply(committed).await;
+        let flushed = self.apply(committed, None).await;
+        if wrote && !flushed && self.cluster.is_some() {
+            // Peers count what raft believes persisted (votes, append acks) once advance()
+            // runs, so the log commit's meta page must be on disk first. Alone, a member
+            // answers nothing before the apply commit below, whose fdatasync covers it.
+            let store = self.store();
+            if let Err(error) = blocking(move || store.sync()).await {
+                tracing::error!(%error, "cannot sync the raft log; stopping");
+                std::process::exit(70);
+            }
+        }
         self.send_messages(ready.take_persisted_messages());
         let mut light = self.node.advance(ready);
-        if let Some(commit) = light.commit_index() {
+        let commit = light.commit_index();
+        self.send_messages(light.take_messages());
+        let applied = self.apply(light.take_committed_entries(), commit).await;
+        if let (Some(commit), false) = (commit, applied) {
             let store = self.store();
             if let Err(error) = blocking(move || store.set_commit(commit)).await {
                 tracing::error!(%error, "cannot store the commit index; stopping");
                 std::process::exit(70);
             }
         }
-        self.send_messages(light.take_messages());
-        self.apply(light.take_committed_entries()).await;
         self.node.advance_apply();
         self.maybe_compact();
         self.release_applied();
@@ -590,10 +602,12 @@ impl Driver {
     }
 
     /// Applies committed entries in log order on their owner cores, stores their records and
-    /// the applied index in one transaction, then answers their proposers.
-    async fn apply(&mut self, entries: Vec<Entry>) {
+    /// the applied index (and `commit`, when Some) in one transaction, then answers their
+    /// proposers. Returns whether it committed a transaction: its fdatasync makes every
+    /// earlier commit durable too, the log's among them, before any proposer is answered.
+    async fn apply(&mut self, entries: Vec<Entry>, commit: Option<u64>) -> bool {
         let Some(last) = entries.last().map(|e| e.index) else {
-            return;
+            return false;
         };
         // Later entries win: a key deleted then put again in one batch must end up put.
         let mut changes: BTreeMap<Vec<u8>, Option<Vec<u8>>> = BTreeMap::new();
@@ -626,13 +640,15 @@ impl Driver {
             }
         }
         let store = self.store();
-        if let Err(error) = blocking(move || store.apply(last, &puts, &deletes)).await {
+        let stored = blocking(move || store.apply_at_commit(commit, last, &puts, &deletes)).await;
+        if let Err(error) = stored {
             tracing::error!(%error, "cannot store applied state; stopping");
             std::process::exit(70);
         }
         for (reply, result, config_error, index) in answers {
             answer_with(reply, result, index, config_error);
         }
+        true
     }
 
     /// Applies one entry on the owner core(s) of what it changes; returns the outcome and

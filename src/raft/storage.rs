@@ -177,10 +177,21 @@ impl LmdbStorage {
         options.map_size(map_size_bytes);
         options.max_dbs(DATABASES_COUNT_MAX);
         options.max_readers(READERS_COUNT_MAX);
-        // No `flags(..)`: LMDB's defaults keep a synchronous fsync on every commit, which raft
-        // needs before persisted messages go out (NO_SYNC / MAP_ASYNC would lose acked entries).
+        // NO_META_SYNC: a commit fdatasyncs its data pages but writes the meta page without
+        // a flush of its own; the next commit's fdatasync (or `sync`) makes it durable. LMDB
+        // keeps its integrity under this flag (a power loss can only undo the last commit),
+        // and it halves the flushes of a commit. The raft driver keeps durability by flushing
+        // before anything that depends on a commit leaves the node: an acknowledged write is
+        // answered only after the apply commit that follows its log commit, and a member sends
+        // its persisted messages (votes, append acks) only after `sync` or such a commit.
+        // A `kill -9` loses nothing either way: written pages are in the kernel's cache.
+        // NO_SYNC / MAP_ASYNC would lose acknowledged entries on a power loss.
         // SAFETY: heed refuses to open one path twice in this process, and nothing else maps or
         // edits these files while the environment is open (nacore owns its data directory).
+        // NO_META_SYNC is one of LMDB's documented trade-offs, kept safe as said above.
+        unsafe {
+            options.flags(heed::EnvFlags::NO_META_SYNC);
+        }
         let env = unsafe { options.open(dir)? };
         let mut txn = env.write_txn()?;
         let log: LogDb = env.create_database(&mut txn, Some(DB_NAME_LOG))?;
@@ -235,7 +246,15 @@ impl LmdbStorage {
         let mut txn = self.env.write_txn()?;
         self.put_message(&mut txn, META_KEY_CONF_STATE, cs)?;
         txn.commit()?;
+        self.sync()?;
         debug_assert_eq!(&self.conf_state()?, cs);
+        Ok(())
+    }
+
+    /// Makes every commit so far durable (an fdatasync): the meta page of the last commit,
+    /// which NO_META_SYNC leaves to the next flush.
+    pub fn sync(&self) -> Result<(), StoreError> {
+        self.env.force_sync()?;
         Ok(())
     }
 
@@ -294,7 +313,29 @@ impl LmdbStorage {
         puts: &[(Vec<u8>, Vec<u8>)],
         deletes: &[Vec<u8>],
     ) -> Result<(), StoreError> {
+        self.apply_at_commit(None, applied_index, puts, deletes)
+    }
+
+    /// `apply`, and first, when `commit` is Some, `set_commit` in the same transaction: a
+    /// LightReady's commit index and the entries it commits cost one commit, not two.
+    pub fn apply_at_commit(
+        &self,
+        commit: Option<u64>,
+        applied_index: u64,
+        puts: &[(Vec<u8>, Vec<u8>)],
+        deletes: &[Vec<u8>],
+    ) -> Result<(), StoreError> {
         let mut txn = self.env.write_txn()?;
+        if let Some(commit) = commit {
+            let mut hard_state = self.hard_state_in(&txn)?;
+            assert!(
+                commit >= hard_state.commit,
+                "commit index went backwards: {} -> {commit}",
+                hard_state.commit
+            );
+            hard_state.commit = commit;
+            self.put_hard_state_in(&mut txn, &hard_state)?;
+        }
         let applied_index_old = self.applied_index_in(&txn)?;
         assert!(
             applied_index >= applied_index_old,

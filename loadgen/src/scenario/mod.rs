@@ -10,6 +10,7 @@
 pub mod cluster_replication;
 pub mod config;
 pub mod config_hold;
+pub mod config_memory;
 pub mod config_notify;
 pub mod grpc;
 pub mod grpc_batch;
@@ -66,6 +67,8 @@ pub enum Scenario {
     ConfigNotifyLongpoll,
     /// Hold --listeners long polls for --duration; the server's RSS per held poll.
     ConfigHold,
+    /// Publish --configs configs of --content-bytes; the server's RSS per stored config.
+    ConfigMemory,
 }
 
 impl Scenario {
@@ -87,6 +90,7 @@ impl Scenario {
             Scenario::ConfigNotifyGrpc => "config-notify-grpc",
             Scenario::ConfigNotifyLongpoll => "config-notify-longpoll",
             Scenario::ConfigHold => "config-hold",
+            Scenario::ConfigMemory => "config-memory",
         }
     }
 
