@@ -33,7 +33,8 @@
 #   configs at setup; for config-notify-grpc and config-notify-longpoll req/s is latency samples
 #   per second (one per listener and publish) and p99 is publish-ack-to-notification latency
 #   (the JSON reports also give it from the publish's send); for config-hold the last column
-#   gives the server's RSS growth per held long poll. Before a config scenario the script
+#   gives the server's RSS growth per held long poll, and for config-memory the server's RSS
+#   growth over the bytes of the configs it stored (req/s there is the setup's publishes). Before a config scenario the script
 #   checks that a probe config publishes and reads back, and restarts a server that acknowledges
 #   publishes without storing them (r-nacos 0.8.8 does after an intermittent panic of its Raft
 #   apply actor at startup).
@@ -80,7 +81,8 @@ config-publish --publish-keys distinct
 config-publish --publish-keys same
 config-notify-grpc --listeners 1000 --rate 10
 config-notify-longpoll --listeners 1000 --rate 10
-config-hold --listeners 10000"
+config-hold --listeners 10000
+config-memory --configs 100000 --content-bytes 1024"
 SCENARIOS="${SCENARIOS:-$DEFAULT_SCENARIOS}"
 
 die() { echo "compare.sh: $*" >&2; exit 1; }
@@ -288,6 +290,9 @@ def figures(report):
         extra = f'{report["server_rss_bytes_per_connection"] / 1024:.1f} KiB/conn'
     elif report.get("server_rss_bytes_per_poll") is not None:
         extra = f'{report["server_rss_bytes_per_poll"] / 1024:.1f} KiB/poll'
+    elif report.get("server_rss_per_content_byte") is not None:
+        extra = (f'{report["server_rss_per_content_byte"]:.2f}x content'
+                 f' ({report["server_rss_anon_per_content_byte"]:.2f}x anon)')
     elif "pushes_received" in report:
         extra = f'{report["pushes_received"]} pushes'
     else:

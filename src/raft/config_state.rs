@@ -10,8 +10,13 @@ use crate::config::key::ConfigKey;
 use crate::raft::state::{json, key_of, parts_of, TableChange};
 
 pub const CONFIG: u8 = b'f';
+/// History rows keyed by config first (written before `HISTORY_BY_NID`); still read, found
+/// and deleted, never written.
 pub const HISTORY: u8 = b'h';
 pub const NAMESPACE: u8 = b'n';
+/// History rows keyed by their nid first: the nid is the Raft index of the write, so new rows
+/// append to the end of the table instead of dirtying one page per config in every batch.
+pub const HISTORY_BY_NID: u8 = b'H';
 
 /// An item's fields other than its content, as stored.
 #[derive(serde::Serialize, serde::Deserialize)]
@@ -33,8 +38,16 @@ fn item_key(key: &ConfigKey, gray_name: Option<&str>) -> Vec<u8> {
     key_of(CONFIG, &[tenant, group, data_id, gray_name.unwrap_or("")])
 }
 
-/// History ids are zero-padded so that a key-ordered scan lists a config's rows oldest first.
+/// Zero-padded nids sort in nid order.
 fn history_key(key: &ConfigKey, nid: u64) -> Vec<u8> {
+    let [tenant, group, data_id] = key.parts();
+    key_of(
+        HISTORY_BY_NID,
+        &[&format!("{nid:020}"), tenant, group, data_id],
+    )
+}
+
+fn legacy_history_key(key: &ConfigKey, nid: u64) -> Vec<u8> {
     let [tenant, group, data_id] = key.parts();
     key_of(HISTORY, &[tenant, group, data_id, &format!("{nid:020}")])
 }
@@ -86,6 +99,17 @@ pub fn change_of(record: &ConfigRecord) -> TableChange {
     }
 }
 
+/// The second change a record makes, besides `change_of`'s: deleting a history row also
+/// deletes it under the key older versions wrote it with.
+pub fn legacy_change_of(record: &ConfigRecord) -> Option<TableChange> {
+    match record {
+        ConfigRecord::NoHistory { key, nid } => {
+            Some(TableChange::Delete(legacy_history_key(key, *nid)))
+        }
+        _ => None,
+    }
+}
+
 /// Decodes one stored config entry; `None` for other kinds or unreadable entries.
 pub fn record_of(key: &[u8], value: &[u8]) -> Option<ConfigRecord> {
     let kind = *key.first()?;
@@ -115,8 +139,10 @@ pub fn record_of(key: &[u8], value: &[u8]) -> Option<ConfigRecord> {
                 item,
             })
         }
-        HISTORY => {
-            let config_key = ConfigKey::from_parts(parts.first()?, parts.get(1)?, parts.get(2)?);
+        HISTORY | HISTORY_BY_NID => {
+            let at = usize::from(kind == HISTORY_BY_NID);
+            let config_key =
+                ConfigKey::from_parts(parts.get(at)?, parts.get(at + 1)?, parts.get(at + 2)?);
             let (header, content) = split_content(value)?;
             let row: HistoryRow = serde_json::from_slice(header).ok()?;
             Some(ConfigRecord::History {
@@ -129,9 +155,10 @@ pub fn record_of(key: &[u8], value: &[u8]) -> Option<ConfigRecord> {
     }
 }
 
-/// The table key of a history row, to read its content back on demand.
-pub fn history_table_key(key: &ConfigKey, nid: u64) -> Vec<u8> {
-    history_key(key, nid)
+/// The table keys a history row may be under (this version's first), to read its content
+/// back on demand.
+pub fn history_table_keys(key: &ConfigKey, nid: u64) -> [Vec<u8>; 2] {
+    [history_key(key, nid), legacy_history_key(key, nid)]
 }
 
 /// The content stored in a history row's value.
@@ -148,6 +175,23 @@ mod tests {
         match change_of(record) {
             TableChange::Put(k, v) => (k, v),
             TableChange::Delete(_) => panic!("expected a put"),
+        }
+    }
+
+    fn history_row() -> HistoryRow {
+        HistoryRow {
+            nid: 9,
+            id: 7,
+            op: HistoryOp::Update,
+            gray_name: None,
+            ext_info: String::new(),
+            md5: "m".into(),
+            app_name: "app".into(),
+            src_ip: "10.0.0.1".into(),
+            src_user: String::new(),
+            encrypted_data_key: String::new(),
+            created_ms: 3,
+            modified_ms: 3,
         }
     }
 
@@ -173,20 +217,7 @@ mod tests {
         let beta = GrayRule::Beta {
             ips: vec!["10.0.0.2".into()],
         };
-        let row = HistoryRow {
-            nid: 9,
-            id: 7,
-            op: HistoryOp::Update,
-            gray_name: None,
-            ext_info: String::new(),
-            md5: "m".into(),
-            app_name: "app".into(),
-            src_ip: "10.0.0.1".into(),
-            src_user: String::new(),
-            encrypted_data_key: String::new(),
-            created_ms: 3,
-            modified_ms: 3,
-        };
+        let row = history_row();
         let records = vec![
             ConfigRecord::Item {
                 key: key.clone(),
@@ -222,7 +253,30 @@ mod tests {
         };
         assert_eq!(change_of(&gone), TableChange::Delete(put(&records[1]).0));
         let (history_key, history_value) = put(&records[2]);
-        assert_eq!(history_key, history_table_key(&key, 9));
+        let [new_key, old_key] = history_table_keys(&key, 9);
+        assert_eq!(history_key, new_key);
+        // A row an older version wrote reads back the same.
+        assert_eq!(
+            record_of(&old_key, &history_value).as_ref(),
+            Some(&records[2])
+        );
+        let gone = ConfigRecord::NoHistory {
+            key: key.clone(),
+            nid: 9,
+        };
+        assert_eq!(change_of(&gone), TableChange::Delete(new_key));
+        assert_eq!(legacy_change_of(&gone), Some(TableChange::Delete(old_key)));
+        assert_eq!(legacy_change_of(&records[2]), None);
+        // New rows sort by nid whatever their config.
+        let later = ConfigRecord::History {
+            key: ConfigKey::from_parts("", "A", "a"),
+            row: HistoryRow {
+                nid: 10,
+                ..history_row()
+            },
+            content: Bytes::new(),
+        };
+        assert!(put(&later).0 > history_key);
         assert_eq!(
             &history_content(&history_value).unwrap()[..],
             b"old\ncontent"

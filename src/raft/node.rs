@@ -668,7 +668,11 @@ impl Driver {
                 let (result, records) = self.core.apply_config(command, index).await;
                 let changes = records
                     .iter()
-                    .map(crate::raft::config_state::change_of)
+                    .flat_map(|record| {
+                        let change = crate::raft::config_state::change_of(record);
+                        std::iter::once(change)
+                            .chain(crate::raft::config_state::legacy_change_of(record))
+                    })
                     .collect();
                 Ok(match result {
                     Ok(()) => (Ok(()), None, changes),

@@ -12,7 +12,12 @@ use crate::shard::CoreHandle;
 fn is_config_kind(key: &[u8]) -> bool {
     matches!(
         key.first(),
-        Some(&config_state::CONFIG | &config_state::HISTORY | &config_state::NAMESPACE)
+        Some(
+            &config_state::CONFIG
+                | &config_state::HISTORY
+                | &config_state::HISTORY_BY_NID
+                | &config_state::NAMESPACE
+        )
     )
 }
 

@@ -14,7 +14,7 @@ use crate::config::error::{ConfigError, ConfigResult};
 use crate::config::item::{HistoryRow, Namespace};
 use crate::config::key::ConfigKey;
 use crate::config::store::ConfigSummary;
-use crate::raft::config_state::{history_content, history_table_key};
+use crate::raft::config_state::{history_content, history_table_keys};
 use crate::raft::storage::LmdbStorage;
 use crate::shard::core::{Core, CoreHandle, RAFT_CORE};
 
@@ -159,9 +159,8 @@ async fn read_content(
     let Some(storage) = reader else {
         return Err(ConfigError::unavailable("the storage is not open"));
     };
-    let table_key = history_table_key(&key, nid);
     let value = glommio::executor()
-        .spawn_blocking(move || storage.state_value(&table_key))
+        .spawn_blocking(move || history_value(&storage, &key, nid))
         .await;
     decode_content(value)
 }
@@ -174,7 +173,21 @@ fn read_content_now(
     let Some(storage) = reader else {
         return Err(ConfigError::unavailable("the storage is not open"));
     };
-    decode_content(storage.state_value(&history_table_key(key, nid)))
+    decode_content(history_value(&storage, key, nid))
+}
+
+/// A history row's stored value, under this version's key or an older one's.
+fn history_value(
+    storage: &LmdbStorage,
+    key: &ConfigKey,
+    nid: u64,
+) -> Result<Option<Vec<u8>>, crate::raft::storage::StoreError> {
+    for table_key in history_table_keys(key, nid) {
+        if let Some(value) = storage.state_value(&table_key)? {
+            return Ok(Some(value));
+        }
+    }
+    Ok(None)
 }
 
 fn decode_content(
