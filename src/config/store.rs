@@ -201,7 +201,9 @@ fn glob(pattern: &[u8], value: &[u8]) -> bool {
 
 #[derive(Debug, Default)]
 pub struct ConfigStore {
-    entries: HashMap<ConfigKey, Entry>,
+    /// Boxed: an entry is a few hundred bytes, and the table keeps up to twice its length
+    /// in slots; a pointer per slot keeps the empty ones cheap.
+    entries: HashMap<ConfigKey, Box<Entry>>,
     /// Core 0 only: the namespaces, by id.
     namespaces: BTreeMap<String, Namespace>,
     pending: Vec<ConfigKey>,
@@ -454,6 +456,7 @@ impl ConfigStore {
             ConfigRecord::History { key, row, .. } => {
                 let entry = self.entries.entry(key).or_default();
                 let at = entry.history.partition_point(|r| r.nid < row.nid);
+                reserve_history_row(entry);
                 entry.history.insert(at, row);
             }
             ConfigRecord::Namespace(namespace) => {
@@ -476,10 +479,10 @@ impl ConfigStore {
             if !entry.listeners.is_empty() {
                 keep.insert(
                     key,
-                    Entry {
+                    Box::new(Entry {
                         listeners: entry.listeners,
                         ..Entry::default()
-                    },
+                    }),
                 );
             }
         }
@@ -580,7 +583,7 @@ impl ConfigStore {
 
     fn drop_empty<'a>(&mut self, keys: impl Iterator<Item = &'a ConfigKey>) {
         for key in keys {
-            if self.entries.get(key).is_some_and(Entry::is_empty) {
+            if self.entries.get(key).is_some_and(|e| e.is_empty()) {
                 self.entries.remove(key);
             }
         }
@@ -735,9 +738,18 @@ fn put_gray(entry: &mut Entry, rule: GrayRule, item: ConfigItem) {
     }
 }
 
+/// Room for one more history row. Most configs have one or two rows: the first rows grow
+/// the Vec exactly rather than to its minimum of four (a row is about 250 bytes).
+fn reserve_history_row(entry: &mut Entry) {
+    if entry.history.len() == entry.history.capacity() && entry.history.len() < 4 {
+        entry.history.reserve_exact(1);
+    }
+}
+
 /// Keeps a history row in memory, dropping the oldest past the per-config bound (their
 /// records delete them from the table too).
 fn push_history(key: &ConfigKey, entry: &mut Entry, row: HistoryRow) -> Vec<ConfigRecord> {
+    reserve_history_row(entry);
     entry.history.push(row);
     let excess = entry
         .history
