@@ -1,6 +1,7 @@
 //! HTTP/1.1 responses: status, content type and a body with its length, serialised into the
 //! connection's output buffer.
 
+use std::borrow::Cow;
 use bytes::Bytes;
 
 pub const TEXT: &str = "text/plain;charset=UTF-8";
@@ -17,7 +18,7 @@ pub struct Response {
     pub content_type: &'static str,
     pub body: Body,
     /// Further headers, in order (config reads: `Content-MD5`, `Config-Type`, no-cache ...).
-    pub headers: Vec<(&'static str, String)>,
+    pub headers: Vec<(&'static str, Cow<'static, str>)>,
 }
 
 /// A body in up to `BODY_PARTS_MAX` pieces, written out back to back, so that a cached
@@ -111,7 +112,12 @@ impl Response {
     }
 
     /// Adds a header (names are fixed strings; CR and LF in a value are dropped on the wire).
-    pub fn with_header(mut self, name: &'static str, value: impl Into<String>) -> Response {
+    /// Fixed values (`no-cache`, ...) are kept without a copy.
+    pub fn with_header(
+        mut self,
+        name: &'static str,
+        value: impl Into<Cow<'static, str>>,
+    ) -> Response {
         self.headers.push((name, value.into()));
         self
     }
