@@ -1,8 +1,8 @@
 //! HTTP/1.1 responses: status, content type and a body with its length, serialised into the
 //! connection's output buffer.
 
-use std::borrow::Cow;
 use bytes::Bytes;
+use std::borrow::Cow;
 
 pub const TEXT: &str = "text/plain;charset=UTF-8";
 pub const JSON: &str = "application/json;charset=UTF-8";

@@ -93,32 +93,57 @@ impl Server {
     /// Starts an `n`-member cluster on loopback (`--members` with explicit cluster ports) and
     /// waits until every member is ready.
     pub fn start_cluster(n: usize, args: &[&str]) -> Vec<Server> {
-        let ports: Vec<(u16, u16, u16)> = (0..n).map(|_| pick_member_ports()).collect();
-        Server::start_cluster_on(&ports, args)
+        Server::start_cluster_retrying(|| (0..n).map(|_| pick_member_ports()).collect(), args)
+    }
+
+    /// Starts a cluster on the ports `pick` gives, again on new ports while a member finds
+    /// one taken (another test may bind it between the pick and the member's bind).
+    fn start_cluster_retrying(
+        pick: impl Fn() -> Vec<(u16, u16, u16)>,
+        args: &[&str],
+    ) -> Vec<Server> {
+        let mut last_log = String::new();
+        for attempt in 1..=START_ATTEMPTS {
+            match Server::try_start_cluster_on(&pick(), args) {
+                Ok(servers) => return servers,
+                Err(StartError::PortsTaken(log)) => {
+                    eprintln!("a cluster member could not bind its ports (attempt {attempt}), retrying with new ones");
+                    last_log = log;
+                }
+                Err(StartError::Fatal(msg)) => panic!("cluster member did not start: {msg}"),
+            }
+        }
+        panic!("cluster members failed to bind free ports {START_ATTEMPTS} times; last log:\n{last_log}");
     }
 
     /// Like [`Server::start_cluster`], but every member's gRPC port is its HTTP port + 1000
     /// (the cluster port stays HTTP + 1001), the port Nacos 2.x gRPC SDKs derive from the
     /// HTTP address: they work with plain `127.0.0.1:<http_port>` server addresses.
     pub fn start_cluster_grpc_offset(n: usize, args: &[&str]) -> Vec<Server> {
-        let mut ports: Vec<(u16, u16, u16)> = Vec::with_capacity(n);
-        while ports.len() < n {
-            let picked = pick_offset_member_ports();
-            let clash = ports.iter().any(|&(h, g, c)| {
-                [h, g, c]
-                    .iter()
-                    .any(|p| [picked.0, picked.1, picked.2].contains(p))
-            });
-            if !clash {
-                ports.push(picked);
+        let pick = || {
+            let mut ports: Vec<(u16, u16, u16)> = Vec::with_capacity(n);
+            while ports.len() < n {
+                let picked = pick_offset_member_ports();
+                let clash = ports.iter().any(|&(h, g, c)| {
+                    [h, g, c]
+                        .iter()
+                        .any(|p| [picked.0, picked.1, picked.2].contains(p))
+                });
+                if !clash {
+                    ports.push(picked);
+                }
             }
-        }
-        Server::start_cluster_on(&ports, args)
+            ports
+        };
+        Server::start_cluster_retrying(pick, args)
     }
 
     /// Starts one member per (http, grpc, cluster) triple, all with the same `--members`
     /// list, and waits until every member is ready.
-    fn start_cluster_on(ports: &[(u16, u16, u16)], args: &[&str]) -> Vec<Server> {
+    fn try_start_cluster_on(
+        ports: &[(u16, u16, u16)],
+        args: &[&str],
+    ) -> Result<Vec<Server>, StartError> {
         let members: Vec<String> = ports
             .iter()
             .map(|(_, _, c)| format!("127.0.0.1:{c}"))
@@ -146,11 +171,10 @@ impl Server {
             })
             .collect();
         for server in servers.iter_mut() {
-            if let Err(StartError::Fatal(msg) | StartError::PortsTaken(msg)) = server.wait_ready() {
-                panic!("cluster member did not start: {msg}");
-            }
+            // On an error the members are dropped: killed, their data removed.
+            server.wait_ready()?;
         }
-        servers
+        Ok(servers)
     }
 
     /// Kills the server with SIGKILL (no clean shutdown) and waits for it to be gone.

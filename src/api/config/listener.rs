@@ -45,7 +45,8 @@ pub async fn listener(core: &CoreHandle, request: &Request) -> ConfigResult<Resp
         let body = changed_body(&entries, &changed);
         let mut response = answer(body.clone());
         if answers_in_headers(request.head.header(KeptHeader::ClientVersion)) {
-            response = response.with_header("Probe-Modify-Response-New", body.trim_end().to_string());
+            response =
+                response.with_header("Probe-Modify-Response-New", body.trim_end().to_string());
         }
         return Ok(response);
     };
