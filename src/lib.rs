@@ -17,6 +17,7 @@
 //! - `udp`: UDP push to v1 subscribers.
 
 pub mod api;
+pub mod auth;
 pub mod cluster;
 pub mod config;
 pub mod distro;
