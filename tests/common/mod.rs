@@ -177,6 +177,20 @@ impl Server {
         Ok(servers)
     }
 
+    /// The value given to `flag` on this server's command line, if any.
+    pub fn arg(&self, flag: &str) -> Option<&str> {
+        let at = self.args.iter().position(|a| a == flag)?;
+        self.args.get(at + 1).map(String::as_str)
+    }
+
+    /// Replaces the value of `flag` for the next [`Server::restart`].
+    pub fn set_arg(&mut self, flag: &str, value: &str) {
+        match self.args.iter().position(|a| a == flag) {
+            Some(at) if at + 1 < self.args.len() => self.args[at + 1] = value.to_string(),
+            _ => self.args.extend([flag.to_string(), value.to_string()]),
+        }
+    }
+
     /// Kills the server with SIGKILL (no clean shutdown) and waits for it to be gone.
     pub fn kill9(&mut self) {
         let _ = self.child.kill();
