@@ -153,8 +153,9 @@ fn users_replicate_and_strangers_are_refused() {
     // Member 2 comes back with the wrong cluster secret: its peers refuse it.
     servers[2].kill9();
     servers[2].set_arg("--auth-cluster-secret", "not-the-secret");
-    servers[2].restart();
+    servers[2].restart_unready();
     let stranger = servers[2].http_port as u64;
+    // It cannot join: it never loads the cluster's state, so it never reports ready.
     wait_until("member 2 seen DOWN", Duration::from_secs(30), || {
         let seen = states(&servers[0], &admin);
         seen.iter()
@@ -172,13 +173,16 @@ fn users_replicate_and_strangers_are_refused() {
     wait_until("erin on member 1", Duration::from_secs(10), || {
         try_login(&servers[1], "erin", "erin-pw")
     });
-    // Member 1 has it; the stranger never gets it (observed for a while).
+    // Member 1 has it; the stranger never gets it nor becomes ready (observed for a while).
     let until = Instant::now() + Duration::from_secs(3);
     while Instant::now() < until {
         assert!(
             try_login(&servers[2], "erin", "erin-pw").is_none(),
             "the stranger got erin"
         );
+        let readiness = "/nacos/v1/console/health/readiness";
+        let ready = common::try_http(stranger as u16, "GET", readiness, None);
+        assert!(!matches!(ready, Ok((200, _))), "the stranger became ready");
         std::thread::sleep(Duration::from_millis(200));
     }
     assert!(

@@ -177,6 +177,13 @@ impl Server {
         Ok(servers)
     }
 
+    /// Starts the server again on the same ports and data dir without waiting for it to be
+    /// ready (for members that must not become ready).
+    pub fn restart_unready(&mut self) {
+        let args: Vec<&str> = self.args.iter().map(String::as_str).collect();
+        self.child = spawn(self.http_port, self.grpc_port, &self.data_dir, &args, true);
+    }
+
     /// The value given to `flag` on this server's command line, if any.
     pub fn arg(&self, flag: &str) -> Option<&str> {
         let at = self.args.iter().position(|a| a == flag)?;
