@@ -87,8 +87,9 @@ fn s(text: &str) -> String {
     text.to_string()
 }
 
-/// Registers, lists, publishes and reads with credentials, before and after several token
-/// lifetimes (TTL 3 s: the SDK logs in again); without credentials every call is refused.
+/// Registers, lists, publishes and reads with credentials; once its token is past the TTL
+/// (3 s) the server refuses it with `token expired!` and the SDK recovers by logging in again
+/// (its login task runs every 30 s); without credentials every call is refused.
 #[test]
 fn rust_sdk_with_credentials_and_without() {
     let server = auth_server("3");
@@ -96,40 +97,70 @@ fn rust_sdk_with_credentials_and_without() {
     runtime.block_on(async {
         let names = naming(&server, "auth-rust", true).await;
         let configs = config(&server, "auth-rust-cfg", true).await;
-        let deadline = Instant::now() + Duration::from_secs(9);
-        let mut round = 0;
-        while round < 3 || Instant::now() < deadline {
-            let port = 8000 + round;
-            names
-                .register_instance(s("auth-rust-svc"), Some(s(GROUP)), instance(port))
-                .await
-                .unwrap_or_else(|e| panic!("register (round {round}): {e}\n{}", server.log()));
-            let all = names
-                .get_all_instances(s("auth-rust-svc"), Some(s(GROUP)), Vec::new(), false)
-                .await
-                .unwrap_or_else(|e| panic!("list (round {round}): {e}"));
-            assert!(all.iter().any(|i| i.port == port), "round {round}: {all:?}");
-            let content = format!("content-{round}");
-            let ok = configs
-                .publish_config(s("auth-rust.cfg"), s(GROUP), content.clone(), None)
-                .await
-                .unwrap_or_else(|e| panic!("publish (round {round}): {e}"));
-            assert!(ok);
-            let read = configs
-                .get_config(s("auth-rust.cfg"), s(GROUP))
-                .await
-                .unwrap_or_else(|e| panic!("get config (round {round}): {e}"));
-            assert_eq!(read.content(), &content);
-            round += 1;
-            tokio::time::sleep(Duration::from_millis(1500)).await;
+        let register =
+            |port: i32| names.register_instance(s("auth-rust-svc"), Some(s(GROUP)), instance(port));
+        register(8000)
+            .await
+            .unwrap_or_else(|e| panic!("register: {e}\n{}", server.log()));
+        let all = names
+            .get_all_instances(s("auth-rust-svc"), Some(s(GROUP)), Vec::new(), false)
+            .await
+            .unwrap_or_else(|e| panic!("list: {e}"));
+        assert!(all.iter().any(|i| i.port == 8000), "{all:?}");
+        let ok = configs
+            .publish_config(s("auth-rust.cfg"), s(GROUP), s("content-1"), None)
+            .await
+            .unwrap_or_else(|e| panic!("publish: {e}"));
+        assert!(ok);
+        let read = configs
+            .get_config(s("auth-rust.cfg"), s(GROUP))
+            .await
+            .unwrap_or_else(|e| panic!("get config: {e}"));
+        assert_eq!(read.content(), "content-1");
+
+        // Past the TTL the token is refused...
+        let deadline = Instant::now() + Duration::from_secs(15);
+        let mut port = 8001;
+        loop {
+            match register(port).await {
+                Err(e) if e.to_string().contains("token expired!") => break,
+                Err(e) => panic!("unexpected refusal: {e}"),
+                Ok(()) => {}
+            }
+            assert!(Instant::now() < deadline, "the token never expired");
+            port += 1;
+            tokio::time::sleep(Duration::from_millis(300)).await;
         }
-        assert!(round >= 3);
+        // ...until the SDK logs in again.
+        let deadline = Instant::now() + Duration::from_secs(45);
+        while register(port).await.is_err() {
+            assert!(Instant::now() < deadline, "the SDK never logged in again");
+            tokio::time::sleep(Duration::from_millis(300)).await;
+        }
+        // The config service logs in on its own schedule.
+        let deadline = Instant::now() + Duration::from_secs(45);
+        loop {
+            let published = configs
+                .publish_config(s("auth-rust.cfg"), s(GROUP), s("content-2"), None)
+                .await;
+            if matches!(published, Ok(true)) {
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "config never recovered: {published:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(300)).await;
+        }
 
         let anonymous = naming(&server, "auth-anon", false).await;
         let refused = anonymous
             .register_instance(s("auth-rust-svc"), Some(s(GROUP)), instance(9999))
             .await;
-        assert!(refused.is_err(), "registered without credentials");
+        let error = refused
+            .expect_err("registered without credentials")
+            .to_string();
+        assert!(error.contains("403"), "{error}");
         let anonymous_config = config(&server, "auth-anon-cfg", false).await;
         let refused = anonymous_config
             .publish_config(s("auth-anon.cfg"), s(GROUP), s("x"), None)
