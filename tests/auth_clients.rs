@@ -1,7 +1,8 @@
 //! Real Nacos clients against a server with `--auth-enabled`: the `nacos-sdk` crate (gRPC,
 //! logging in over HTTP with feature `auth-by-http`) registers, lists, publishes and reads a
 //! config with a username and password, keeps working across token expiry (short TTL: it logs
-//! in again), and is refused without credentials.
+//! in again), and is refused without credentials; nacos-sdk-python 2.0.11 (HTTP) and 3.2.0
+//! (gRPC) and the npm `nacos` client do the same through their scripts in `tests/clients/`.
 
 mod common;
 
@@ -170,4 +171,70 @@ fn rust_sdk_with_credentials_and_without() {
             "published without credentials"
         );
     });
+}
+
+/// nacos-sdk-python 2.0.11 (HTTP v1): registers, lists, publishes and reads with a login;
+/// a token kept past the TTL is refused and a new login recovers; refused without
+/// credentials or with a wrong password (py_auth_v1.py).
+#[test]
+fn python_v1_client() {
+    let server = auth_server("3");
+    let addr = format!("127.0.0.1:{}", server.http_port);
+    let args = [
+        "--server",
+        &addr,
+        "--username",
+        "nacos",
+        "--password",
+        ADMIN_PASSWORD,
+        "--ttl",
+        "3",
+    ];
+    let out = common::run_python("py_auth_v1.py", &args);
+    common::assert_client_ok("py_auth_v1.py", &out, "PY_AUTH_V1_OK", &server);
+}
+
+/// nacos-sdk-python 3.2.0 (gRPC, token in the metadata headers): registers, lists, publishes
+/// and reads across several token lifetimes; refused without credentials (py_auth_v2.py).
+#[test]
+fn python_v2_grpc_client() {
+    let server = auth_server("3");
+    let addr = format!("127.0.0.1:{}", server.http_port);
+    let grpc = server.grpc_port.to_string();
+    let args = [
+        "--server",
+        &addr,
+        "--grpc-port",
+        &grpc,
+        "--username",
+        "nacos",
+        "--password",
+        ADMIN_PASSWORD,
+        "--ttl",
+        "3",
+    ];
+    let out = common::run_python3("py_auth_v2.py", &args);
+    common::assert_client_ok("py_auth_v2.py", &out, "PY_AUTH_V2_OK", &server);
+}
+
+/// npm `nacos` 2.6.3 (username+password on every request): registers, lists, publishes and
+/// reads; without credentials or with a wrong password refused (node_auth.js, twice).
+#[test]
+fn node_client() {
+    let server = auth_server("18000");
+    let addr = format!("127.0.0.1:{}", server.http_port);
+    let args = [
+        "--server",
+        &addr,
+        "--username",
+        "nacos",
+        "--password",
+        ADMIN_PASSWORD,
+    ];
+    let out = common::run_node("node_auth.js", &args);
+    common::assert_client_ok("node_auth.js", &out, "NODE_AUTH_OK", &server);
+    let mut anonymous = args.to_vec();
+    anonymous.extend(["--anonymous", "yes"]);
+    let out = common::run_node("node_auth.js", &anonymous);
+    common::assert_client_ok("node_auth.js --anonymous", &out, "NODE_AUTH_OK", &server);
 }
