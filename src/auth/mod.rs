@@ -89,27 +89,6 @@ impl AuthState {
         }
     }
 
-    /// Checks a username and password against this core's tables (through the cache).
-    pub fn check_password(&self, username: &str, password: &str) -> Result<(), AuthError> {
-        if username.len() > crate::limits::AUTH_USERNAME_BYTES_MAX
-            || password.len() > crate::limits::AUTH_PASSWORD_BYTES_MAX
-        {
-            return Err(AuthError::UserNotFound);
-        }
-        let hash = match self.tables.borrow().user_hash(username) {
-            Some(hash) => hash.to_string(),
-            None => return Err(AuthError::UserNotFound),
-        };
-        if self.cache.borrow().verified(username, password, &hash) {
-            return Ok(());
-        }
-        if !password::verify(password, &hash) {
-            return Err(AuthError::UserNotFound);
-        }
-        self.cache.borrow_mut().remember(username, password, &hash);
-        Ok(())
-    }
-
     /// A token for `username`, valid for the configured TTL from `now_s` (Unix seconds).
     pub fn issue_token(&self, username: &str, now_s: u64) -> Option<String> {
         let secret = self.settings.token_secret.as_ref()?;

@@ -311,6 +311,20 @@ mod tests {
         assert!(t.allows("u", Action::Read, r));
         assert!(!t.allows("u", Action::Write, r));
         assert!(!t.allows("u", Action::Read, "public:G:config/x"));
+        // Console resources stay the admin's even under a catch-all permission.
+        t.apply(&AuthCommand::AddPermission {
+            role: "dev".into(),
+            resource: "*".into(),
+            action: "rw".into(),
+        })
+        .unwrap();
+        assert!(!t.allows("u", Action::Write, "console/namespaces"));
+        t.apply(&AuthCommand::DeletePermission {
+            role: "dev".into(),
+            resource: "*".into(),
+            action: "rw".into(),
+        })
+        .unwrap();
         let deleted = t
             .apply(&AuthCommand::DeleteUser {
                 username: "u".into(),
