@@ -201,3 +201,67 @@ fn users_replicate_and_strangers_are_refused() {
         );
     }
 }
+
+/// Auth rows travel in Raft snapshots: a member down while more auth writes than the
+/// compaction threshold were made catches up from a snapshot and knows every user.
+#[test]
+fn users_arrive_through_a_snapshot() {
+    let args = [
+        "--cores",
+        "1",
+        "--auth-enabled",
+        "--auth-token-secret",
+        SECRET,
+        "--auth-cluster-secret",
+        "peer-secret-1",
+        "--raft-compact-entries",
+        "8",
+    ];
+    let mut servers = Server::start_cluster(3, &args);
+    wait_until("the admin initialisation", Duration::from_secs(30), || {
+        let (status, body) = common::try_http(
+            servers[0].http_port,
+            "POST",
+            "/nacos/v1/auth/users/admin",
+            Some("password=admin-pw"),
+        )
+        .ok()?;
+        (status == 200 && body.contains("\"username\"")).then_some(())
+    });
+    let admin = try_login(&servers[0], "nacos", "admin-pw").expect("admin login");
+    let bearer = format!("Bearer {admin}");
+    servers[2].kill9();
+    // Writes go to whichever of the two live members answers; Raft needs both.
+    for i in 0..30 {
+        let body = format!("username=snap{i}&password=pw{i}");
+        let deadline = Instant::now() + Duration::from_secs(15);
+        loop {
+            let reply = send(
+                &servers[i % 2],
+                "POST",
+                "/nacos/v1/auth/users",
+                &[("Authorization", &bearer)],
+                Some(&body),
+            );
+            if reply.status == 200 {
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "create snap{i}: {} {}",
+                reply.status,
+                reply.body
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+    servers[2].restart();
+    for i in [0, 15, 29] {
+        wait_until(
+            "the restarted member knows the users",
+            Duration::from_secs(15),
+            || try_login(&servers[2], &format!("snap{i}"), &format!("pw{i}")),
+        );
+    }
+    try_login(&servers[2], "nacos", "admin-pw").expect("the admin too");
+}

@@ -17,6 +17,10 @@ use crate::shard::CoreHandle;
 /// Header a member puts on requests it sends another member (forwarded writes).
 pub const SERVER_IDENTITY_HEADER: &str = "nacore-server-identity";
 
+/// A valid bcrypt hash (cost 10: Nacos's shipped hash of `nacos`) checked, result unused, for
+/// logins of unknown users.
+const UNKNOWN_USER_HASH: &str = "$2a$10$EuWPZHzz32dJN7jexM34MOeYirDdFAZm2kuWj7VEOJhhZkDrxfvUu";
+
 /// Where a token or credentials came from.
 pub struct Credentials<'a> {
     pub token: Option<&'a str>,
@@ -121,6 +125,11 @@ pub async fn verify_password(
     }
     let hash = auth.tables.borrow().user_hash(username).map(str::to_string);
     let Some(hash) = hash else {
+        // The same bcrypt work as for a real user, so timing does not tell which users exist.
+        let candidate = password.to_string();
+        glommio::executor()
+            .spawn_blocking(move || crate::auth::password::verify(&candidate, UNKNOWN_USER_HASH))
+            .await;
         auth.throttle.borrow_mut().record_failure(client_ip, now_ms);
         return Err(AuthError::UserNotFound);
     };
