@@ -256,6 +256,24 @@ fn users_roles_permissions() {
     );
     assert_eq!(json(&found).as_array().unwrap().len(), 5);
 
+    // Per-request credentials (cached once verified) stop working once the password changes;
+    // a user may change their own password.
+    let with_old = "/nacos/v1/ns/instance/list?serviceName=auth-svc&username=user2&password=pw2";
+    let with_new =
+        "/nacos/v1/ns/instance/list?serviceName=auth-svc&username=user2&password=pw2-new";
+    let identified = (403, "authorization failed!".to_string());
+    let unknown = (403, "user not found!".to_string());
+    assert_eq!(
+        server.http("GET", with_old, None),
+        identified,
+        "user2 has no permission"
+    );
+    let user2 = login(&server, "user2", "pw2");
+    let own = "/nacos/v1/auth/users?username=user2&newPassword=pw2-new";
+    let (status, body) = admin_call(&server, &user2, "PUT", own, "");
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(server.http("GET", with_old, None), unknown);
+    assert_eq!(server.http("GET", with_new, None), identified);
     let user = login(&server, "user1", "pw1");
     // Not an admin: no administration.
     let (status, body) = admin_call(
