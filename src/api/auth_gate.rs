@@ -28,19 +28,18 @@ pub struct Credentials<'a> {
     pub password: Option<&'a str>,
 }
 
-/// Finds the token Nacos's `resolveToken` would: `accessToken` param, `accessToken` header,
-/// then `Authorization: Bearer`; else the `username`+`password` params.
+/// Finds the token Nacos's `resolveToken` would: `Authorization: Bearer`, then the
+/// `accessToken` param (then an `accessToken` header); else the `username`+`password` params.
 pub fn credentials_of(request: &Request) -> Credentials<'_> {
     let bearer = request
         .head
         .header(KeptHeader::Authorization)
         .and_then(|value| value.strip_prefix("Bearer "))
         .map(str::trim);
-    let token = request
-        .params
-        .non_blank("accessToken")
+    let token = bearer
+        .filter(|t| !t.is_empty())
+        .or_else(|| request.params.non_blank("accessToken"))
         .or_else(|| request.head.header(KeptHeader::AccessToken))
-        .or(bearer)
         .filter(|t| !t.trim().is_empty());
     Credentials {
         token,
@@ -348,6 +347,35 @@ mod tests {
         assert_eq!(a, Action::Read);
         assert!(http_resource(Method::Get, "/nacos/v1/ns/operator/metrics", &p).is_none());
         assert!(http_resource(Method::Get, "/nacos/v1/console/health/readiness", &p).is_none());
+    }
+
+    fn request(raw: &[u8]) -> Request {
+        let head = crate::http::codec::parse_head(raw).unwrap().unwrap();
+        let params = Params::parse(head.query(), None);
+        Request {
+            head,
+            params,
+            body: bytes::Bytes::new(),
+            local_addr: None,
+            remote_addr: None,
+        }
+    }
+
+    /// As Nacos's `resolveToken`: the Bearer header first, then the param, then credentials.
+    #[test]
+    fn token_sources() {
+        let both =
+            request(b"GET /x?accessToken=param HTTP/1.1\r\nAuthorization: Bearer header\r\n\r\n");
+        assert_eq!(credentials_of(&both).token, Some("header"));
+        let param = request(b"GET /x?accessToken=param HTTP/1.1\r\nAuthorization: Basic x\r\n\r\n");
+        assert_eq!(credentials_of(&param).token, Some("param"));
+        let user = request(b"GET /x?username=u&password=p HTTP/1.1\r\n\r\n");
+        let credentials = credentials_of(&user);
+        assert_eq!(credentials.token, None);
+        assert_eq!(
+            (credentials.username, credentials.password),
+            (Some("u"), Some("p"))
+        );
     }
 
     #[test]
