@@ -8,7 +8,7 @@ mod common;
 use std::io::Write;
 use std::time::{Duration, Instant};
 
-use common::{send, Server};
+use common::Server;
 use serde_json::Value;
 
 const SECRET: &str = "nacore-test-token-secret-0123456789abcdef";
@@ -50,6 +50,30 @@ fn try_login(server: &Server, username: &str, password: &str) -> Option<String> 
     answer["accessToken"].as_str().map(str::to_string)
 }
 
+/// Creates a user through `server`, again after a refusal or a stalled answer (a write
+/// forwarded to a leader that loses its leadership meanwhile may never be answered); a retry
+/// that finds the user already created counts.
+fn create_user(server: &Server, bearer: &str, username: &str, password: &str) {
+    let body = format!("username={username}&password={password}");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let reply = common::try_http_with(
+            server.http_port,
+            "POST",
+            "/nacos/v1/auth/users",
+            &[("Authorization", bearer)],
+            Some(&body),
+            Duration::from_secs(15),
+        );
+        match reply {
+            Ok(reply) if reply.status == 200 => return,
+            Ok(reply) if reply.body.contains("already exist") => return,
+            other => assert!(Instant::now() < deadline, "create {username}: {other:?}"),
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
 fn states(server: &Server, token: &str) -> Vec<(u64, String)> {
     let path = format!("/nacos/v1/core/cluster/nodes?accessToken={token}");
     let (status, body) = server.http("GET", &path, None);
@@ -87,14 +111,7 @@ fn users_replicate_and_strangers_are_refused() {
     });
     let admin = try_login(&servers[1], "nacos", "admin-pw").expect("admin login");
     let bearer = format!("Bearer {admin}");
-    let reply = send(
-        &servers[2],
-        "POST",
-        "/nacos/v1/auth/users",
-        &[("Authorization", &bearer)],
-        Some("username=carol&password=carol-pw"),
-    );
-    assert_eq!(reply.status, 200, "{}", reply.body);
+    create_user(&servers[2], &bearer, "carol", "carol-pw");
     for server in &servers {
         wait_until(
             "carol's login on every member",
@@ -135,14 +152,7 @@ fn users_replicate_and_strangers_are_refused() {
             let _ = stream.write_all(garbage);
         }
     }
-    let reply = send(
-        &servers[0],
-        "POST",
-        "/nacos/v1/auth/users",
-        &[("Authorization", &bearer)],
-        Some("username=dave&password=dave-pw"),
-    );
-    assert_eq!(reply.status, 200, "{}", reply.body);
+    create_user(&servers[0], &bearer, "dave", "dave-pw");
     for server in &servers {
         wait_until(
             "dave's login on every member",
@@ -162,14 +172,7 @@ fn users_replicate_and_strangers_are_refused() {
             .any(|(port, state)| *port == stranger && state == "DOWN")
             .then_some(())
     });
-    let reply = send(
-        &servers[0],
-        "POST",
-        "/nacos/v1/auth/users",
-        &[("Authorization", &bearer)],
-        Some("username=erin&password=erin-pw"),
-    );
-    assert_eq!(reply.status, 200, "{}", reply.body);
+    create_user(&servers[0], &bearer, "erin", "erin-pw");
     wait_until("erin on member 1", Duration::from_secs(10), || {
         try_login(&servers[1], "erin", "erin-pw")
     });
@@ -233,27 +236,12 @@ fn users_arrive_through_a_snapshot() {
     servers[2].kill9();
     // Writes go to whichever of the two live members answers; Raft needs both.
     for i in 0..30 {
-        let body = format!("username=snap{i}&password=pw{i}");
-        let deadline = Instant::now() + Duration::from_secs(15);
-        loop {
-            let reply = send(
-                &servers[i % 2],
-                "POST",
-                "/nacos/v1/auth/users",
-                &[("Authorization", &bearer)],
-                Some(&body),
-            );
-            if reply.status == 200 {
-                break;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "create snap{i}: {} {}",
-                reply.status,
-                reply.body
-            );
-            std::thread::sleep(Duration::from_millis(100));
-        }
+        create_user(
+            &servers[i % 2],
+            &bearer,
+            &format!("snap{i}"),
+            &format!("pw{i}"),
+        );
     }
     servers[2].restart();
     for i in [0, 15, 29] {
