@@ -206,9 +206,10 @@ fn http_resource(method: Method, path: &str, p: &Params) -> Option<(String, Acti
         }
         return Some(("console/namespaces".to_string(), Action::Write));
     }
-    if path.starts_with("/nacos/v1/core/cluster") {
-        let action = if write { Action::Write } else { Action::Read };
-        return Some(("nacos/admin".to_string(), action));
+    // Nacos's `NacosClusterController` leaves its reads (`/nodes`, `/nodes/self`) unsecured:
+    // the console and load balancers read them before any login. Writes stay admin-only.
+    if path.starts_with("/nacos/v1/core/cluster") && write {
+        return Some(("nacos/admin".to_string(), Action::Write));
     }
     None
 }
@@ -347,6 +348,8 @@ mod tests {
         assert_eq!(a, Action::Read);
         assert!(http_resource(Method::Get, "/nacos/v1/ns/operator/metrics", &p).is_none());
         assert!(http_resource(Method::Get, "/nacos/v1/console/health/readiness", &p).is_none());
+        assert!(http_resource(Method::Get, "/nacos/v1/core/cluster/nodes", &p).is_none());
+        assert!(http_resource(Method::Get, "/nacos/v1/console/server/state", &p).is_none());
     }
 
     fn request(raw: &[u8]) -> Request {
