@@ -157,6 +157,12 @@ pub const RAFT_PROPOSAL_QUEUE_MAX: usize = 4096;
 pub const RAFT_APPLY_BATCH_MAX: usize = 1024;
 /// A proposal waits this long for a leader before it fails with 503.
 pub const RAFT_PROPOSAL_WAIT_MS: u64 = 5_000;
+/// A leader's proposal whose entry has not applied after this fails with 503 (the leader may
+/// have lost its leadership and the entry with it).
+pub const RAFT_PROPOSAL_COMMIT_WAIT_MS: u64 = 10_000;
+/// A follower's write forwarded to the leader fails after this without an answer (longer than
+/// the leader's own `RAFT_PROPOSAL_COMMIT_WAIT_MS`, so the leader's answer normally comes first).
+pub const RAFT_FORWARD_TIMEOUT_MS: u64 = 15_000;
 /// A (re)started cluster member waits this long for the leader's commit index before it
 /// reports ready anyway (no quorum: it serves what it holds rather than nothing).
 pub const RAFT_CATCH_UP_WAIT_MS: u64 = 30_000;

@@ -85,7 +85,11 @@ impl Transport {
             .ok_or_else(|| format!("no connection to the leader (node {leader})"))?;
         let command_json = serde_json::to_vec(command).map_err(|e| e.to_string())?;
         let request = ProposeRequest { command_json };
-        let reply = call(send, "/Cluster/Propose", request.encode_to_vec()).await?;
+        let wait = Duration::from_millis(crate::limits::RAFT_FORWARD_TIMEOUT_MS);
+        let call = call(send, "/Cluster/Propose", request.encode_to_vec());
+        let reply = glommio::timer::timeout(wait, async { Ok(call.await) })
+            .await
+            .map_err(|_| format!("the leader (node {leader}) did not answer in time"))??;
         let response = ProposeResponse::decode(reply).map_err(|e| e.to_string())?;
         Ok((naming_reply(&response), response.index))
     }

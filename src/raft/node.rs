@@ -20,8 +20,9 @@ use crate::config::error::ConfigError;
 use crate::limits::{FORWARDED_APPLY_WAIT_MS, RAFT_UNCOMMITTED_BYTES_MAX};
 use crate::limits::{
     RAFT_APPLY_BATCH_MAX, RAFT_CATCH_UP_ASK_MS, RAFT_CATCH_UP_WAIT_MS, RAFT_ELECTION_TICKS,
-    RAFT_HEARTBEAT_TICKS, RAFT_LOG_KEEP_ENTRIES, RAFT_MESSAGE_BYTES_MAX, RAFT_PROPOSAL_QUEUE_MAX,
-    RAFT_PROPOSAL_WAIT_MS, RAFT_READ_BARRIER_WAIT_MS, RAFT_TICK_MS,
+    RAFT_HEARTBEAT_TICKS, RAFT_LOG_KEEP_ENTRIES, RAFT_MESSAGE_BYTES_MAX,
+    RAFT_PROPOSAL_COMMIT_WAIT_MS, RAFT_PROPOSAL_QUEUE_MAX, RAFT_PROPOSAL_WAIT_MS,
+    RAFT_READ_BARRIER_WAIT_MS, RAFT_TICK_MS,
 };
 use crate::naming::error::{ErrorKind, NamingError};
 use crate::naming::op::{NamingOp, NamingReply};
@@ -71,7 +72,13 @@ struct Driver {
     node: RawNode<LmdbStorage>,
     core: CoreHandle,
     inbox: LocalReceiver<Proposal>,
-    pending: HashMap<u64, oneshot::Sender<Applied>>,
+    /// Proposals this node made as leader, by id, with when they were made: answered when
+    /// their entry applies, or with an error after `RAFT_PROPOSAL_COMMIT_WAIT_MS` (a leader
+    /// that lost its leadership never sees its uncommitted entries again).
+    pending: HashMap<u64, (Instant, oneshot::Sender<Applied>)>,
+    /// Tags this process's proposal contexts: an entry proposed by an earlier run of this node
+    /// (or by another node) never answers a proposal of this run with the same id.
+    incarnation: u64,
     /// Proposals that arrived while no leader was known, with their arrival time.
     waiting: Vec<(Instant, Proposal)>,
     next_proposal_id: u64,
@@ -209,6 +216,7 @@ pub fn start(
         pending: HashMap::new(),
         waiting: Vec::new(),
         next_proposal_id: 0,
+        incarnation: new_incarnation(),
         settings,
         cluster,
         forwarded_tx: Rc::new(forwarded_tx),
@@ -266,6 +274,7 @@ impl Driver {
                     next_tick = Instant::now() + tick;
                     self.node.tick();
                     self.retry_waiting();
+                    self.expire_pending();
                     self.release_applied();
                 }
             }
@@ -448,9 +457,12 @@ impl Driver {
         };
         self.next_proposal_id += 1;
         let id = self.next_proposal_id;
-        match self.node.propose(id.to_be_bytes().to_vec(), data) {
+        match self
+            .node
+            .propose(proposal_context(self.incarnation, id), data)
+        {
             Ok(()) => {
-                self.pending.insert(id, proposal.reply);
+                self.pending.insert(id, (Instant::now(), proposal.reply));
             }
             Err(e) => answer(proposal.reply, Err(internal(format!("propose: {e}")))),
         }
@@ -504,6 +516,23 @@ impl Driver {
                 });
             } else {
                 self.awaiting_apply.push((index, since, reply, outcome));
+            }
+        }
+    }
+
+    /// Proposals whose entry has not applied in time fail: a leader that lost its leadership
+    /// may never see them again (the next leader overwrote them), and their proposers (a
+    /// client, or a follower that forwarded them) must get an answer. The write may still
+    /// apply later; it was not acknowledged, so nothing acknowledged is lost.
+    fn expire_pending(&mut self) {
+        let limit = Duration::from_millis(RAFT_PROPOSAL_COMMIT_WAIT_MS);
+        let expired: Vec<u64> = (self.pending.iter())
+            .filter(|(_, (since, _))| since.elapsed() > limit)
+            .map(|(id, _)| *id)
+            .collect();
+        for id in expired {
+            if let Some((_, reply)) = self.pending.remove(&id) {
+                answer(reply, Err(not_committed()));
             }
         }
     }
@@ -626,8 +655,8 @@ impl Driver {
                     TableChange::Delete(k) => changes.insert(k, None),
                 };
             }
-            if let Some(reply) = proposal_id(&entry.context).and_then(|id| self.pending.remove(&id))
-            {
+            let mine = proposal_id(self.incarnation, &entry.context);
+            if let Some((_, reply)) = mine.and_then(|id| self.pending.remove(&id)) {
                 answers.push((reply, result, config_error, entry.index));
             }
         }
@@ -752,9 +781,29 @@ async fn blocking<R: Send + 'static>(work: impl FnOnce() -> R + Send + 'static) 
     glommio::executor().spawn_blocking(work).await
 }
 
-fn proposal_id(context: &[u8]) -> Option<u64> {
-    let bytes: [u8; 8] = context.try_into().ok()?;
-    Some(u64::from_be_bytes(bytes))
+/// A proposal's Raft context: the proposing run's incarnation, then its id.
+fn proposal_context(incarnation: u64, id: u64) -> Vec<u8> {
+    let mut context = Vec::with_capacity(16);
+    context.extend_from_slice(&incarnation.to_be_bytes());
+    context.extend_from_slice(&id.to_be_bytes());
+    context
+}
+
+/// The id of a proposal made by this run (`incarnation`), or `None` for any other entry.
+fn proposal_id(incarnation: u64, context: &[u8]) -> Option<u64> {
+    let bytes: [u8; 16] = context.try_into().ok()?;
+    let (tag, id) = bytes.split_at(8);
+    let tag = u64::from_be_bytes(tag.try_into().ok()?);
+    (tag == incarnation).then(|| u64::from_be_bytes(id.try_into().unwrap_or_default()))
+}
+
+/// A value that differs between runs of the process (restarts reuse proposal ids from 1).
+fn new_incarnation() -> u64 {
+    use std::hash::{BuildHasher, Hash, Hasher};
+    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+    std::process::id().hash(&mut hasher);
+    std::time::SystemTime::now().hash(&mut hasher);
+    hasher.finish()
 }
 
 fn answer(reply: oneshot::Sender<Applied>, result: Result<(), NamingError>) {
@@ -786,9 +835,35 @@ fn internal(message: String) -> NamingError {
     NamingError::new(ErrorKind::Internal, message)
 }
 
+fn not_committed() -> NamingError {
+    NamingError::new(
+        ErrorKind::Unavailable,
+        "raft did not commit the write in time (leadership changed?): it was not acknowledged",
+    )
+}
+
 fn no_leader() -> NamingError {
     NamingError::new(
         ErrorKind::Unavailable,
         "no raft leader: the write was not accepted",
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_proposal_context_answers_only_its_own_run() {
+        let (this_run, earlier_run) = (new_incarnation(), new_incarnation());
+        assert_ne!(this_run, earlier_run);
+        let context = proposal_context(this_run, 5);
+        assert_eq!(proposal_id(this_run, &context), Some(5));
+        // The same id proposed by an earlier run of this node (or another node) is not ours.
+        assert_eq!(proposal_id(earlier_run, &context), None);
+        // Contexts of other shapes (the catch-up read index, empty) are nobody's proposal.
+        assert_eq!(proposal_id(this_run, CATCH_UP_CONTEXT), None);
+        assert_eq!(proposal_id(this_run, &[]), None);
+        assert_eq!(proposal_id(this_run, &5u64.to_be_bytes()), None);
+    }
 }
