@@ -15,7 +15,10 @@
 //! - `naming`: services, instances, selection, encodings, the per-core registry.
 //! - `health`: the timing wheel behind heartbeat expiry.
 //! - `udp`: UDP push to v1 subscribers.
+//! - `metrics`: per-core counters and histograms, the Prometheus text exposition.
+//! - `access_log`: the optional per-request access log, written off the data path.
 
+pub mod access_log;
 pub mod api;
 pub mod cluster;
 pub mod config;
@@ -24,6 +27,7 @@ pub mod grpc;
 pub mod health;
 pub mod http;
 pub mod limits;
+pub mod metrics;
 pub mod naming;
 pub mod raft;
 pub mod server;

@@ -303,3 +303,16 @@ pub const NAMESPACE_QUOTA: u32 = 200;
 /// Entries and uncompressed bytes of an imported zip.
 pub const CONFIG_IMPORT_ENTRIES_MAX: usize = 10_000;
 pub const CONFIG_IMPORT_BYTES_MAX: u64 = 256 * 1024 * 1024;
+
+// --- metrics ---
+/// Access log bytes a core buffers before it hands them to the writer thread (also handed
+/// every `ACCESS_LOG_FLUSH_MS`).
+pub const ACCESS_LOG_BUFFER_BYTES_MAX: usize = 64 * 1024;
+/// How often a core hands its buffered access log lines to the writer thread.
+pub const ACCESS_LOG_FLUSH_MS: u64 = 200;
+/// Buffers queued for the writer thread (over all cores); past it lines are dropped and
+/// counted (`nacore_access_log_dropped_lines_total`) rather than slowing the data path.
+pub const ACCESS_LOG_CHUNKS_QUEUED_MAX: usize = 256;
+/// The longest path (or gRPC type) written in an access log line; longer ones are cut.
+pub const ACCESS_LOG_PATH_BYTES_MAX: usize = 256;
+const _: () = assert!(ACCESS_LOG_PATH_BYTES_MAX * 4 < ACCESS_LOG_BUFFER_BYTES_MAX);

@@ -94,6 +94,12 @@ pub struct Cli {
     /// Log level or tracing filter (error, warn, info, debug, trace).
     #[arg(long, env = "NACORE_LOG_LEVEL", default_value = "info")]
     pub log_level: String,
+
+    // --- metrics ---
+    /// Access log: one line per HTTP and gRPC request, appended to this file (`-`: standard
+    /// output). Off when not given.
+    #[arg(long, env = "NACORE_ACCESS_LOG")]
+    pub access_log: Option<String>,
 }
 
 /// The resolved configuration every part of the server reads. Plain data, `Clone + Send`, so
@@ -115,6 +121,9 @@ pub struct Settings {
     pub members: Option<crate::cluster::members::Members>,
     pub distro: DistroSettings,
     pub config_history: ConfigHistorySettings,
+    // --- metrics ---
+    /// Where the access log goes; `None`: no access log.
+    pub access_log: Option<crate::access_log::Target>,
 }
 
 /// Config history retention (flags), resolved.
@@ -221,6 +230,11 @@ impl Settings {
                 fail_threshold: cli.health_check_fail_threshold.max(1),
                 ok_threshold: cli.health_check_ok_threshold.max(1),
             },
+            access_log: cli
+                .access_log
+                .as_deref()
+                .filter(|text| !text.is_empty())
+                .map(crate::access_log::Target::parse),
         })
     }
 
