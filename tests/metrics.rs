@@ -126,11 +126,14 @@ fn value(samples: &[Sample], name: &str, labels: &[(&str, &str)]) -> f64 {
     found[0].value
 }
 
+/// A histogram series' labels, without `le`.
+type SeriesKey = Vec<(String, String)>;
+
 /// Every histogram series: buckets non-decreasing in `le` order, `+Inf` equal to `_count`.
 fn assert_histograms_well_formed(types: &BTreeMap<String, String>, samples: &[Sample]) {
     let mut checked = 0;
     for (family, _) in types.iter().filter(|(_, t)| *t == "histogram") {
-        let mut series: BTreeMap<Vec<(String, String)>, Vec<(f64, f64)>> = BTreeMap::new();
+        let mut series: BTreeMap<SeriesKey, Vec<(f64, f64)>> = BTreeMap::new();
         for sample in samples
             .iter()
             .filter(|s| s.name == format!("{family}_bucket"))
