@@ -77,11 +77,11 @@ fn scrape_until(server: &Server, what: &str, done: impl Fn(&str) -> bool) -> Str
 
 /// Parses `text` with prometheus_client and returns (family types, samples).
 fn parse(text: &str) -> (BTreeMap<String, String>, Vec<Sample>) {
-    let path = std::env::temp_dir().join(format!(
-        "nacore-scrape-{}-{}.txt",
-        std::process::id(),
-        Instant::now().elapsed().as_nanos()
-    ));
+    // Tests run in parallel threads of one process: each parse gets its own file.
+    static PARSES: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let parse = PARSES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let path =
+        std::env::temp_dir().join(format!("nacore-scrape-{}-{parse}.txt", std::process::id()));
     std::fs::write(&path, text).unwrap();
     let out = run_python("py_prom_parse.py", &[path.to_str().unwrap()]);
     let _ = std::fs::remove_file(&path);
@@ -315,9 +315,20 @@ fn access_log_lines_without_secrets() {
         404
     );
     let started = Instant::now();
+    // Each core hands its lines over on its own tick: wait for all three (the harness's own
+    // readiness probes are logged too).
+    let expected = [
+        ("GET", "/nacos/v1/ns/instance/list", "200"),
+        ("POST", "/nacos/v1/ns/instance", "200"),
+        ("GET", "/nope", "404"),
+    ];
+    let has = |text: &str, (method, path, status): (&str, &str, &str)| {
+        let line = format!(" {method} {path} {status} ");
+        text.lines().any(|l| l.contains(&line))
+    };
     let text = loop {
         let text = std::fs::read_to_string(&log).unwrap_or_default();
-        if text.lines().count() >= 3 {
+        if expected.iter().all(|e| has(&text, *e)) {
             break text;
         }
         assert!(
@@ -342,15 +353,115 @@ fn access_log_lines_without_secrets() {
         assert!(fields[6].parse::<u64>().is_ok());
         assert!(fields[7].parse::<u64>().is_ok());
     }
-    let expected = [
-        ("GET", "/nacos/v1/ns/instance/list", "200"),
-        ("POST", "/nacos/v1/ns/instance", "200"),
-        ("GET", "/nope", "404"),
-    ];
     for (method, path, status) in expected {
         let found = lines
             .iter()
             .any(|f| f[3] == method && f[4] == path && f[5] == status);
         assert!(found, "no line for {method} {path} {status}:\n{text}");
     }
+}
+
+/// A listener that ignores what it is pushed (the scrape counts the pushes).
+struct Ignore;
+
+impl nacos_sdk::api::naming::NamingEventListener for Ignore {
+    fn event(&self, _event: std::sync::Arc<nacos_sdk::api::naming::NamingChangeEvent>) {}
+}
+
+async fn sdk_client(server: &Server, app: &str) -> nacos_sdk::api::naming::NamingService {
+    let cache_dir = server.data_dir().join(format!("sdk-cache-{app}"));
+    let props = nacos_sdk::api::props::ClientProps::new()
+        .server_addr(format!("127.0.0.1:{}", server.http_port))
+        .remote_grpc_port(server.grpc_port)
+        .namespace("")
+        .app_name(app)
+        .env_first(false)
+        .load_cache_at_start(false)
+        .naming_push_empty_protection(false)
+        .cache_dir(cache_dir.to_string_lossy().to_string());
+    nacos_sdk::api::naming::NamingServiceBuilder::new(props)
+        .build()
+        .await
+        .unwrap_or_else(|e| panic!("nacos-sdk cannot connect: {e}\n{}", server.log()))
+}
+
+/// gRPC traffic from the real `nacos-sdk` crate counts under `protocol="grpc"`: its
+/// connections, its registrations and subscription, and the pushes its subscriber gets.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn grpc_requests_connections_and_pushes() {
+    let log = std::env::temp_dir().join(format!("nacore-access-grpc-{}.log", std::process::id()));
+    let _ = std::fs::remove_file(&log);
+    let server = Server::start_with(&["--access-log", log.to_str().unwrap()]);
+    let watcher = sdk_client(&server, "metrics-watcher").await;
+    let group = Some("DEFAULT_GROUP".to_string());
+    let listener = std::sync::Arc::new(Ignore);
+    watcher
+        .subscribe("g-metrics".into(), group.clone(), vec![], listener)
+        .await
+        .unwrap();
+    let writer = sdk_client(&server, "metrics-writer").await;
+    for port in [1, 2] {
+        let instance = nacos_sdk::api::naming::ServiceInstance {
+            ip: "10.9.0.1".to_string(),
+            port,
+            ..Default::default()
+        };
+        writer
+            .register_instance("g-metrics".into(), group.clone(), instance)
+            .await
+            .unwrap();
+    }
+    let registered = "nacore_requests_total{api=\"register\",protocol=\"grpc\",status=\"2xx\"} 2\n";
+    // The SDK may send its subscription in the background.
+    let subscribed = "nacore_requests_total{api=\"subscribe\",protocol=\"grpc\",status=\"2xx\"}";
+    let text = tokio::task::block_in_place(|| {
+        scrape_until(&server, "gRPC registrations and pushes", |text| {
+            text.contains(registered)
+                && text.contains(subscribed)
+                && text.contains("nacore_connections{protocol=\"grpc\"} 2\n")
+                && !text.contains("nacore_push_duration_seconds_count{protocol=\"grpc\"} 0\n")
+        })
+    });
+    let (types, samples) = tokio::task::block_in_place(|| parse(&text));
+    assert_histograms_well_formed(&types, &samples);
+    let subscribed = [
+        ("api", "subscribe"),
+        ("protocol", "grpc"),
+        ("status", "2xx"),
+    ];
+    assert!(value(&samples, "nacore_requests_total", &subscribed) >= 1.0);
+    // A connection holds one instance per service: the second register replaced the first.
+    assert_eq!(value(&samples, "nacore_instances", &[]), 1.0);
+    assert!(value(&samples, "nacore_subscribers", &[]) >= 1.0);
+    let latency = [("api", "register"), ("protocol", "grpc")];
+    assert_eq!(
+        value(&samples, "nacore_request_duration_seconds_count", &latency),
+        2.0
+    );
+    // The access log has a line per gRPC request, with its type and status.
+    let text = tokio::task::block_in_place(|| {
+        let started = Instant::now();
+        loop {
+            let text = std::fs::read_to_string(&log).unwrap_or_default();
+            if text
+                .lines()
+                .any(|l| l.contains(" grpc ") && l.contains(" InstanceRequest 200 "))
+            {
+                break text;
+            }
+            assert!(
+                started.elapsed() < DEADLINE,
+                "no gRPC access log line:\n{text}"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    });
+    let _ = std::fs::remove_file(&log);
+    assert!(text.lines().all(|l| l.split(' ').count() == 8), "{text}");
+    assert!(
+        text.contains(" GRPC SubscribeServiceRequest 200 "),
+        "{text}"
+    );
+    drop(writer);
+    drop(watcher);
 }
