@@ -465,3 +465,43 @@ async fn grpc_requests_connections_and_pushes() {
     drop(writer);
     drop(watcher);
 }
+
+/// In a 3-member cluster every member reports Distro lag for its two peers (labelled by their
+/// HTTP address) and its Raft role; exactly one member is the leader, and a follower's commit
+/// and applied indexes follow the leader's writes.
+#[test]
+fn cluster_scrape_has_raft_roles_and_distro_peers() {
+    let servers = Server::start_cluster(3, &["--distro-verify-interval-ms", "1000"]);
+    register(&servers[0], "c-metrics", 7001);
+    publish(&servers[0], "c-cfg", "v1");
+    let mut leaders = 0;
+    for server in &servers {
+        let text = scrape_until(server, "the replicated instance and config", |text| {
+            text.contains("\nnacore_instances 1\n") && text.contains("\nnacore_configs 1\n")
+        });
+        let (types, samples) = parse(&text);
+        assert_eq!(types["nacore_distro_pending_records"], "gauge");
+        let peers: BTreeSet<&str> = samples
+            .iter()
+            .filter(|s| s.name == "nacore_distro_pending_records")
+            .map(|s| s.labels["peer"].as_str())
+            .collect();
+        assert_eq!(peers.len(), 2, "{peers:?}");
+        let own = format!("127.0.0.1:{}", server.http_port);
+        assert!(
+            !peers.contains(own.as_str()),
+            "{own} lists itself: {peers:?}"
+        );
+        let role_total: f64 = samples
+            .iter()
+            .filter(|s| s.name == "nacore_raft_role")
+            .map(|s| s.value)
+            .sum();
+        assert_eq!(role_total, 1.0, "one role at a time");
+        leaders += value(&samples, "nacore_raft_role", &[("role", "leader")]) as usize;
+        let commit = value(&samples, "nacore_raft_commit_index", &[]);
+        assert!(commit >= 1.0);
+        assert!(value(&samples, "nacore_raft_applied_index", &[]) <= commit);
+    }
+    assert_eq!(leaders, 1);
+}
