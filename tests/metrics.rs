@@ -492,6 +492,11 @@ fn cluster_scrape_has_raft_roles_and_distro_peers() {
             !peers.contains(own.as_str()),
             "{own} lists itself: {peers:?}"
         );
+        let waits = samples
+            .iter()
+            .filter(|s| s.name == "nacore_distro_oldest_unsent_seconds")
+            .count();
+        assert_eq!(waits, 2);
         let role_total: f64 = samples
             .iter()
             .filter(|s| s.name == "nacore_raft_role")

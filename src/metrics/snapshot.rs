@@ -54,6 +54,8 @@ pub struct PeerLag {
     pub pending_records: u64,
     /// The outbox overflowed and was dropped: the peer catches up through verify.
     pub overflowed: bool,
+    /// How long the oldest record queued for the peer has waited (0: none waits).
+    pub oldest_unsent_ms: u64,
 }
 
 /// One core's report.

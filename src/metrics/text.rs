@@ -7,7 +7,7 @@ use std::fmt::Write;
 use crate::metrics::histogram::Histogram;
 use crate::metrics::labels::{Api, Protocol, STATUS_CLASS_NAMES};
 use crate::metrics::recorder::Counters;
-use crate::metrics::snapshot::{CoreSnapshot, StateGauges, RAFT_ROLES};
+use crate::metrics::snapshot::{CoreSnapshot, PeerLag, StateGauges, RAFT_ROLES};
 
 /// The `Content-Type` of an exposition.
 pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
@@ -291,14 +291,16 @@ fn raft_families(out: &mut Exposition, snapshots: &[CoreSnapshot]) {
 }
 
 fn distro_families(out: &mut Exposition, snapshots: &[CoreSnapshot]) {
-    let mut peers: Vec<(String, u64, bool)> = Vec::new();
+    // Summed over cores per peer; the oldest wait is the largest any core has.
+    let mut peers: Vec<PeerLag> = Vec::new();
     for lag in snapshots.iter().flat_map(|s| s.distro.iter()) {
-        match peers.iter_mut().find(|(peer, _, _)| *peer == lag.peer) {
+        match peers.iter_mut().find(|entry| entry.peer == lag.peer) {
             Some(entry) => {
-                entry.1 += lag.pending_records;
-                entry.2 |= lag.overflowed;
+                entry.pending_records += lag.pending_records;
+                entry.overflowed |= lag.overflowed;
+                entry.oldest_unsent_ms = entry.oldest_unsent_ms.max(lag.oldest_unsent_ms);
             }
-            None => peers.push((lag.peer.clone(), lag.pending_records, lag.overflowed)),
+            None => peers.push(lag.clone()),
         }
     }
     if peers.is_empty() {
@@ -310,8 +312,21 @@ fn distro_families(out: &mut Exposition, snapshots: &[CoreSnapshot]) {
         "gauge",
         "Distro records queued for a peer and not sent yet.",
     );
-    for (peer, pending, _) in &peers {
-        out.sample(name, &[("peer", peer)], *pending as f64);
+    for lag in &peers {
+        out.sample(name, &[("peer", &lag.peer)], lag.pending_records as f64);
+    }
+    let name = "nacore_distro_oldest_unsent_seconds";
+    out.family(
+        name,
+        "gauge",
+        "How long the oldest record queued for a peer has waited.",
+    );
+    for lag in &peers {
+        out.sample(
+            name,
+            &[("peer", &lag.peer)],
+            lag.oldest_unsent_ms as f64 / 1e3,
+        );
     }
     let name = "nacore_distro_outbox_overflowed";
     out.family(
@@ -319,8 +334,12 @@ fn distro_families(out: &mut Exposition, snapshots: &[CoreSnapshot]) {
         "gauge",
         "1 when a peer's outbox overflowed (verify catches it up).",
     );
-    for (peer, _, overflowed) in &peers {
-        out.sample(name, &[("peer", peer)], f64::from(u8::from(*overflowed)));
+    for lag in &peers {
+        out.sample(
+            name,
+            &[("peer", &lag.peer)],
+            f64::from(u8::from(lag.overflowed)),
+        );
     }
 }
 

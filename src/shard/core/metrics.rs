@@ -116,8 +116,10 @@ impl Core {
             return Vec::new();
         };
         let lag = distro.shard.borrow().outbox_lag();
+        let now_ms = self.now_ms();
         lag.into_iter()
             .map(|(member, pending, overflowed)| PeerLag {
+                oldest_unsent_ms: distro.unsent_age_ms(member, now_ms),
                 peer: distro
                     .http_addrs
                     .get(member)
