@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Install the real Nacos clients used by the integration tests (tests/real_clients.rs):
 #   - Python venv at target/clients/venv with nacos-sdk-python 2.x (module `nacos`, HTTP v1 client)
+#     and prometheus-client (its text parser checks the /nacos/actuator/prometheus exposition;
+#     tests/metrics.rs)
 #   - Python venv at target/clients/venv3 with nacos-sdk-python 3.x (module `v2.nacos`, gRPC client;
 #     used by tests/grpc_python.rs)
 #   - npm package `nacos` in target/clients/node/node_modules
@@ -12,6 +14,7 @@ set -euo pipefail
 PY_SDK_VERSION="2.0.11"
 PY3_SDK_VERSION="3.2.0"
 NODE_SDK_VERSION="2.6.3"
+PROM_CLIENT_VERSION="0.26.0"
 
 SCRIPT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 REPO_ROOT="$(cd "$SCRIPT_DIR/.." && pwd)"
@@ -21,7 +24,7 @@ VENV3_DIR="$CLIENTS_DIR/venv3"
 NODE_DIR="$CLIENTS_DIR/node"
 LOCK_FILE="$CLIENTS_DIR/.lock"
 MARKER="$CLIENTS_DIR/.installed"
-WANT="python:nacos-sdk-python==$PY_SDK_VERSION python3:nacos-sdk-python==$PY3_SDK_VERSION node:nacos@$NODE_SDK_VERSION"
+WANT="python:nacos-sdk-python==$PY_SDK_VERSION python:prometheus-client==$PROM_CLIENT_VERSION python3:nacos-sdk-python==$PY3_SDK_VERSION node:nacos@$NODE_SDK_VERSION"
 
 die() {
     echo "setup-clients.sh: ERROR: $*" >&2
@@ -59,16 +62,18 @@ rm -f "$MARKER"
 # ---------------------------------------------------------------- Python
 py_ok() {
     [[ -x "$VENV_DIR/bin/python" ]] &&
-        "$VENV_DIR/bin/python" - "$PY_SDK_VERSION" <<'EOF' >/dev/null 2>&1
+        "$VENV_DIR/bin/python" - "$PY_SDK_VERSION" "$PROM_CLIENT_VERSION" <<'EOF' >/dev/null 2>&1
 import sys
 from importlib.metadata import version
 import nacos  # noqa: F401
-sys.exit(0 if version("nacos-sdk-python") == sys.argv[1] else 1)
+import prometheus_client.parser  # noqa: F401
+ok = version("nacos-sdk-python") == sys.argv[1] and version("prometheus-client") == sys.argv[2]
+sys.exit(0 if ok else 1)
 EOF
 }
 
 if py_ok; then
-    log "python: nacos-sdk-python==$PY_SDK_VERSION already installed"
+    log "python: nacos-sdk-python==$PY_SDK_VERSION prometheus-client==$PROM_CLIENT_VERSION already installed"
 else
     log "python: creating venv at $VENV_DIR"
     if [[ ! -x "$VENV_DIR/bin/python" ]]; then
@@ -76,11 +81,11 @@ else
         "$PYTHON" -m venv "$VENV_DIR" ||
             die "'$PYTHON -m venv $VENV_DIR' failed (is the python3-venv package installed?)"
     fi
-    log "python: installing nacos-sdk-python==$PY_SDK_VERSION"
+    log "python: installing nacos-sdk-python==$PY_SDK_VERSION prometheus-client==$PROM_CLIENT_VERSION"
     "$VENV_DIR/bin/python" -m pip install --disable-pip-version-check --no-input -q \
-        "nacos-sdk-python==$PY_SDK_VERSION" ||
-        die "pip install nacos-sdk-python==$PY_SDK_VERSION failed"
-    py_ok || die "nacos-sdk-python==$PY_SDK_VERSION not importable after install"
+        "nacos-sdk-python==$PY_SDK_VERSION" "prometheus-client==$PROM_CLIENT_VERSION" ||
+        die "pip install nacos-sdk-python==$PY_SDK_VERSION prometheus-client==$PROM_CLIENT_VERSION failed"
+    py_ok || die "nacos-sdk-python==$PY_SDK_VERSION or prometheus-client not importable after install"
 fi
 
 # ---------------------------------------------------------------- Python (SDK 3.x, gRPC)

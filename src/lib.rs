@@ -16,7 +16,10 @@
 //! - `health`: the timing wheel behind heartbeat expiry.
 //! - `udp`: UDP push to v1 subscribers.
 //! - `auth`: users, roles, permissions, tokens, login throttle (no HTTP/gRPC).
+//! - `metrics`: per-core counters and histograms, the Prometheus text exposition.
+//! - `access_log`: the optional per-request access log, written off the data path.
 
+pub mod access_log;
 pub mod api;
 pub mod auth;
 pub mod cluster;
@@ -26,6 +29,7 @@ pub mod grpc;
 pub mod health;
 pub mod http;
 pub mod limits;
+pub mod metrics;
 pub mod naming;
 pub mod raft;
 pub mod server;

@@ -346,3 +346,15 @@ pub const AUTH_PAGE_SIZE_MAX: usize = 500;
 pub const AUTH_BCRYPT_COST: u32 = 10;
 const _: () = assert!(AUTH_LOGIN_FAILURES_MAX > 0);
 const _: () = assert!(AUTH_USERNAME_BYTES_MAX <= AUTH_RESOURCE_BYTES_MAX);
+// --- metrics ---
+/// Access log bytes a core buffers before it hands them to the writer thread (also handed
+/// every `ACCESS_LOG_FLUSH_MS`).
+pub const ACCESS_LOG_BUFFER_BYTES_MAX: usize = 64 * 1024;
+/// How often a core hands its buffered access log lines to the writer thread.
+pub const ACCESS_LOG_FLUSH_MS: u64 = 200;
+/// Buffers queued for the writer thread (over all cores); past it lines are dropped and
+/// counted (`nacore_access_log_dropped_lines_total`) rather than slowing the data path.
+pub const ACCESS_LOG_CHUNKS_QUEUED_MAX: usize = 256;
+/// The longest path (or gRPC type) written in an access log line; longer ones are cut.
+pub const ACCESS_LOG_PATH_BYTES_MAX: usize = 256;
+const _: () = assert!(ACCESS_LOG_PATH_BYTES_MAX * 4 < ACCESS_LOG_BUFFER_BYTES_MAX);

@@ -54,16 +54,22 @@ pub fn start(config: &Settings) -> Result<(), String> {
     // connections that died with that.
     let incarnation = next_incarnation(&config.data_dir, crate::api::wall_clock_ms())?;
     let (ready_tx, ready_rx) = std::sync::mpsc::channel::<Result<usize, String>>();
+    // --- metrics ---
+    let access_log = match &config.access_log {
+        Some(target) => Some(crate::access_log::start_writer(target)?),
+        None => None,
+    };
     for (index, &cpu) in config.cpus.iter().enumerate() {
         let config = config.clone();
         let mesh = mesh.clone();
         let ready_tx = ready_tx.clone();
+        let access_log = access_log.clone();
         let builder = LocalExecutorBuilder::new(Placement::Fixed(cpu))
             .name(&format!("nacore-core-{index}"))
             .io_memory(EXECUTOR_IO_MEMORY_BYTES)
             .preempt_timer(Duration::from_millis(EXECUTOR_PREEMPT_MS));
         let spawned = builder.spawn(move || async move {
-            let result = run_core(config, mesh, origin, incarnation).await;
+            let result = run_core(config, mesh, origin, incarnation, access_log).await;
             let failed = result.is_err();
             let _ = ready_tx.send(result);
             if !failed {
@@ -89,6 +95,7 @@ async fn run_core(
     mesh: MeshBuilder<Envelope, glommio::channels::channel_mesh::Full>,
     origin: Instant,
     incarnation: u64,
+    access_log: Option<crate::access_log::ChunkSender>,
 ) -> Result<usize, String> {
     let cores = config.cores();
     let push_delay = Duration::from_millis(config.push_delay_ms);
@@ -107,6 +114,10 @@ async fn run_core(
     core.set_members(config.members.clone());
     core.set_auth_settings(config.auth.clone());
     crate::cluster::set_cluster_secret(config.auth.cluster_secret.as_ref());
+    // --- metrics ---
+    if let Some(sender) = access_log {
+        core.set_access_log(sender);
+    }
     core.set_wall_origin(crate::api::wall_clock_ms().saturating_sub(core.now_ms()));
     if let Some(members) = &config.members {
         start_distro(&config, members, &core, incarnation)?;

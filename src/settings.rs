@@ -95,6 +95,11 @@ pub struct Cli {
     #[arg(long, env = "NACORE_LOG_LEVEL", default_value = "info")]
     pub log_level: String,
 
+    // --- metrics ---
+    /// Access log: one line per HTTP and gRPC request, appended to this file (`-`: standard
+    /// output). Off when not given.
+    #[arg(long, env = "NACORE_ACCESS_LOG")]
+    pub access_log: Option<String>,
     // --- auth ---
     /// Require a login (token, or username+password) on the naming and config APIs.
     #[arg(long, env = "NACORE_AUTH_ENABLED", default_value_t = false)]
@@ -153,6 +158,9 @@ pub struct Settings {
     pub config_history: ConfigHistorySettings,
     // --- auth ---
     pub auth: crate::auth::AuthSettings,
+    // --- metrics ---
+    /// Where the access log goes; `None`: no access log.
+    pub access_log: Option<crate::access_log::Target>,
 }
 
 /// Config history retention (flags), resolved.
@@ -261,6 +269,11 @@ impl Settings {
                 ok_threshold: cli.health_check_ok_threshold.max(1),
             },
             auth,
+            access_log: cli
+                .access_log
+                .as_deref()
+                .filter(|text| !text.is_empty())
+                .map(crate::access_log::Target::parse),
         })
     }
 

@@ -11,6 +11,8 @@ mod forward;
 pub mod grpc;
 mod grpc_config;
 pub(crate) mod instance;
+// --- metrics ---
+pub mod metrics;
 mod operator;
 mod render;
 pub(crate) mod service;
@@ -27,6 +29,11 @@ use render::{method_not_allowed, not_found, render};
 
 pub async fn route(core: &CoreHandle, request: &Request) -> Response {
     let path = request.head.path().trim_end_matches('/');
+    // --- metrics ---
+    // Open like Nacos's actuator; served before readiness, so a starting node can be watched.
+    if path == metrics::PROMETHEUS_PATH {
+        return metrics::prometheus(core, request).await;
+    }
     if !core.is_ready() && is_gated(path) {
         // Nacos `TrafficReviseFilter`: nothing is served until the state is rebuilt.
         return Response::text(503, "server is STARTING now, please try again later!");

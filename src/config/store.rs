@@ -638,6 +638,19 @@ impl ConfigStore {
     }
 
     /// How many formal configs each tenant holds, on this core.
+    // --- metrics ---
+    /// Formal configs held, and gRPC (connection, key) listens on them; read at a scrape.
+    pub fn gauges(&self) -> (u64, u64) {
+        let mut configs = 0u64;
+        let mut grpc_listens = 0u64;
+        for entry in self.entries.values() {
+            configs += u64::from(entry.formal.is_some());
+            grpc_listens += entry.listeners.grpc.len() as u64;
+        }
+        debug_assert!(configs <= self.entries.len() as u64);
+        (configs, grpc_listens)
+    }
+
     pub fn counts_by_tenant(&self) -> HashMap<String, usize> {
         let mut counts = HashMap::new();
         for (key, entry) in &self.entries {

@@ -255,6 +255,19 @@ impl DistroShard {
             .is_some_and(|o| !o.pending.is_empty())
     }
 
+    // --- metrics ---
+    /// What is still owed to each other member: (member index, records queued, whether the
+    /// outbox overflowed since its last sync).
+    pub fn outbox_lag(&self) -> Vec<(usize, usize, bool)> {
+        let me = usize::from(self.me.member);
+        let lag: Vec<_> = (self.outboxes.iter().enumerate())
+            .filter(|(member, _)| *member != me)
+            .map(|(member, outbox)| (member, outbox.pending.len(), outbox.overflowed))
+            .collect();
+        debug_assert!(lag.len() < self.outboxes.len());
+        lag
+    }
+
     pub fn member_count(&self) -> usize {
         self.outboxes.len()
     }

@@ -75,6 +75,8 @@ async fn serve(stream: TcpStream, core: CoreHandle) {
     let Ok(remote) = stream.peer_addr() else {
         return;
     };
+    // --- metrics ---
+    let _open = crate::shard::core::OpenConnection::new(&core, crate::metrics::Protocol::Grpc);
     let uid = core.next_connection_id();
     let id = format!(
         "{}_{}_{}",

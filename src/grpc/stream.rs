@@ -130,8 +130,23 @@ async fn unary(
         Ok(message) => message,
         Err((code, text)) => return trailers_only(respond, code, &text),
     };
+    // --- metrics ---
+    let started = std::time::Instant::now();
     let (kind, json) = match payload::decode(&message) {
-        Ok(incoming) => handlers::handle(core, connection, incoming).await,
+        Ok(incoming) => {
+            let api = crate::api::metrics::classify_grpc(&incoming.kind, &incoming.body);
+            let logged_kind = core.access_log().map(|_| incoming.kind.clone());
+            let (kind, json) = handlers::handle(core, connection, incoming).await;
+            let served = crate::api::metrics::GrpcServed {
+                api,
+                kind: logged_kind.as_deref().unwrap_or(""),
+                answer_kind: &kind,
+                answer: &json,
+            };
+            let latency_us = started.elapsed().as_micros() as u64;
+            crate::api::metrics::record_grpc(core, connection.remote.ip(), served, latency_us);
+            (kind, json)
+        }
         Err(PayloadError::Undecodable(text)) => {
             let text = format!("not a Nacos Payload: {text}");
             return trailers_only(respond, GRPC_INVALID_ARGUMENT, &text);

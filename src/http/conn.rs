@@ -22,6 +22,7 @@ use crate::limits::{
     REQUEST_BODY_BYTES_MAX, REQUEST_BODY_TIMEOUT_MS, REQUEST_HEAD_BYTES_MAX,
     REQUEST_HEAD_TIMEOUT_MS, RESPONSE_WRITE_TIMEOUT_MS,
 };
+use crate::metrics::Protocol;
 use crate::shard::CoreHandle;
 
 /// A parsed request as the router sees it.
@@ -88,6 +89,8 @@ pub async fn serve(stream: TcpStream, core: CoreHandle, deadlines: Rc<Deadlines>
         request_started_ms: None,
         continue_sent: false,
     };
+    // --- metrics ---
+    let _open = crate::shard::core::OpenConnection::new(&core, Protocol::Http);
     match conn.run(&core).await {
         Ok(()) | Err(Closed::Eof) => {}
         Err(reason) => tracing::debug!(?reason, "connection closed"),
@@ -135,7 +138,11 @@ impl Connection {
             }
             let keep_alive = head.keep_alive;
             let request = self.take_request(head, total, chunked_body);
+            // --- metrics ---
+            let started = std::time::Instant::now();
             let response = api::route(core, &request).await;
+            let latency_us = started.elapsed().as_micros() as u64;
+            api::metrics::record_http(core, &request, &response, latency_us);
             let head_only = request.head.method == Method::Head;
             response.write_to(&mut self.out, keep_alive, head_only);
             if !keep_alive {

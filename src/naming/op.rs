@@ -387,6 +387,9 @@ pub struct Counts {
     pub persistent_clients: usize,
     /// Instances this member answers for (not replicas of another member's clients).
     pub responsible_instances: usize,
+    // --- metrics ---
+    /// gRPC subscriptions (`subscribers` counts the UDP ones).
+    pub grpc_subscribers: usize,
 }
 
 impl Counts {
@@ -398,6 +401,7 @@ impl Counts {
         self.ephemeral_clients += other.ephemeral_clients;
         self.persistent_clients += other.persistent_clients;
         self.responsible_instances += other.responsible_instances;
+        self.grpc_subscribers += other.grpc_subscribers;
     }
 }
 

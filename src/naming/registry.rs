@@ -875,6 +875,7 @@ impl Registry {
             counts.healthy_instances += service.instances().filter(|i| i.healthy).count();
             counts.responsible_instances += service.instances().filter(|i| !i.replica).count();
             counts.subscribers += service.udp_subscribers.len();
+            counts.grpc_subscribers += service.grpc_subscribers.len();
             if service.ephemeral {
                 counts.ephemeral_clients += service.len();
             } else {

@@ -608,6 +608,27 @@ impl Driver {
         self.release_applied();
         self.core
             .set_raft_status(self.node.raft.leader_id, self.node.raft.term);
+        // --- metrics ---
+        self.core.set_raft_gauges(self.raft_gauges());
+    }
+
+    // --- metrics ---
+    /// The progress a scrape shows.
+    fn raft_gauges(&self) -> crate::metrics::RaftGauges {
+        let raft = &self.node.raft;
+        let role = match raft.state {
+            raft::StateRole::Follower => 0,
+            raft::StateRole::Candidate => 1,
+            raft::StateRole::Leader => 2,
+            raft::StateRole::PreCandidate => 3,
+        };
+        crate::metrics::RaftGauges {
+            term: raft.term,
+            role,
+            leader: raft.leader_id,
+            commit_index: raft.raft_log.committed,
+            applied_index: raft.raft_log.applied.min(raft.raft_log.committed),
+        }
     }
 
     /// Sends each peer its messages as one batch.

@@ -66,15 +66,22 @@ pub enum Envelope {
         command: crate::auth::AuthCommand,
         reply: oneshot::Sender<()>,
     },
+    // --- metrics ---
+    /// A scrape: the receiving core's metrics snapshot.
+    Metrics {
+        reply: oneshot::Sender<crate::metrics::CoreSnapshot>,
+    },
 }
 
 mod config_admin;
 mod config_search;
 mod configs;
+mod metrics;
 mod polls;
 mod replication;
 pub use config_admin::spawn_history_pruner;
 pub use configs::{config_owner, ConfigOp, ConfigReply};
+pub use metrics::OpenConnection;
 pub use polls::{spawn_poll_sweeper, PollOutcome};
 pub use replication::DistroState;
 
@@ -101,6 +108,10 @@ pub struct Delivery {
     pub topic: PushTopic,
     pub request_id: u64,
     pub frame: Bytes,
+    // --- metrics ---
+    /// When (µs on the cores' shared clock) the change this push carries was made: the
+    /// holding core counts the push latency from it.
+    pub changed_us: u64,
 }
 
 /// What a push is about: a newer push on the same topic supersedes an unanswered older one.
@@ -154,6 +165,15 @@ pub struct Core {
     // --- auth ---
     /// This core's auth settings, copy of the auth tables, login throttle and cache.
     auth: RefCell<Rc<crate::auth::AuthState>>,
+    // --- metrics ---
+    /// This core's counters (touched by this core only).
+    metrics: crate::metrics::CoreMetrics,
+    /// Core 0: the Raft progress the driver last saw.
+    raft_gauges: Cell<crate::metrics::RaftGauges>,
+    /// When (µs on the shared clock) the pending pushes' coalescing window opened.
+    push_window_opened_us: Cell<u64>,
+    /// Set at start when `--access-log` is given.
+    access_log: std::cell::OnceCell<crate::access_log::AccessLog>,
 }
 
 impl Core {
@@ -197,6 +217,10 @@ impl Core {
             auth: RefCell::new(Rc::new(crate::auth::AuthState::new(
                 crate::auth::AuthSettings::disabled(),
             ))),
+            metrics: crate::metrics::CoreMetrics::default(),
+            raft_gauges: Cell::new(crate::metrics::RaftGauges::default()),
+            push_window_opened_us: Cell::new(0),
+            access_log: std::cell::OnceCell::new(),
         });
         *core.me.borrow_mut() = Rc::downgrade(&core);
         core
@@ -468,6 +492,7 @@ impl Core {
             return;
         }
         self.flush_scheduled.set(true);
+        self.push_window_opened_us.set(self.now_us());
         let Some(core) = self.me.borrow().upgrade() else {
             return;
         };
@@ -487,6 +512,7 @@ impl Core {
     async fn flush_pushes(&self) {
         let (now_ms, wall_ms) = (self.now_ms(), wall_clock_ms());
         let pushes = self.registry.borrow_mut().take_pushes(now_ms, wall_ms);
+        let changed_us = self.push_window_opened_us.get();
         let udp = self.udp.borrow().clone();
         if let Some(udp) = udp {
             for push in pushes.udp {
@@ -495,9 +521,12 @@ impl Core {
                 };
                 let target = std::net::SocketAddr::new(ip, push.udp_port);
                 udp.push(target, &push.service_info_json, now_ms).await;
+                let latency_us = self.now_us().saturating_sub(changed_us);
+                (self.metrics)
+                    .record_push(crate::metrics::recorder::PushKind::NamingUdp, latency_us);
             }
         }
-        for delivery in self.frame_pushes(pushes.grpc) {
+        for delivery in self.frame_pushes(pushes.grpc, changed_us) {
             let holder = connection_core(delivery.connection);
             if holder == self.id {
                 self.deliver_push(delivery);
@@ -509,7 +538,7 @@ impl Core {
     }
 
     /// Encodes each distinct `ServiceInfo` once into a framed push with its own request id.
-    fn frame_pushes(&self, pushes: Vec<PushOut>) -> Vec<Delivery> {
+    fn frame_pushes(&self, pushes: Vec<PushOut>, changed_us: u64) -> Vec<Delivery> {
         let mut framed: Option<(*const u8, u64, Bytes)> = None;
         let mut deliveries = Vec::with_capacity(pushes.len());
         for push in pushes {
@@ -529,6 +558,7 @@ impl Core {
                 topic: PushTopic::Service(push.key),
                 request_id: *request_id,
                 frame: frame.clone(),
+                changed_us,
             });
         }
         deliveries
@@ -581,7 +611,9 @@ impl Core {
         let Some(sink) = self.push_sinks.borrow().get(&connection).cloned() else {
             return;
         };
+        let (changed_us, config) = (push.changed_us, matches!(push.topic, PushTopic::Config(_)));
         if sink.offer(push, self.now_ms()) {
+            self.record_push_latency(changed_us, config);
             return;
         }
         tracing::warn!(
@@ -705,6 +737,10 @@ pub fn spawn_mesh_servers(core: &CoreHandle, mut receivers: Receivers<Envelope>)
                     Envelope::Auth { command, reply } => {
                         let _ = core.auth().tables.borrow_mut().apply(&command);
                         let _ = reply.send(());
+                    }
+                    // --- metrics ---
+                    Envelope::Metrics { reply } => {
+                        let _ = reply.send(core.metrics_snapshot());
                     }
                 }
             }

@@ -294,6 +294,7 @@ impl Core {
                     topic: PushTopic::Config(notification.key.clone()),
                     request_id,
                     frame,
+                    changed_us: self.now_us(),
                 };
                 deliveries.push(delivery);
             }

@@ -141,12 +141,16 @@ impl Core {
                 by_holder[holder].push((poll, key.clone()));
             }
         }
+        // The notify latency of a poll runs to its wake being handed to the holder core.
+        let changed_us = self.now_us();
         for (holder, wakes) in by_holder.into_iter().enumerate() {
             if wakes.is_empty() {
                 continue;
             }
             if holder == self.id {
+                let woken = wakes.len();
                 self.wake_polls(wakes);
+                self.record_poll_notify_latency(changed_us, woken);
                 continue;
             }
             let Some(core) = self.handle() else {
@@ -154,7 +158,9 @@ impl Core {
             };
             glommio::spawn_local(async move {
                 if let Some(senders) = &core.senders {
+                    let woken = wakes.len();
                     let _ = senders.send_to(holder, Envelope::PollWakes(wakes)).await;
+                    core.record_poll_notify_latency(changed_us, woken);
                 }
             })
             .detach();

@@ -37,6 +37,11 @@ pub struct DistroState {
     /// Beats taken here for HTTP clients another member answers for, by member.
     beats: Vec<RefCell<Vec<proto::DistroBeat>>>,
     beats_flushing: Vec<Cell<bool>>,
+    // --- metrics ---
+    /// Per peer, while a flush task runs: when (core ms) the oldest record still waiting was
+    /// queued, to within one send (the start of the task, then the start of the last
+    /// successful send).
+    unsent_since_ms: Vec<Cell<u64>>,
 }
 
 impl DistroState {
@@ -58,7 +63,20 @@ impl DistroState {
             broadcast_epoch: Cell::new(0),
             beats: (0..members).map(|_| RefCell::new(Vec::new())).collect(),
             beats_flushing: (0..members).map(|_| Cell::new(false)).collect(),
+            unsent_since_ms: (0..members).map(|_| Cell::new(0)).collect(),
         }
+    }
+
+    // --- metrics ---
+    /// How long (ms) the oldest record queued for `peer` has waited; 0 when none waits.
+    pub(super) fn unsent_age_ms(&self, peer: usize, now_ms: u64) -> u64 {
+        let Some(flushing) = self.flushing.get(peer) else {
+            return 0;
+        };
+        if !flushing.get() {
+            return 0;
+        }
+        now_ms.saturating_sub(self.unsent_since_ms[peer].get())
     }
 
     /// Lets the sync window pass, so changes within it travel together.
@@ -310,6 +328,7 @@ impl Core {
                 continue;
             }
             flushing.set(true);
+            distro.unsent_since_ms[usize::from(peer)].set(core.now_ms());
             let (core, distro) = (core.clone(), distro.clone());
             glommio::spawn_local(async move {
                 flush_to(&core, &distro, peer).await;
@@ -353,6 +372,7 @@ async fn relay_beats_to(core: &Core, distro: &DistroState, member: MemberIndex) 
 async fn flush_to(core: &Core, distro: &DistroState, peer: MemberIndex) {
     distro.sync_window().await;
     loop {
+        let taken_ms = core.now_ms();
         let items = {
             let registry = core.registry.borrow();
             let mut shard = distro.shard.borrow_mut();
@@ -371,6 +391,10 @@ async fn flush_to(core: &Core, distro: &DistroState, peer: MemberIndex) {
             .links
             .call(peer, "/Cluster/DistroSync", message.encode_to_vec())
             .await;
+        if sent.is_ok() {
+            // What is still queued was queued after this batch was taken (or did not fit it).
+            distro.unsent_since_ms[usize::from(peer)].set(taken_ms);
+        }
         if let Err(error) = sent {
             tracing::debug!(peer, %error, "distro sync failed; retrying");
             distro.shard.borrow_mut().requeue(peer, items);
