@@ -303,3 +303,12 @@ pub const NAMESPACE_QUOTA: u32 = 200;
 /// Entries and uncompressed bytes of an imported zip.
 pub const CONFIG_IMPORT_ENTRIES_MAX: usize = 10_000;
 pub const CONFIG_IMPORT_BYTES_MAX: u64 = 256 * 1024 * 1024;
+
+// --- console ---
+/// Largest page of the console catalog (`/nacos/v1/ns/catalog/services` and `.../instances`);
+/// the console asks for 100 at a time, Nacos's own console for 10.
+pub const CONSOLE_CATALOG_PAGE_SIZE_MAX: usize = 1_000;
+/// Longest name or group fragment a catalog search takes (the longest service name Nacos
+/// allows is far shorter).
+pub const CONSOLE_SEARCH_CHARS_MAX: usize = 512;
+const _: () = assert!(CONSOLE_CATALOG_PAGE_SIZE_MAX >= 100);

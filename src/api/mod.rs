@@ -3,6 +3,8 @@
 //! `ok`, bare JSON, the message as error body) or v2 (the `{code,message,data}` wrapper).
 
 pub(crate) mod config;
+// --- console ---
+mod console;
 mod form;
 mod forward;
 pub mod grpc;
@@ -27,6 +29,10 @@ pub async fn route(core: &CoreHandle, request: &Request) -> Response {
     if !core.is_ready() && is_gated(path) {
         // Nacos `TrafficReviseFilter`: nothing is served until the state is rebuilt.
         return Response::text(503, "server is STARTING now, please try again later!");
+    }
+    // --- console ---
+    if let Some(response) = console::route(core, request, path).await {
+        return response;
     }
     if let Some(rest) = path.strip_prefix("/nacos/v1/ns") {
         return naming(core, request, rest, Flavor::V1).await;

@@ -23,8 +23,8 @@ use crate::naming::instance::{
 use crate::naming::key::ServiceKey;
 use crate::naming::op::{
     BeatRequest, Counts, DurableCommand, DurableRecord, InstanceUpdate, InstanceView, NamingOp,
-    NamingReply, PushOut, Pushes, ServiceSpec, ServiceView, SubscriberView, UdpPushOut,
-    UdpSubscription,
+    NamingReply, PushOut, Pushes, ServiceSpec, ServiceSummary, ServiceView, SubscriberView,
+    UdpPushOut, UdpSubscription,
 };
 use crate::naming::select::select;
 use crate::naming::service::{
@@ -220,6 +220,20 @@ impl Registry {
                 self.unsubscribe(&key, connection);
                 self.deregister_connection(&key, connection, None, now_ms);
                 Ok(NamingReply::Done)
+            }
+            // --- console ---
+            NamingOp::ServiceSummaries {
+                namespace,
+                group_contains,
+                name_contains,
+            } => Ok(NamingReply::ServiceSummaries(self.service_summaries(
+                &namespace,
+                &group_contains,
+                &name_contains,
+            ))),
+            NamingOp::ServiceInstances { key } => {
+                let views = self.get_service(&key).map(|_| self.instance_views(&key));
+                views.map(NamingReply::Instances)
             }
         };
         result.unwrap_or_else(NamingReply::Error)
@@ -864,6 +878,65 @@ impl Registry {
             .map(|k| (k.group().to_string(), k.service().to_string()))
             .collect();
         NamingReply::ServiceNames(names)
+    }
+
+    // --- console ---
+    /// The console catalog's view of the services of `namespace` on this core whose group
+    /// and name contain the fragments (an empty fragment matches all).
+    pub fn service_summaries(
+        &self,
+        namespace: &str,
+        group_contains: &str,
+        name_contains: &str,
+    ) -> Vec<ServiceSummary> {
+        let mut out = Vec::new();
+        for service in self.services.iter().flatten() {
+            let key = &service.key;
+            if key.namespace() != namespace {
+                continue;
+            }
+            if !key.group().contains(group_contains) || !key.service().contains(name_contains) {
+                continue;
+            }
+            let mut clusters: Vec<&str> = service.instances().map(|i| &*i.cluster).collect();
+            clusters.sort_unstable();
+            clusters.dedup();
+            let summary = ServiceSummary {
+                group: key.group().to_string(),
+                name: key.service().to_string(),
+                cluster_count: clusters.len(),
+                instance_count: service.len(),
+                healthy_count: service.instances().filter(|i| i.healthy).count(),
+            };
+            debug_assert!(summary.healthy_count <= summary.instance_count);
+            out.push(summary);
+        }
+        out
+    }
+
+    /// Every visible instance of the service (disabled ones included), sorted by address.
+    pub fn instance_views(&self, key: &ServiceKey) -> Vec<InstanceView> {
+        let Some(service) = self.service(key) else {
+            return Vec::new();
+        };
+        let mut views: Vec<InstanceView> = service
+            .visible()
+            .into_iter()
+            .map(|instance| InstanceView {
+                grouped_service: key.grouped_name(),
+                ip: instance.ip.to_string(),
+                port: instance.port,
+                cluster: instance.cluster.to_string(),
+                weight: instance.weight,
+                healthy: instance.healthy,
+                enabled: instance.enabled,
+                ephemeral: instance.ephemeral,
+                metadata: (*instance.metadata).clone(),
+            })
+            .collect();
+        views.sort_by(|a, b| (&a.cluster, &a.ip, a.port).cmp(&(&b.cluster, &b.ip, b.port)));
+        debug_assert!(views.len() <= service.len());
+        views
     }
 
     pub fn counts(&mut self, now_ms: u64) -> Counts {

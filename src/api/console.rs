@@ -1,0 +1,232 @@
+//! The web console: its assets (compiled into the binary from `src/console/assets/`) under
+//! `/nacos/`, and the console-only catalog endpoints (`/nacos/v1/ns/catalog/...`, as Nacos's
+//! `CatalogController`), gathered from the owner cores like `service/list`.
+
+use bytes::Bytes;
+use serde_json::json;
+
+use crate::api::form;
+use crate::api::instance::unexpected;
+use crate::api::render::{render, Flavor, Reply};
+use crate::http::codec::Method;
+use crate::http::conn::Request;
+use crate::http::params::Params;
+use crate::http::response::{Body, Response};
+use crate::limits::{CONSOLE_CATALOG_PAGE_SIZE_MAX, CONSOLE_SEARCH_CHARS_MAX};
+use crate::naming::error::{NamingError, NamingResult};
+use crate::naming::key::normalize_namespace;
+use crate::naming::op::{InstanceView, NamingOp, NamingReply, ServiceSummary};
+use crate::shard::CoreHandle;
+
+const HTML: &str = "text/html;charset=UTF-8";
+const JS: &str = "text/javascript;charset=UTF-8";
+const CSS: &str = "text/css;charset=UTF-8";
+
+/// The page every console URL without an asset name gets.
+const INDEX_HTML: &str = include_str!("../console/assets/index.html");
+
+/// (name under `/nacos/assets/`, content type, content).
+const ASSETS: [(&str, &str, &str); 5] = [
+    (
+        "style.css",
+        CSS,
+        include_str!("../console/assets/style.css"),
+    ),
+    ("api.js", JS, include_str!("../console/assets/api.js")),
+    ("app.js", JS, include_str!("../console/assets/app.js")),
+    ("diff.js", JS, include_str!("../console/assets/diff.js")),
+    ("editor.js", JS, include_str!("../console/assets/editor.js")),
+];
+
+const ASSET_PREFIX: &str = "/nacos/assets/";
+
+/// Console paths. `path` has no trailing slash. `None`: not one of ours.
+pub async fn route(core: &CoreHandle, request: &Request, path: &str) -> Option<Response> {
+    let get = matches!(request.head.method, Method::Get | Method::Head);
+    if path == "/nacos" || path == "/nacos/index.html" {
+        return Some(if get {
+            asset_response(HTML, INDEX_HTML)
+        } else {
+            crate::api::render::method_not_allowed(request)
+        });
+    }
+    if let Some(name) = path.strip_prefix(ASSET_PREFIX) {
+        return Some(asset(request, name, get));
+    }
+    let result = match path {
+        "/nacos/v1/ns/catalog/services" if get => catalog_services(core, &request.params).await,
+        "/nacos/v1/ns/catalog/instances" if get => catalog_instances(core, &request.params).await,
+        "/nacos/v1/ns/catalog/services" | "/nacos/v1/ns/catalog/instances" => {
+            return Some(crate::api::render::method_not_allowed(request));
+        }
+        _ => return None,
+    };
+    Some(render(result, Flavor::V1))
+}
+
+fn asset(request: &Request, name: &str, get: bool) -> Response {
+    let Some((_, content_type, content)) = ASSETS.iter().find(|(n, _, _)| *n == name) else {
+        return crate::api::render::not_found(request);
+    };
+    if !get {
+        return crate::api::render::method_not_allowed(request);
+    }
+    asset_response(content_type, content)
+}
+
+/// Assets are small and change with the binary: browsers revalidate each time (`no-cache`),
+/// so an upgraded server never runs an old script against a new API.
+fn asset_response(content_type: &'static str, content: &'static str) -> Response {
+    debug_assert!(!content.is_empty());
+    Response {
+        status: 200,
+        content_type,
+        body: Body::from(Bytes::from_static(content.as_bytes())),
+        headers: vec![
+            ("Cache-Control", "no-cache".into()),
+            ("X-Content-Type-Options", "nosniff".into()),
+        ],
+    }
+}
+
+/// A search fragment: absent is empty (matches all); too long is a 400.
+fn fragment(params: &Params, name: &str) -> NamingResult<String> {
+    let value = params.get(name).unwrap_or("").trim();
+    if value.chars().count() > CONSOLE_SEARCH_CHARS_MAX {
+        return Err(NamingError::invalid(format!(
+            "Param '{name}' is longer than {CONSOLE_SEARCH_CHARS_MAX} characters"
+        )));
+    }
+    Ok(value.to_string())
+}
+
+/// `pageNo` and `pageSize` (defaults 1 and 10, as Nacos's console asks), the size capped.
+fn paging(params: &Params) -> NamingResult<(usize, usize)> {
+    let page_no = form::page(params, "pageNo", Some(1))?;
+    let page_size = form::page(params, "pageSize", Some(10))?;
+    if page_size > CONSOLE_CATALOG_PAGE_SIZE_MAX {
+        return Err(NamingError::invalid(format!(
+            "Param 'pageSize' must be at most {CONSOLE_CATALOG_PAGE_SIZE_MAX}"
+        )));
+    }
+    debug_assert!(page_no >= 1);
+    Ok((page_no, page_size))
+}
+
+fn page_of<T>(items: Vec<T>, page_no: usize, page_size: usize) -> Vec<T> {
+    let skip = (page_no - 1).saturating_mul(page_size);
+    items.into_iter().skip(skip).take(page_size).collect()
+}
+
+/// `GET /nacos/v1/ns/catalog/services?withInstances=false`: one page of the namespace's
+/// services whose name and group contain `serviceNameParam` and `groupNameParam`, with
+/// instance counts; `instanceCount` and `healthyInstanceCount` (not in Nacos) total every
+/// match, for the console's headline numbers.
+async fn catalog_services(core: &CoreHandle, params: &Params) -> NamingResult<Reply> {
+    if form::flag(params, "withInstances", true) {
+        return Err(NamingError::invalid(
+            "Param 'withInstances' must be false: only the service summary is served",
+        ));
+    }
+    let (page_no, page_size) = paging(params)?;
+    let op = NamingOp::ServiceSummaries {
+        namespace: normalize_namespace(params.get("namespaceId"))?,
+        group_contains: fragment(params, "groupNameParam")?,
+        name_contains: fragment(params, "serviceNameParam")?,
+    };
+    let mut summaries: Vec<ServiceSummary> = Vec::new();
+    for reply in core.execute_everywhere(op).await {
+        match reply {
+            NamingReply::ServiceSummaries(part) => summaries.extend(part),
+            NamingReply::Error(error) => return Err(error),
+            other => return Err(unexpected(&other)),
+        }
+    }
+    summaries.sort_by(|a, b| (&a.group, &a.name).cmp(&(&b.group, &b.name)));
+    let count = summaries.len();
+    let instances: usize = summaries.iter().map(|s| s.instance_count).sum();
+    let healthy: usize = summaries.iter().map(|s| s.healthy_count).sum();
+    let list: Vec<serde_json::Value> = page_of(summaries, page_no, page_size)
+        .into_iter()
+        .map(|s| {
+            json!({
+                "name": s.name,
+                "groupName": s.group,
+                "clusterCount": s.cluster_count,
+                "ipCount": s.instance_count,
+                "healthyInstanceCount": s.healthy_count,
+                "triggerFlag": "false",
+            })
+        })
+        .collect();
+    let body = json!({
+        "count": count,
+        "serviceList": list,
+        "instanceCount": instances,
+        "healthyInstanceCount": healthy,
+    });
+    Ok(Reply::Json(Bytes::from(body.to_string())))
+}
+
+/// `GET /nacos/v1/ns/catalog/instances`: every instance of a service, disabled ones included
+/// (`instance/list` leaves those out), optionally of one `clusterName`, paged.
+async fn catalog_instances(core: &CoreHandle, params: &Params) -> NamingResult<Reply> {
+    let key = form::service_key(params)?;
+    let (page_no, page_size) = paging(params)?;
+    let cluster = params.non_blank("clusterName").map(str::trim);
+    let views = match core.execute(NamingOp::ServiceInstances { key }).await {
+        NamingReply::Instances(views) => views,
+        NamingReply::Error(error) => return Err(error),
+        other => return Err(unexpected(&other)),
+    };
+    let views: Vec<InstanceView> = views
+        .into_iter()
+        .filter(|v| cluster.is_none_or(|c| v.cluster == c))
+        .collect();
+    let count = views.len();
+    let list: Vec<serde_json::Value> = page_of(views, page_no, page_size)
+        .into_iter()
+        .map(|v| {
+            json!({
+                "instanceId": format!("{}#{}#{}#{}", v.ip, v.port, v.cluster, v.grouped_service),
+                "ip": v.ip,
+                "port": v.port,
+                "weight": v.weight,
+                "healthy": v.healthy,
+                "enabled": v.enabled,
+                "ephemeral": v.ephemeral,
+                "clusterName": v.cluster,
+                "serviceName": v.grouped_service,
+                "metadata": v.metadata,
+            })
+        })
+        .collect();
+    let body = json!({ "count": count, "list": list });
+    Ok(Reply::Json(Bytes::from(body.to_string())))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every asset index.html refers to is served, and every asset is referred to.
+    #[test]
+    fn assets_are_linked() {
+        assert!(INDEX_HTML.contains("/nacos/assets/style.css"));
+        assert!(INDEX_HTML.contains("/nacos/assets/app.js"));
+        for (name, content_type, content) in ASSETS {
+            assert!(!content.is_empty(), "{name} is empty");
+            assert!(content_type.starts_with("text/"));
+        }
+        let app = ASSETS.iter().find(|(n, _, _)| *n == "app.js").unwrap().2;
+        assert!(app.contains("./api.js") && app.contains("./diff.js"));
+        assert!(app.contains("./editor.js"));
+    }
+
+    /// Pages hold the requested slice; a page past the end is empty.
+    #[test]
+    fn pages() {
+        assert_eq!(page_of(vec![1, 2, 3, 4, 5], 2, 2), vec![3, 4]);
+        assert_eq!(page_of(vec![1, 2, 3], 3, 2), Vec::<i32>::new());
+    }
+}

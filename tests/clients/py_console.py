@@ -1,0 +1,346 @@
+#!/usr/bin/env python3
+"""Drive nacore's web console in headless chromium (selenium) against real clients.
+
+Usage: py_console.py --server 127.0.0.1:PORT [--prefix P] [--timeout SECONDS]
+
+The real nacos-sdk-python 2.0.11 (HTTP v1) registers two instances (with heartbeats) and
+watches a config; the console, driven like a user would, then:
+  1. shows the service with its instance and healthy counts, and the headline numbers;
+  2. changes one instance's weight: the client's instance/list shows the new weight;
+  3. rejects invalid JSON, creates a json config, edits it: the watcher gets each content;
+  4. diffs the first version against the current one and rolls back: the watcher gets the
+     first content again and the server serves it;
+  5. lists the watcher among the config's listeners;
+  6. shows this single node as an UP member with its Raft role.
+
+Exits 0 and prints PY_CONSOLE_OK on success; prints what went wrong (with the page's
+console log and a screenshot path) and exits 1 otherwise. Every wait is a WebDriverWait or a
+poll on an observed condition with a deadline.
+"""
+
+import argparse
+import json
+import os
+import shutil
+import sys
+import tempfile
+import threading
+import time
+import traceback
+
+import nacos
+from selenium import webdriver
+from selenium.common.exceptions import StaleElementReferenceException, WebDriverException
+from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support import expected_conditions as EC
+from selenium.webdriver.support.ui import Select, WebDriverWait
+
+IP = "127.0.0.1"
+GROUP = "CONSOLE_GROUP"
+WAIT = 15.0          # one UI condition
+CLIENT_WAIT = 10.0   # a change seen by a client (instance/list, watcher callback)
+
+
+class Failure(Exception):
+    pass
+
+
+def check(cond, msg):
+    if not cond:
+        raise Failure(msg)
+
+
+def step(msg):
+    print("step: " + msg, flush=True)
+
+
+def poll(what, fetch, cond, timeout):
+    """Call fetch() until cond(result) holds; returns the result."""
+    deadline = time.monotonic() + timeout
+    while True:
+        last = fetch()
+        if cond(last):
+            return last
+        if time.monotonic() >= deadline:
+            raise Failure("%s: not seen after %.1fs; last value: %r" % (what, timeout, last))
+        time.sleep(0.1)
+
+
+def tid(value):
+    return (By.CSS_SELECTOR, '[data-testid="%s"]' % value)
+
+
+def css(selector):
+    return (By.CSS_SELECTOR, selector)
+
+
+class Watcher:
+    """Records the contents a config watcher is called with."""
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.contents = []
+
+    def callback(self, params):
+        with self.lock:
+            self.contents.append(params.get("content"))
+
+    def seen(self):
+        with self.lock:
+            return list(self.contents)
+
+
+def browser(work_dir):
+    options = webdriver.ChromeOptions()
+    options.binary_location = shutil.which("chromium") or "/usr/bin/chromium"
+    for arg in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu",
+                "--window-size=1400,1000", "--user-data-dir=" + os.path.join(work_dir, "chrome")):
+        options.add_argument(arg)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    driver_path = shutil.which("chromedriver") or "/usr/bin/chromedriver"
+    return webdriver.Chrome(options=options, service=Service(executable_path=driver_path))
+
+
+class Console:
+    def __init__(self, driver, base):
+        self.driver = driver
+        self.base = base
+        self.wait = WebDriverWait(driver, WAIT, poll_frequency=0.1,
+                                  ignored_exceptions=(StaleElementReferenceException,))
+
+    def open(self, hash_path):
+        self.driver.get(self.base + "/nacos/#" + hash_path)
+
+    def until(self, what, condition):
+        try:
+            return self.wait.until(condition)
+        except Exception as error:
+            raise Failure("UI: %s not seen within %.0fs (%s)" % (what, WAIT, type(error).__name__))
+
+    def find(self, what, locator):
+        return self.until(what, EC.presence_of_element_located(locator))
+
+    def click(self, what, locator):
+        self.until(what, EC.element_to_be_clickable(locator)).click()
+
+    def text_of(self, locator):
+        def read(driver):
+            try:
+                return driver.find_element(*locator).text
+            except Exception:
+                return None
+        return read
+
+    def until_text(self, what, locator, predicate):
+        def condition(driver):
+            try:
+                text = driver.find_element(*locator).text
+            except Exception:
+                return False
+            return text if predicate(text) else False
+        return self.until(what, condition)
+
+    def type_into(self, locator, text):
+        element = self.find(str(locator), locator)
+        element.clear()
+        element.send_keys(text)
+        return element
+
+    def set_editor(self, text):
+        # The textarea is set through JS (send_keys would auto-repeat indentation rules of
+        # nothing here, but is slow for long text) and an input event tells the editor.
+        area = self.find("config editor", tid("config-content"))
+        self.driver.execute_script(
+            "arguments[0].value = arguments[1];"
+            "arguments[0].dispatchEvent(new Event('input', {bubbles: true}));", area, text)
+
+
+def services_page(console, service):
+    step("services page lists %s with 2 instances, 2 healthy" % service)
+    console.open("/services")
+    row = css('[data-testid="service-row"][data-service="%s"]' % service)
+    console.find("service row of %s" % service, row)
+    console.until_text("instance count 2", css('[data-service="%s"] [data-testid="service-instances"]'
+                                               % service), lambda t: t == "2")
+    console.until_text("healthy count 2", css('[data-service="%s"] [data-testid="service-healthy"]'
+                                              % service), lambda t: t == "2")
+    services = int(console.find("services number", tid("stat-services")).text)
+    check(services >= 1, "services headline shows %d" % services)
+    percent = console.find("healthy percent", tid("stat-healthy-percent")).text
+    check(percent.endswith("%"), "healthy percent headline is %r" % percent)
+    step("search by name narrows the list")
+    console.type_into(tid("service-search"), service[-6:])
+    console.click("search button", tid("service-search-button"))
+    console.until("only matching services", lambda d: all(
+        service[-6:] in r.get_attribute("data-service")
+        for r in d.find_elements(By.CSS_SELECTOR, '[data-testid="service-row"]'))
+        and d.find_elements(*row))
+
+
+def edit_weight(console, client, service, port):
+    step("service page: change the weight of %s:%d to 7.5" % (IP, port))
+    console.click("service link", css('[data-service="%s"] [data-testid="service-link"]' % service))
+    instance = '[data-testid="instance-row"][data-address="%s:%d"]' % (IP, port)
+    console.find("instance row", css(instance))
+    console.until_text("instance healthy", css(instance + ' [data-testid="instance-health"]'),
+                       lambda t: t == "healthy")
+    weight = console.find("weight input", css(instance + ' [data-testid="weight-input"]'))
+    weight.clear()
+    weight.send_keys("7.5")
+    console.click("save", css(instance + ' [data-testid="save-instance"]'))
+    console.until_text("saved", css(instance + ' [data-testid="instance-status"]'),
+                       lambda t: t == "saved" or t.startswith("HTTP"))
+    status = console.driver.find_element(By.CSS_SELECTOR, instance + ' [data-testid="instance-status"]')
+    check(status.text == "saved", "saving the instance failed: %s" % status.text)
+
+    def weight_of():
+        info = client.list_naming_instance(service, group_name=GROUP, healthy_only=False)
+        for host in info.get("hosts", []):
+            if host["port"] == port:
+                return host["weight"]
+        return None
+    poll("client instance/list shows weight 7.5", weight_of, lambda w: w == 7.5, CLIENT_WAIT)
+    step("disable the instance in the UI: the client no longer gets it")
+    row = console.find("instance row again", css(instance))
+    enabled = row.find_element(By.CSS_SELECTOR, '[data-testid="enabled-input"]')
+    check(enabled.is_selected(), "instance not shown as enabled")
+    enabled.click()
+    console.click("save", css(instance + ' [data-testid="save-instance"]'))
+    poll("client instance/list drops the disabled instance", weight_of, lambda w: w is None,
+         CLIENT_WAIT)
+    console.until("disabled instance still listed in the console", lambda d: not d.find_element(
+        By.CSS_SELECTOR, instance + ' [data-testid="enabled-input"]').is_selected())
+
+
+def publish_from_editor(console, content, expect_ok=True):
+    console.set_editor(content)
+    console.click("publish", tid("config-publish"))
+    if expect_ok:
+        console.until_text("published", tid("config-status"), lambda t: t.startswith("published"))
+    else:
+        console.until_text("refused", tid("config-status"), lambda t: t.startswith("not published"))
+
+
+def configs(console, client, watcher, data_id):
+    first = json.dumps({"version": 1, "name": "first"}, indent=2)
+    second = json.dumps({"version": 2, "name": "second", "extra": True}, indent=2)
+    step("create %s (json) from the console" % data_id)
+    console.open("/configs")
+    console.click("new config", tid("config-new"))
+    console.type_into(tid("config-dataid"), data_id)
+    console.type_into(tid("config-group"), GROUP)
+    Select(console.find("type select", tid("config-type"))).select_by_value("json")
+    publish_from_editor(console, '{"version": ', expect_ok=False)
+    check("invalid JSON" in console.find("validation", tid("config-validation")).text,
+          "no JSON validation message")
+    check(client.get_config(data_id, GROUP) is None, "invalid JSON was published")
+    publish_from_editor(console, first)
+    poll("watcher gets the first content", watcher.seen, lambda s: first in s, CLIENT_WAIT)
+
+    step("find it with a blur search and edit it")
+    console.open("/configs")
+    console.type_into(tid("config-search-dataid"), data_id[:-3] + "*")
+    console.click("search", tid("config-search-button"))
+    row = css('[data-testid="config-row"][data-dataid="%s"]' % data_id)
+    console.find("config row", row)
+    console.click("edit link", css('[data-dataid="%s"] [data-testid="config-edit"]' % data_id))
+    console.until("editor holds the first content", lambda d: d.find_element(
+        By.CSS_SELECTOR, '[data-testid="config-content"]').get_attribute("value") == first)
+    check(Select(console.find("type", tid("config-type"))).first_selected_option.text == "json",
+          "edited config's type is not json")
+    publish_from_editor(console, second)
+    poll("watcher gets the second content", watcher.seen, lambda s: second in s, CLIENT_WAIT)
+
+    step("history: diff version 1 against current, then roll back")
+    console.click("history link", tid("edit-history"))
+    console.until("two history rows", lambda d: len(d.find_elements(
+        By.CSS_SELECTOR, '[data-testid="history-row"]')) >= 2)
+    rows = console.driver.find_elements(By.CSS_SELECTOR, '[data-testid="history-row"]')
+    oldest = rows[-1]
+    oldest.find_element(By.CSS_SELECTOR, '[data-testid="history-diff"]').click()
+    diff = console.find("diff", tid("history-diff-lines"))
+    console.until("diff lines", lambda d: '"name": "second"' in d.find_element(
+        *tid("history-diff-lines")).text)
+    deleted = [e.text for e in diff.find_elements(By.CSS_SELECTOR, ".del")]
+    added = [e.text for e in diff.find_elements(By.CSS_SELECTOR, ".add")]
+    check(any('"name": "first"' in line for line in deleted), "diff lacks -first: %r" % deleted)
+    check(any('"extra": true' in line for line in added), "diff lacks +extra: %r" % added)
+    check(any('"version": 1' in line for line in deleted), "diff lacks -version 1: %r" % deleted)
+    console.click("rollback", tid("history-rollback"))
+    console.click("confirm rollback", tid("history-rollback"))
+    console.until_text("rolled back", tid("rollback-status"), lambda t: t.startswith("rolled back"))
+    poll("watcher gets the first content again", watcher.seen,
+         lambda s: len(s) >= 3 and s[-1] == first, CLIENT_WAIT)
+    check(client.get_config(data_id, GROUP) == first, "server does not serve the rolled back content")
+
+    step("listeners page shows the watching client")
+    console.open("/config/listeners?dataId=%s&group=%s" % (data_id, GROUP))
+    console.find("listeners table", tid("listeners-table"))
+    console.find("a listener row", tid("listener-row"))
+
+
+def cluster(console):
+    step("cluster page: this node is UP")
+    console.click("cluster nav", tid("nav-cluster"))
+    console.until_text("member UP", tid("member-state"), lambda t: t == "UP")
+    role = console.find("raft role", tid("member-role")).text
+    check(role in ("LEADER", "FOLLOWER"), "raft role shown as %r" % role)
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--server", required=True)
+    parser.add_argument("--prefix", default="console")
+    args = parser.parse_args()
+    work_dir = tempfile.mkdtemp(prefix="py-console-")
+    service = "%s-svc-%d" % (args.prefix, os.getpid())
+    data_id = "%s-cfg-%d.json" % (args.prefix, os.getpid())
+    client = nacos.NacosClient(args.server, logDir=os.path.join(work_dir, "logs"))
+    client.set_options(snapshot_base=os.path.join(work_dir, "snapshot"),
+                       failover_base=os.path.join(work_dir, "failover"))
+    driver = None
+    try:
+        step("register two instances of %s with heartbeats" % service)
+        for port in (18001, 18002):
+            ok = client.add_naming_instance(service, IP, port, weight=1.0, group_name=GROUP,
+                                            heartbeat_interval=2)
+            check(ok is True, "add_naming_instance %d failed" % port)
+        watcher = Watcher()
+        client.add_config_watcher(data_id, GROUP, watcher.callback)
+        driver = browser(work_dir)
+        console = Console(driver, "http://" + args.server)
+        services_page(console, service)
+        edit_weight(console, client, service, 18001)
+        configs(console, client, watcher, data_id)
+        cluster(console)
+        errors = [e for e in driver.get_log("browser") if e.get("level") == "SEVERE"]
+        check(not errors, "the page logged errors: %r" % errors)
+        print("PY_CONSOLE_OK", flush=True)
+        return 0
+    except (Failure, WebDriverException) as error:
+        print("FAILED: %s" % error, flush=True)
+        traceback.print_exc()
+        if driver is not None:
+            shot = os.path.join(tempfile.gettempdir(), "py-console-failure-%d.png" % os.getpid())
+            try:
+                driver.save_screenshot(shot)
+                print("screenshot: %s" % shot, flush=True)
+                print("page log: %r" % driver.get_log("browser"), flush=True)
+                banner = driver.find_element(By.ID, "banner").text
+                print("banner: %r" % banner, flush=True)
+            except WebDriverException:
+                pass
+        return 1
+    finally:
+        if driver is not None:
+            driver.quit()
+        try:
+            client.stop_config_watcher() if hasattr(client, "stop_config_watcher") else None
+        except Exception:
+            pass
+        shutil.rmtree(work_dir, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
