@@ -405,20 +405,29 @@ async function showHistory(nid, target, current, detail) {
 
 async function listenersScreen(params, mine) {
   const target = { dataId: params.get('dataId'), group: params.get('group') };
-  const [answer, page] = await Promise.all([
-    api.get('/nacos/v1/cs/configs/listener', { ...target, tenant: namespace() }),
-    api.get('/nacos/v1/cs/configs', { search: 'accurate', ...target, tenant: namespace(), pageNo: 1, pageSize: 1 }),
-  ]);
-  if (mine !== generation) return;
-  const md5 = page.pageItems.length ? page.pageItems[0].md5 : null;
-  const rows = Object.entries(answer.lisentersGroupkeyStatus || {}).map(([ip, theirs]) => {
-    const current = theirs === md5;
-    return h('tr', { testid: 'listener-row' }, h('td', {}, ip), h('td', {}, theirs),
-      h('td', { class: current ? 'ok' : 'warn' }, current ? 'up to date' : 'behind'));
-  });
+  const body = h('div', {});
   view.replaceChildren(h('p', {}, link('/configs', {}, '← Configs')),
     h('h2', {}, `Listeners of ${target.group} / ${target.dataId}`),
-    table(['Client IP', 'MD5 they hold', 'State'], rows, 'listeners-table'));
+    h('p', { class: 'muted' }, 'Clients holding a long poll or a gRPC listener now (refreshed every few seconds).'),
+    body);
+  // A long-polling client is between two polls for a moment after each change: the list is
+  // refreshed rather than read once.
+  const refresh = async () => {
+    const [answer, page] = await Promise.all([
+      api.get('/nacos/v1/cs/configs/listener', { ...target, tenant: namespace() }),
+      api.get('/nacos/v1/cs/configs', { search: 'accurate', ...target, tenant: namespace(), pageNo: 1, pageSize: 1 }),
+    ]);
+    if (mine !== generation) return;
+    const md5 = page.pageItems.length ? page.pageItems[0].md5 : null;
+    const rows = Object.entries(answer.lisentersGroupkeyStatus || {}).map(([ip, theirs]) => {
+      const current = md5 === null || md5 === undefined || theirs === md5;
+      return h('tr', { testid: 'listener-row' }, h('td', {}, ip), h('td', {}, theirs),
+        h('td', { class: current ? 'ok' : 'warn' }, current ? 'up to date' : 'behind'));
+    });
+    body.replaceChildren(table(['Client IP', 'MD5 they hold', 'State'], rows, 'listeners-table'));
+  };
+  await refresh();
+  timer = setInterval(() => refresh().catch(showError), REFRESH_MS);
 }
 
 // ------------------------------------------------------------------ namespaces
