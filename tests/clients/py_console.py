@@ -11,7 +11,12 @@ watches a config; the console, driven like a user would, then:
   4. diffs the first version against the current one and rolls back: the watcher gets the
      first content again and the server serves it;
   5. lists the watcher among the config's listeners;
-  6. shows this single node as an UP member with its Raft role.
+  6. shows this single node as an UP member with its Raft role;
+  7. creates, renames and deletes a namespace;
+  8. with a stand-in for auth (a fetch stub following the /nacos/v1/auth/login contract,
+     as nacore's auth is not on this branch): shows the login screen, refuses a wrong
+     password, sends the token on every call once logged in, and returns to the login
+     screen on a 403.
 
 Exits 0 and prints PY_CONSOLE_OK on success; prints what went wrong (with the page's
 console log and a screenshot path) and exits 1 otherwise. Every wait is a WebDriverWait or a
@@ -288,6 +293,90 @@ def cluster(console):
     check(role in ("LEADER", "FOLLOWER"), "raft role shown as %r" % role)
 
 
+def namespaces(console, prefix):
+    ns_id = "%s-ns-%d" % (prefix, os.getpid())
+    step("namespaces: create %s, rename it, delete it" % ns_id)
+    console.click("namespaces nav", tid("nav-namespaces"))
+    console.find("public row", css('[data-testid="namespace-row"][data-namespace=""]'))
+    console.type_into(tid("namespace-new-id"), ns_id)
+    console.type_into(tid("namespace-new-name"), "Console NS")
+    console.type_into(tid("namespace-new-desc"), "made by the browser test")
+    console.click("create", tid("namespace-create"))
+    row = '[data-testid="namespace-row"][data-namespace="%s"]' % ns_id
+    console.find("new namespace row", css(row))
+    console.find("new namespace in the selector", css('#namespace option[value="%s"]' % ns_id))
+    name = console.find("name input", css(row + ' [data-testid="namespace-name"]'))
+    name.clear()
+    name.send_keys("Renamed NS")
+    console.click("save", css(row + ' [data-testid="namespace-save"]'))
+    console.until("renamed namespace", lambda d: d.find_element(
+        By.CSS_SELECTOR, row + ' [data-testid="namespace-name"]').get_attribute("value") == "Renamed NS")
+    console.click("delete", css(row + ' [data-testid="namespace-delete"]'))
+    console.click("confirm delete", css(row + ' [data-testid="namespace-delete"]'))
+    console.until("namespace gone", lambda d: not d.find_elements(By.CSS_SELECTOR, row))
+
+
+# Installed before the console's scripts run: stands in for a server with auth on, following
+# the contract of POST /nacos/v1/auth/login (nacos / secret -> token). Every API call without
+# the token (or once `window.__expired` is set) is answered 403; `window.__calls` records them.
+AUTH_STUB = r"""
+(() => {
+  const realFetch = window.fetch.bind(window);
+  window.__calls = [];
+  window.__expired = false;
+  const deny = () => new Response('authorization failed!', {status: 403});
+  window.fetch = async (url, init = {}) => {
+    const u = new URL(url, location.href);
+    const body = init.body ? new URLSearchParams(init.body) : new URLSearchParams();
+    window.__calls.push({path: u.pathname, token: u.searchParams.get('accessToken')});
+    if (u.pathname === '/nacos/v1/auth/login') {
+      if (body.get('username') === 'nacos' && body.get('password') === 'secret') {
+        window.__expired = false;
+        return new Response(JSON.stringify({accessToken: 'tok-123', tokenTtl: 18000,
+          globalAdmin: true, username: 'nacos'}), {status: 200});
+      }
+      return deny();
+    }
+    if (u.pathname.startsWith('/nacos/v') &&
+        (window.__expired || u.searchParams.get('accessToken') !== 'tok-123')) {
+      return deny();
+    }
+    return realFetch(url, init);
+  };
+})();
+"""
+
+
+def auth_flow(driver, base):
+    step("auth on (stubbed login contract): login screen, wrong then right password")
+    driver.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument", {"source": AUTH_STUB})
+    console = Console(driver, base)
+    # Another path than the one open, so that the page loads again (with the stub) rather
+    # than only changing its hash.
+    driver.get(base + "/nacos/index.html#/services")
+    console.until("login screen", EC.visibility_of_element_located(tid("login")))
+    console.type_into(tid("login-username"), "nacos")
+    console.type_into(tid("login-password"), "wrong")
+    console.click("log in", tid("login-submit"))
+    console.until_text("wrong password message", tid("login-error"), lambda t: "Wrong" in t)
+    console.type_into(tid("login-password"), "secret")
+    console.click("log in", tid("login-submit"))
+    console.until("login screen hidden", EC.invisibility_of_element_located(tid("login")))
+    console.find("services table after login", tid("services-table"))
+    console.until_text("user shown", tid("user"), lambda t: t == "nacos")
+    calls = driver.execute_script("return window.__calls")
+    after = calls[[c["path"] for c in calls].index("/nacos/v1/auth/login"):]
+    api_calls = [c for c in after if c["path"] != "/nacos/v1/auth/login"]
+    check(api_calls, "no API call after login: %r" % calls)
+    check(all(c["token"] == "tok-123" for c in api_calls),
+          "an API call after login went without the token: %r" % api_calls)
+    step("token refused later (403): back to the login screen")
+    driver.execute_script("window.__expired = true;")
+    console.until("login screen after a 403", EC.visibility_of_element_located(tid("login")))
+    check(driver.execute_script("return sessionStorage.getItem('nacore.accessToken')") is None,
+          "token kept after a 403")
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--server", required=True)
@@ -314,8 +403,10 @@ def main():
         edit_weight(console, client, service, 18001)
         configs(console, client, watcher, data_id)
         cluster(console)
+        namespaces(console, args.prefix)
         errors = [e for e in driver.get_log("browser") if e.get("level") == "SEVERE"]
         check(not errors, "the page logged errors: %r" % errors)
+        auth_flow(driver, console.base)
         print("PY_CONSOLE_OK", flush=True)
         return 0
     except (Failure, WebDriverException) as error:
