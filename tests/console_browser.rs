@@ -2,15 +2,17 @@
 //! through selenium against the real binary while nacos-sdk-python registers instances and
 //! watches a config, and checks that what is done in the console reaches those clients.
 //!
-//! Needs chromium, chromedriver and selenium (`scripts/setup-browser.sh`, run here). When they
-//! cannot be installed the test fails; `NACORE_SKIP_BROWSER=1` skips it on purpose.
+//! The modules without DOM are also checked in Node. The browser test needs chromium,
+//! chromedriver and selenium (`scripts/setup-browser.sh`, run here). When they cannot be
+//! installed the test fails; `NACORE_SKIP_BROWSER=1` skips it on purpose.
 
 mod common;
 
 use std::process::{Command, Stdio};
 use std::sync::OnceLock;
+use std::time::Duration;
 
-use common::{assert_client_ok, ensure_clients, repo_root, run_python, Server};
+use common::{assert_client_ok, ensure_clients, repo_root, run_python, run_with_timeout, Server};
 
 /// Runs `scripts/setup-browser.sh` once per test process; panics with its output on failure.
 fn ensure_browser() {
@@ -63,4 +65,25 @@ fn console_in_chromium() {
     let address = format!("127.0.0.1:{}", server.http_port);
     let out = run_python("py_console.py", &["--server", &address]);
     assert_client_ok("py_console.py", &out, "PY_CONSOLE_OK", &server);
+}
+
+/// The console's pure modules (the LCS line diff, the per-type validation, highlighting) pass
+/// their unit checks in Node (`tests/clients/node_console_units.mjs`; no browser needed).
+#[test]
+fn console_modules_in_node() {
+    let script = repo_root()
+        .join("tests")
+        .join("clients")
+        .join("node_console_units.mjs");
+    let mut command = Command::new("node");
+    command.arg(&script);
+    let out = run_with_timeout(command, Duration::from_secs(30));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && stdout.lines().any(|l| l.trim() == "CONSOLE_UNITS_OK"),
+        "{} failed ({}):\n{stdout}\n{}",
+        script.display(),
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
 }

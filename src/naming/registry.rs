@@ -1903,4 +1903,50 @@ mod tests {
         let third = hosts(&mut r);
         assert_ne!(second, third, "expiry changes what readers see");
     }
+
+    // --- console ---
+    /// The console catalog counts clusters, instances and healthy ones per service, filters
+    /// by namespace and by name and group fragments; the instance views include disabled
+    /// instances, sorted by address.
+    #[test]
+    fn console_summaries_and_instance_views() {
+        let mut r = Registry::new(0);
+        let (orders, users) = (key("orders"), key("users"));
+        let mut other = spec("10.0.0.2", 2, "");
+        other.cluster = "c2".to_string();
+        other.healthy = false;
+        other.enabled = false;
+        r.register(&orders, spec("10.0.0.1", 1, "k=v"), 0).unwrap();
+        r.register(&orders, other, 0).unwrap();
+        r.register(&users, spec("10.0.0.3", 3, ""), 0).unwrap();
+        let ns = ServiceKey::parse(Some("ns1"), None, "orders").unwrap();
+        r.register(&ns, spec("10.0.0.4", 4, ""), 0).unwrap();
+        let mut all = r.service_summaries("public", "", "");
+        all.sort_by(|a, b| a.name.cmp(&b.name));
+        let counts: Vec<(&str, usize, usize, usize)> = all
+            .iter()
+            .map(|s| {
+                (
+                    s.name.as_str(),
+                    s.cluster_count,
+                    s.instance_count,
+                    s.healthy_count,
+                )
+            })
+            .collect();
+        assert_eq!(counts, [("orders", 2, 2, 1), ("users", 1, 1, 1)]);
+        assert_eq!(r.service_summaries("public", "", "ord").len(), 1);
+        assert_eq!(r.service_summaries("public", "DEFAULT", "").len(), 2);
+        assert!(r.service_summaries("public", "G2", "").is_empty());
+        assert_eq!(r.service_summaries("ns1", "", "").len(), 1);
+        let views = r.instance_views(&orders);
+        let ports: Vec<(u16, bool)> = views.iter().map(|v| (v.port, v.enabled)).collect();
+        assert_eq!(
+            ports,
+            [(1, true), (2, false)],
+            "sorted by cluster, then address"
+        );
+        assert_eq!(views[0].metadata.get("k").map(String::as_str), Some("v"));
+        assert!(r.instance_views(&key("missing")).is_empty());
+    }
 }
