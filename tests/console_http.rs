@@ -137,6 +137,9 @@ fn catalog_services() {
         (&ns["count"], &ns["serviceList"][0]["name"]),
         (&1.into(), &"cat-c".into())
     );
+    // Nacos's default is withInstances=false.
+    let default = json_of(&get(&server, "/nacos/v1/ns/catalog/services?pageSize=10"));
+    assert_eq!(default["count"], 3, "{default}");
     let none = json_of(&get(&server, &format!("{path}&serviceNameParam=zzz")));
     assert_eq!(
         (&none["count"], &none["serviceList"]),
@@ -192,7 +195,7 @@ fn catalog_bad_input() {
     let instances = "/nacos/v1/ns/catalog/instances";
     let long = "x".repeat(513);
     let cases = [
-        (format!("{services}?pageNo=1&pageSize=10"), "withInstances"),
+        (format!("{services}?instance=10.0.0.1:80"), "instance"),
         (format!("{services}?withInstances=true"), "withInstances"),
         (
             format!("{services}?withInstances=false&pageSize=1001"),

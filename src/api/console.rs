@@ -118,16 +118,24 @@ fn page_of<T>(items: Vec<T>, page_no: usize, page_size: usize) -> Vec<T> {
     items.into_iter().skip(skip).take(page_size).collect()
 }
 
-/// `GET /nacos/v1/ns/catalog/services?withInstances=false`: one page of the namespace's
-/// services whose name and group contain `serviceNameParam` and `groupNameParam`, with
-/// instance counts; `instanceCount` and `healthyInstanceCount` (not in Nacos) total every
-/// match, for the console's headline numbers.
+/// `GET /nacos/v1/ns/catalog/services`: one page of the namespace's services whose name and
+/// group contain `serviceNameParam` and `groupNameParam` (with `hasIpCount=true`, only those
+/// with instances), with instance counts; `instanceCount` and `healthyInstanceCount` (not in
+/// Nacos) total every match, for the console's headline numbers. Nacos's `withInstances=true`
+/// (every instance of every service) and `instance` (services holding an address) are not
+/// served.
 async fn catalog_services(core: &CoreHandle, params: &Params) -> NamingResult<Reply> {
-    if form::flag(params, "withInstances", true) {
+    if form::flag(params, "withInstances", false) {
         return Err(NamingError::invalid(
             "Param 'withInstances' must be false: only the service summary is served",
         ));
     }
+    if params.non_blank("instance").is_some() {
+        return Err(NamingError::invalid(
+            "Param 'instance' is not supported: filter by serviceNameParam or groupNameParam",
+        ));
+    }
+    let has_ip_count = form::flag(params, "hasIpCount", false);
     let (page_no, page_size) = paging(params)?;
     let op = NamingOp::ServiceSummaries {
         namespace: normalize_namespace(params.get("namespaceId"))?,
@@ -142,6 +150,9 @@ async fn catalog_services(core: &CoreHandle, params: &Params) -> NamingResult<Re
             other => return Err(unexpected(&other)),
         }
     }
+    if has_ip_count {
+        summaries.retain(|s| s.instance_count > 0);
+    }
     summaries.sort_by(|a, b| (&a.group, &a.name).cmp(&(&b.group, &b.name)));
     let count = summaries.len();
     let instances: usize = summaries.iter().map(|s| s.instance_count).sum();
@@ -155,7 +166,7 @@ async fn catalog_services(core: &CoreHandle, params: &Params) -> NamingResult<Re
                 "clusterCount": s.cluster_count,
                 "ipCount": s.instance_count,
                 "healthyInstanceCount": s.healthy_count,
-                "triggerFlag": "false",
+                "triggerFlag": if s.protect_triggered { "true" } else { "false" },
             })
         })
         .collect();

@@ -463,6 +463,8 @@ pub struct ServiceSummary {
     pub cluster_count: usize,
     pub instance_count: usize,
     pub healthy_count: usize,
+    /// The healthy share is at or below the protect threshold (Nacos `triggerFlag`).
+    pub protect_triggered: bool,
 }
 
 impl DurableRecord {

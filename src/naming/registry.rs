@@ -901,12 +901,16 @@ impl Registry {
             let mut clusters: Vec<&str> = service.instances().map(|i| &*i.cluster).collect();
             clusters.sort_unstable();
             clusters.dedup();
+            let healthy_count = service.instances().filter(|i| i.healthy).count();
+            // As the selection divides: 0/0 is NaN, which never reaches the threshold.
+            let healthy_ratio = healthy_count as f32 / service.len() as f32;
             let summary = ServiceSummary {
                 group: key.group().to_string(),
                 name: key.service().to_string(),
                 cluster_count: clusters.len(),
                 instance_count: service.len(),
-                healthy_count: service.instances().filter(|i| i.healthy).count(),
+                healthy_count,
+                protect_triggered: healthy_ratio <= service.protect_threshold.max(0.0),
             };
             debug_assert!(summary.healthy_count <= summary.instance_count);
             out.push(summary);
@@ -1935,6 +1939,10 @@ mod tests {
             })
             .collect();
         assert_eq!(counts, [("orders", 2, 2, 1), ("users", 1, 1, 1)]);
+        assert!(
+            !all[0].protect_triggered,
+            "threshold 0 is never reached by 1/2"
+        );
         assert_eq!(r.service_summaries("public", "", "ord").len(), 1);
         assert_eq!(r.service_summaries("public", "DEFAULT", "").len(), 2);
         assert!(r.service_summaries("public", "G2", "").is_empty());

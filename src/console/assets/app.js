@@ -124,20 +124,26 @@ async function servicesScreen(params, mine) {
     placeholder: 'service name contains', value: params.get('name') || '' });
   const groupFilter = h('input', { id: 'group-search', testid: 'group-search',
     placeholder: 'group contains', value: params.get('group') || '' });
+  const hideEmpty = h('input', { type: 'checkbox', testid: 'hide-empty',
+    checked: params.get('hideEmpty') === 'true' });
   const stats = h('div', { class: 'stats', testid: 'service-stats' });
   const body = h('div', {});
   const apply = () => {
-    go(`#/services?${new URLSearchParams({ name: nameFilter.value, group: groupFilter.value })}`);
+    go(`#/services?${new URLSearchParams({ name: nameFilter.value, group: groupFilter.value,
+      hideEmpty: hideEmpty.checked })}`);
   };
+  hideEmpty.addEventListener('change', apply);
   nameFilter.addEventListener('keydown', (e) => e.key === 'Enter' && apply());
   groupFilter.addEventListener('keydown', (e) => e.key === 'Enter' && apply());
   view.replaceChildren(h('h2', {}, 'Services'), stats,
     h('div', { class: 'toolbar' }, nameFilter, groupFilter,
-      h('button', { testid: 'service-search-button', onclick: apply }, 'Search')), body);
+      h('button', { testid: 'service-search-button', onclick: apply }, 'Search'),
+      h('label', {}, hideEmpty, ' hide services without instances')), body);
   const refresh = async () => {
     const page = await api.get('/nacos/v1/ns/catalog/services', {
       withInstances: false, pageNo: 1, pageSize: SERVICES_PAGE_SIZE, namespaceId: namespace(),
       serviceNameParam: nameFilter.value, groupNameParam: groupFilter.value,
+      hasIpCount: hideEmpty.checked,
     });
     if (mine !== generation) return;
     renderStats(stats, page);
