@@ -47,6 +47,11 @@ fn page_and_assets() {
     let assets = [
         ("app.js", "text/javascript;charset=UTF-8"),
         ("api.js", "text/javascript;charset=UTF-8"),
+        ("dom.js", "text/javascript;charset=UTF-8"),
+        ("services.js", "text/javascript;charset=UTF-8"),
+        ("configs.js", "text/javascript;charset=UTF-8"),
+        ("namespaces.js", "text/javascript;charset=UTF-8"),
+        ("cluster.js", "text/javascript;charset=UTF-8"),
         ("diff.js", "text/javascript;charset=UTF-8"),
         ("editor.js", "text/javascript;charset=UTF-8"),
         ("style.css", "text/css;charset=UTF-8"),

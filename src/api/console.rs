@@ -26,14 +26,35 @@ const CSS: &str = "text/css;charset=UTF-8";
 const INDEX_HTML: &str = include_str!("../console/assets/index.html");
 
 /// (name under `/nacos/assets/`, content type, content).
-const ASSETS: [(&str, &str, &str); 5] = [
+const ASSETS: [(&str, &str, &str); 10] = [
     (
         "style.css",
         CSS,
         include_str!("../console/assets/style.css"),
     ),
-    ("api.js", JS, include_str!("../console/assets/api.js")),
     ("app.js", JS, include_str!("../console/assets/app.js")),
+    ("api.js", JS, include_str!("../console/assets/api.js")),
+    ("dom.js", JS, include_str!("../console/assets/dom.js")),
+    (
+        "services.js",
+        JS,
+        include_str!("../console/assets/services.js"),
+    ),
+    (
+        "configs.js",
+        JS,
+        include_str!("../console/assets/configs.js"),
+    ),
+    (
+        "namespaces.js",
+        JS,
+        include_str!("../console/assets/namespaces.js"),
+    ),
+    (
+        "cluster.js",
+        JS,
+        include_str!("../console/assets/cluster.js"),
+    ),
     ("diff.js", JS, include_str!("../console/assets/diff.js")),
     ("editor.js", JS, include_str!("../console/assets/editor.js")),
 ];
@@ -220,18 +241,40 @@ async fn catalog_instances(core: &CoreHandle, params: &Params) -> NamingResult<R
 mod tests {
     use super::*;
 
-    /// Every asset index.html refers to is served, and every asset is referred to.
+    /// Every module a served script imports is served too, and every served script is
+    /// reached from index.html.
     #[test]
     fn assets_are_linked() {
         assert!(INDEX_HTML.contains("/nacos/assets/style.css"));
         assert!(INDEX_HTML.contains("/nacos/assets/app.js"));
+        let mut reached = vec!["app.js"];
+        let mut index = 0;
+        while index < reached.len() {
+            let name = reached[index];
+            let (_, _, content) = ASSETS.iter().find(|(n, _, _)| *n == name).unwrap();
+            for (imported, _) in content.match_indices("from './") {
+                let rest = &content[imported + "from './".len()..];
+                let module = &rest[..rest.find('\'').unwrap()];
+                assert!(
+                    ASSETS.iter().any(|(n, _, _)| *n == module),
+                    "{name} imports {module}, which is not served"
+                );
+                if !reached.contains(&module) {
+                    reached.push(module);
+                }
+            }
+            index += 1;
+        }
         for (name, content_type, content) in ASSETS {
             assert!(!content.is_empty(), "{name} is empty");
             assert!(content_type.starts_with("text/"));
+            if name.ends_with(".js") {
+                assert!(
+                    reached.contains(&name),
+                    "{name} is served but never imported"
+                );
+            }
         }
-        let app = ASSETS.iter().find(|(n, _, _)| *n == "app.js").unwrap().2;
-        assert!(app.contains("./api.js") && app.contains("./diff.js"));
-        assert!(app.contains("./editor.js"));
     }
 
     /// Pages hold the requested slice; a page past the end is empty.
