@@ -10,7 +10,7 @@ watches a config; the console, driven like a user would, then:
   3. rejects invalid JSON, creates a json config, edits it: the watcher gets each content;
   4. diffs the first version against the current one and rolls back: the watcher gets the
      first content again and the server serves it;
-  5. lists the watcher among the config's listeners;
+  5. lists the watcher among the config's listeners, then deletes the config;
   6. shows this single node as an UP member with its Raft role;
   7. creates, renames and deletes a namespace;
   8. with a stand-in for auth (a fetch stub following the /nacos/v1/auth/login contract,
@@ -283,6 +283,16 @@ def configs(console, client, watcher, data_id):
     console.open("/config/listeners?dataId=%s&group=%s" % (data_id, GROUP))
     console.find("listeners table", tid("listeners-table"))
     console.find("a listener row", tid("listener-row"))
+
+    step("delete it from the list: gone for the client too")
+    console.open("/configs?dataId=%s&group=%s" % (data_id, GROUP))
+    console.find("config row", row)
+    delete = css('[data-dataid="%s"] [data-testid="config-delete"]' % data_id)
+    console.click("delete", delete)
+    console.click("confirm delete", delete)
+    console.until("config row gone", lambda d: not d.find_elements(*row))
+    poll("client reads no config", lambda: client.get_config(data_id, GROUP, no_snapshot=True),
+         lambda c: c is None, CLIENT_WAIT)
 
 
 def cluster(console):

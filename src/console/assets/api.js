@@ -1,5 +1,6 @@
 // HTTP calls of the console: every call carries the session's accessToken (when logged in);
-// a 403 ends the session and shows the login screen.
+// a 403 (Nacos's answer to a missing, wrong or expired token; 401 is taken the same way) ends
+// the session and shows the login screen.
 
 const TOKEN_KEY = 'nacore.accessToken';
 const USER_KEY = 'nacore.username';
@@ -58,7 +59,7 @@ export async function call(method, path, params, options = {}) {
   }
   const response = await fetch(url, init);
   const body = await response.text();
-  if (response.status === 403) {
+  if (response.status === 403 || response.status === 401) {
     logout();
     authLost();
     throw new ApiError(403, body);

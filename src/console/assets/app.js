@@ -70,7 +70,7 @@ document.getElementById('login-form').addEventListener('submit', async (event) =
     await start();
   } catch (error) {
     document.getElementById('login-error').textContent =
-      error instanceof api.ApiError && error.status === 403 ? 'Wrong username or password.' : error.message;
+      error instanceof api.ApiError && [401, 403].includes(error.status) ? 'Wrong username or password.' : error.message;
   }
 });
 document.getElementById('logout').addEventListener('click', () => {
