@@ -135,6 +135,7 @@ fn paging(params: &Params) -> NamingResult<(usize, usize)> {
 }
 
 fn page_of<T>(items: Vec<T>, page_no: usize, page_size: usize) -> Vec<T> {
+    debug_assert!(page_no >= 1 && page_size >= 1);
     let skip = (page_no - 1).saturating_mul(page_size);
     items.into_iter().skip(skip).take(page_size).collect()
 }
@@ -178,19 +179,12 @@ async fn catalog_services(core: &CoreHandle, params: &Params) -> NamingResult<Re
     let count = summaries.len();
     let instances: usize = summaries.iter().map(|s| s.instance_count).sum();
     let healthy: usize = summaries.iter().map(|s| s.healthy_count).sum();
+    debug_assert!(healthy <= instances);
     let list: Vec<serde_json::Value> = page_of(summaries, page_no, page_size)
-        .into_iter()
-        .map(|s| {
-            json!({
-                "name": s.name,
-                "groupName": s.group,
-                "clusterCount": s.cluster_count,
-                "ipCount": s.instance_count,
-                "healthyInstanceCount": s.healthy_count,
-                "triggerFlag": if s.protect_triggered { "true" } else { "false" },
-            })
-        })
+        .iter()
+        .map(summary_json)
         .collect();
+    debug_assert!(list.len() <= page_size);
     let body = json!({
         "count": count,
         "serviceList": list,
@@ -198,6 +192,19 @@ async fn catalog_services(core: &CoreHandle, params: &Params) -> NamingResult<Re
         "healthyInstanceCount": healthy,
     });
     Ok(Reply::Json(Bytes::from(body.to_string())))
+}
+
+/// One service as Nacos's `ServiceView` (`triggerFlag` is a string there).
+fn summary_json(summary: &ServiceSummary) -> serde_json::Value {
+    debug_assert!(summary.healthy_count <= summary.instance_count);
+    json!({
+        "name": summary.name,
+        "groupName": summary.group,
+        "clusterCount": summary.cluster_count,
+        "ipCount": summary.instance_count,
+        "healthyInstanceCount": summary.healthy_count,
+        "triggerFlag": if summary.protect_triggered { "true" } else { "false" },
+    })
 }
 
 /// `GET /nacos/v1/ns/catalog/instances`: every instance of a service, disabled ones included
