@@ -67,6 +67,31 @@ fn console_in_chromium() {
     assert_client_ok("py_console.py", &out, "PY_CONSOLE_OK", &server);
 }
 
+/// A three-member cluster on the cluster page: every member UP (green) with one Raft leader;
+/// once a member is killed, it turns SUSPICIOUS (amber) or DOWN (red) and the others stay UP.
+#[test]
+fn console_cluster_page() {
+    if skipped() {
+        return;
+    }
+    ensure_clients();
+    ensure_browser();
+    let mut servers = Server::start_cluster(3, &["--cores", "1"]);
+    let address = format!("127.0.0.1:{}", servers[0].http_port);
+    let out = run_python("py_console.py", &["--server", &address, "--cluster", "3"]);
+    assert_client_ok(
+        "py_console.py --cluster 3",
+        &out,
+        "PY_CONSOLE_OK",
+        &servers[0],
+    );
+    let down = format!("127.0.0.1:{}", servers[2].http_port);
+    servers[2].kill9();
+    let args = ["--server", &address, "--cluster", "3", "--down", &down];
+    let out = run_python("py_console.py", &args);
+    assert_client_ok("py_console.py --down", &out, "PY_CONSOLE_OK", &servers[0]);
+}
+
 /// The console's pure modules (the LCS line diff, the per-type validation, highlighting) pass
 /// their unit checks in Node (`tests/clients/node_console_units.mjs`; no browser needed).
 #[test]

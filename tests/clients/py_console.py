@@ -1,7 +1,11 @@
 #!/usr/bin/env python3
 """Drive nacore's web console in headless chromium (selenium) against real clients.
 
-Usage: py_console.py --server 127.0.0.1:PORT [--prefix P] [--timeout SECONDS]
+Usage: py_console.py --server 127.0.0.1:PORT [--prefix P]
+       py_console.py --server 127.0.0.1:PORT --cluster N [--down 127.0.0.1:PORT2]
+
+With --cluster, only the cluster page is checked: N members UP and one Raft LEADER, or with
+--down, that member shown SUSPICIOUS (amber) or DOWN (red) and the others UP (green).
 
 The real nacos-sdk-python 2.0.11 (HTTP v1) registers two instances (with heartbeats) and
 watches a config; the console, driven like a user would, then:
@@ -387,11 +391,71 @@ def auth_flow(driver, base):
           "token kept after a 403")
 
 
+def cluster_members(console, members, down):
+    console.open("/cluster")
+    rows = '[data-testid="member-row"]'
+    console.until("%d member rows" % members, lambda d: len(d.find_elements(By.CSS_SELECTOR, rows))
+                  == members)
+    colours = {"UP": "ok", "SUSPICIOUS": "warn", "DOWN": "bad"}
+
+    def states(driver):
+        out = {}
+        for row in driver.find_elements(By.CSS_SELECTOR, rows):
+            cell = row.find_element(By.CSS_SELECTOR, '[data-testid="member-state"]')
+            role = row.find_element(By.CSS_SELECTOR, '[data-testid="member-role"]').text
+            state = cell.text.strip()
+            check(colours.get(state) in cell.get_attribute("class").split(),
+                  "state %s shown without its colour class: %r" % (state, cell.get_attribute("class")))
+            out[row.get_attribute("data-address")] = (state, role)
+        return out
+
+    if down is None:
+        step("cluster page: %d members UP, one LEADER" % members)
+        seen = console.until("every member UP with one leader", lambda d: (lambda s: s if all(
+            v[0] == "UP" for v in s.values()) and [v[1] for v in s.values()].count("LEADER") == 1
+            else False)(states(d)))
+        summary = console.find("members up", tid("stat-members-up")).text
+        check(summary == "%d/%d" % (members, members), "members up shows %r" % summary)
+        check("ok" in console.find("members up", tid("stat-members-up")).get_attribute("class"),
+              "all members up is not green")
+        print("members: %r" % seen, flush=True)
+    else:
+        step("cluster page: %s no longer UP, the others UP" % down)
+        seen = console.until("%s SUSPICIOUS or DOWN" % down, lambda d: (lambda s: s if s.get(
+            down, ("UP",))[0] in ("SUSPICIOUS", "DOWN") and sum(v[0] == "UP" for v in s.values())
+            == members - 1 else False)(states(d)))
+        console.until_text("members up count", tid("stat-members-up"),
+                           lambda t: t == "%d/%d" % (members - 1, members))
+        print("members: %r" % seen, flush=True)
+
+
+def main_cluster(args):
+    work_dir = tempfile.mkdtemp(prefix="py-console-")
+    driver = None
+    try:
+        driver = browser(work_dir)
+        cluster_members(Console(driver, "http://" + args.server), args.cluster, args.down)
+        print("PY_CONSOLE_OK", flush=True)
+        return 0
+    except (Failure, WebDriverException) as error:
+        print("FAILED: %s" % error, flush=True)
+        traceback.print_exc()
+        return 1
+    finally:
+        if driver is not None:
+            driver.quit()
+        shutil.rmtree(work_dir, ignore_errors=True)
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--server", required=True)
     parser.add_argument("--prefix", default="console")
+    parser.add_argument("--cluster", type=int, default=0)
+    parser.add_argument("--down", default=None)
     args = parser.parse_args()
+    if args.cluster:
+        return main_cluster(args)
     work_dir = tempfile.mkdtemp(prefix="py-console-")
     service = "%s-svc-%d" % (args.prefix, os.getpid())
     data_id = "%s-cfg-%d.json" % (args.prefix, os.getpid())
