@@ -284,6 +284,44 @@ mod tests {
         }
     }
 
+    /// While the state is being rebuilt the page and its assets are served (so the console
+    /// can show why nothing else answers) and the catalog answers 503 like the rest of `/ns`.
+    #[test]
+    fn assets_served_before_ready() {
+        use std::time::{Duration, Instant};
+
+        use crate::http::codec::parse_head;
+        use crate::shard::Core;
+
+        let request = |raw: &[u8]| {
+            let head = parse_head(raw).unwrap().unwrap();
+            let params = Params::parse(head.query(), None);
+            Request {
+                head,
+                params,
+                body: Bytes::new(),
+                local_addr: None,
+                remote_addr: None,
+            }
+        };
+        let executor = glommio::LocalExecutorBuilder::new(glommio::Placement::Unbound)
+            .io_memory(512 * 1024)
+            .make()
+            .unwrap();
+        executor.run(async {
+            let core = Core::new(0, 1, None, Instant::now(), Duration::ZERO);
+            let page = request(b"GET /nacos/ HTTP/1.1\r\n\r\n");
+            let script = request(b"GET /nacos/assets/app.js HTTP/1.1\r\n\r\n");
+            let catalog = request(b"GET /nacos/v1/ns/catalog/services HTTP/1.1\r\n\r\n");
+            assert_eq!(crate::api::route(&core, &page).await.status, 200);
+            assert_eq!(crate::api::route(&core, &script).await.status, 200);
+            assert_eq!(crate::api::route(&core, &catalog).await.status, 503);
+            core.apply_local(NamingOp::MarkReady);
+            let response = crate::api::route(&core, &catalog).await;
+            assert_eq!(response.status, 200, "{:?}", response.body);
+        });
+    }
+
     /// Pages hold the requested slice; a page past the end is empty.
     #[test]
     fn pages() {
