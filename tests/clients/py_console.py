@@ -131,7 +131,14 @@ class Console:
         return self.until(what, EC.presence_of_element_located(locator))
 
     def click(self, what, locator):
-        self.until(what, EC.element_to_be_clickable(locator)).click()
+        # Found and clicked in one condition: a re-render between the two is retried.
+        def clicked(driver):
+            element = EC.element_to_be_clickable(locator)(driver)
+            if not element:
+                return False
+            element.click()
+            return True
+        self.until(what, clicked)
 
     def text_of(self, locator):
         def read(driver):
@@ -299,6 +306,22 @@ def configs(console, client, watcher, data_id):
          lambda c: c is None, CLIENT_WAIT)
 
 
+def config_pages(console, client, prefix):
+    base = "%s-page-%d-" % (prefix, os.getpid())
+    step("configs: 51 matches make two pages of 50")
+    for index in range(51):
+        check(client.publish_config(base + "%02d" % index, GROUP, "v"), "publish %d failed" % index)
+    console.open("/configs?dataId=%s*&group=%s" % (base, GROUP))
+    console.until_text("page 1 of 2", tid("page-number"), lambda t: t == "Page 1 of 2 (51)")
+    rows = (By.CSS_SELECTOR, '[data-testid="config-row"]')
+    console.until("50 rows", lambda d: len(d.find_elements(*rows)) == 50)
+    console.click("next page", tid("page-next"))
+    console.until_text("page 2 of 2", tid("page-number"), lambda t: t == "Page 2 of 2 (51)")
+    console.until("1 row", lambda d: len(d.find_elements(*rows)) == 1)
+    for index in range(51):
+        client.remove_config(base + "%02d" % index, GROUP)
+
+
 def cluster(console):
     step("cluster page: this node is UP")
     console.click("cluster nav", tid("nav-cluster"))
@@ -322,7 +345,10 @@ def namespaces(console, prefix):
     name = console.find("name input", css(row + ' [data-testid="namespace-name"]'))
     name.clear()
     name.send_keys("Renamed NS")
+    old_row = console.find("row before saving", css(row))
     console.click("save", css(row + ' [data-testid="namespace-save"]'))
+    # The typed value is in the old row too: only the row drawn after the save counts.
+    console.until("table drawn again", EC.staleness_of(old_row))
     console.until("renamed namespace", lambda d: d.find_element(
         By.CSS_SELECTOR, row + ' [data-testid="namespace-name"]').get_attribute("value") == "Renamed NS")
     console.click("delete", css(row + ' [data-testid="namespace-delete"]'))
@@ -476,6 +502,7 @@ def main():
         services_page(console, service)
         edit_weight(console, client, service, 18001)
         configs(console, client, watcher, data_id)
+        config_pages(console, client, args.prefix)
         cluster(console)
         namespaces(console, args.prefix)
         errors = [e for e in driver.get_log("browser") if e.get("level") == "SEVERE"]

@@ -4,6 +4,7 @@
 import * as api from './api.js';
 import {
   REFRESH_MS, screen, view, h, table, showError, confirmButton, namespace, link, go, rerender,
+  pager, pageParam,
 } from './dom.js';
 import { lineDiff, diffStats } from './diff.js';
 import { TYPES, validate, highlight, createEditor } from './editor.js';
@@ -17,19 +18,20 @@ export async function configsScreen(params, mine) {
   const group = h('input', { testid: 'config-search-group', placeholder: 'group',
     value: params.get('group') || '' });
   const body = h('div', {});
-  const apply = () => {
-    go(`#/configs?${new URLSearchParams({ dataId: dataId.value, group: group.value })}`);
+  const pageNo = pageParam(params);
+  const apply = (toPage = 1) => {
+    go(`#/configs?${new URLSearchParams({ dataId: dataId.value, group: group.value, page: toPage })}`);
   };
   dataId.addEventListener('keydown', (e) => e.key === 'Enter' && apply());
   group.addEventListener('keydown', (e) => e.key === 'Enter' && apply());
   view.replaceChildren(h('h2', {}, 'Configs'),
     h('div', { class: 'toolbar' }, dataId, group,
-      h('button', { testid: 'config-search-button', onclick: apply }, 'Search'),
+      h('button', { testid: 'config-search-button', onclick: () => apply() }, 'Search'),
       h('button', { class: 'secondary', testid: 'config-new',
         onclick: () => { location.hash = '#/config/edit'; } }, 'New config')), body);
   const page = await api.get('/nacos/v1/cs/configs', {
     search: 'blur', dataId: dataId.value, group: group.value, tenant: namespace(),
-    pageNo: 1, pageSize: CONFIGS_PAGE_SIZE,
+    pageNo, pageSize: CONFIGS_PAGE_SIZE,
   });
   if (mine !== screen.generation) return;
   const rows = page.pageItems.map((c) => {
@@ -45,7 +47,8 @@ export async function configsScreen(params, mine) {
         })));
   });
   body.replaceChildren(table(['Data ID', 'Group', 'Type', ''], rows, 'configs-table'),
-    h('p', { class: 'muted' }, `${page.totalCount} config(s)`));
+    pager(pageNo, page.totalCount, CONFIGS_PAGE_SIZE, apply)
+      || h('p', { class: 'muted' }, `${page.totalCount} config(s)`));
 }
 
 async function fetchConfig(dataId, group) {

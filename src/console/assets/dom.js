@@ -113,3 +113,24 @@ export function link(path, params, text, testid) {
   return h('a', { href: `#${path}?${new URLSearchParams(params)}`, testid }, text);
 }
 
+
+/**
+ * "Page n of m" with previous and next buttons; `goTo(pageNo)` navigates. Nothing when all
+ * fits on one page.
+ */
+export function pager(pageNo, total, pageSize, goTo) {
+  const pages = Math.max(1, Math.ceil(total / pageSize));
+  if (pages === 1) return null;
+  return h('div', { class: 'toolbar', testid: 'pager' },
+    h('button', { class: 'secondary', type: 'button', testid: 'page-previous',
+      disabled: pageNo <= 1, onclick: () => goTo(pageNo - 1) }, '‹ Previous'),
+    h('span', { testid: 'page-number' }, `Page ${pageNo} of ${pages} (${total})`),
+    h('button', { class: 'secondary', type: 'button', testid: 'page-next',
+      disabled: pageNo >= pages, onclick: () => goTo(pageNo + 1) }, 'Next ›'));
+}
+
+/** A positive page number from the route, 1 when absent or invalid. */
+export function pageParam(params) {
+  const value = Number.parseInt(params.get('page') || '1', 10);
+  return Number.isFinite(value) && value >= 1 ? value : 1;
+}

@@ -4,6 +4,7 @@
 import * as api from './api.js';
 import {
   REFRESH_MS, screen, view, h, table, showError, healthClass, healthBar, namespace, link, go,
+  pager, pageParam,
 } from './dom.js';
 
 /** Services per catalog page (the server allows up to 1000). */
@@ -18,26 +19,27 @@ export async function servicesScreen(params, mine) {
     checked: params.get('hideEmpty') === 'true' });
   const stats = h('div', { class: 'stats', testid: 'service-stats' });
   const body = h('div', {});
-  const apply = () => {
+  const pageNo = pageParam(params);
+  const apply = (toPage = 1) => {
     go(`#/services?${new URLSearchParams({ name: nameFilter.value, group: groupFilter.value,
-      hideEmpty: hideEmpty.checked })}`);
+      hideEmpty: hideEmpty.checked, page: toPage })}`);
   };
-  hideEmpty.addEventListener('change', apply);
+  hideEmpty.addEventListener('change', () => apply());
   nameFilter.addEventListener('keydown', (e) => e.key === 'Enter' && apply());
   groupFilter.addEventListener('keydown', (e) => e.key === 'Enter' && apply());
   view.replaceChildren(h('h2', {}, 'Services'), stats,
     h('div', { class: 'toolbar' }, nameFilter, groupFilter,
-      h('button', { testid: 'service-search-button', onclick: apply }, 'Search'),
+      h('button', { testid: 'service-search-button', onclick: () => apply() }, 'Search'),
       h('label', {}, hideEmpty, ' hide services without instances')), body);
   const refresh = async () => {
     const page = await api.get('/nacos/v1/ns/catalog/services', {
-      withInstances: false, pageNo: 1, pageSize: SERVICES_PAGE_SIZE, namespaceId: namespace(),
+      withInstances: false, pageNo, pageSize: SERVICES_PAGE_SIZE, namespaceId: namespace(),
       serviceNameParam: nameFilter.value, groupNameParam: groupFilter.value,
       hasIpCount: hideEmpty.checked,
     });
     if (mine !== screen.generation) return;
     renderStats(stats, page);
-    body.replaceChildren(servicesTable(page));
+    body.replaceChildren(servicesTable(page), pager(pageNo, page.count, SERVICES_PAGE_SIZE, apply) || '');
   };
   await refresh();
   screen.timer = setInterval(() => refresh().catch(showError), REFRESH_MS);
@@ -68,11 +70,8 @@ function servicesTable(page) {
       h('td', { class: `num ${cls}`, testid: 'service-healthy' }, s.healthyInstanceCount),
       h('td', {}, healthBar(s.healthyInstanceCount, s.ipCount)));
   });
-  const more = page.count > page.serviceList.length
-    ? h('p', { class: 'muted' }, `Showing ${page.serviceList.length} of ${page.count}; narrow the search.`)
-    : null;
-  return h('div', {}, table(['Service', 'Group', 'Clusters', 'Instances', 'Healthy', 'Health'],
-    rows, 'services-table'), more);
+  return table(['Service', 'Group', 'Clusters', 'Instances', 'Healthy', 'Health'],
+    rows, 'services-table');
 }
 
 // ------------------------------------------------------------------ one service
