@@ -15,8 +15,10 @@
 //! - `naming`: services, instances, selection, encodings, the per-core registry.
 //! - `health`: the timing wheel behind heartbeat expiry.
 //! - `udp`: UDP push to v1 subscribers.
+//! - `auth`: users, roles, permissions, tokens, login throttle (no HTTP/gRPC).
 
 pub mod api;
+pub mod auth;
 pub mod cluster;
 pub mod config;
 pub mod distro;

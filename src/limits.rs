@@ -304,6 +304,43 @@ pub const NAMESPACE_QUOTA: u32 = 200;
 pub const CONFIG_IMPORT_ENTRIES_MAX: usize = 10_000;
 pub const CONFIG_IMPORT_BYTES_MAX: u64 = 256 * 1024 * 1024;
 
+// --- auth ---
+
+/// Longest username accepted (login, user admin); Nacos stores it in a VARCHAR(50).
+pub const AUTH_USERNAME_BYTES_MAX: usize = 50;
+/// Longest password accepted. bcrypt reads only the first 72 bytes; more is refused rather
+/// than silently truncated.
+pub const AUTH_PASSWORD_BYTES_MAX: usize = 72;
+/// Longest access token accepted; ours are about 150 bytes, longer ones are refused before any
+/// decoding work.
+pub const AUTH_TOKEN_BYTES_MAX: usize = 4096;
+/// Longest role name, resource pattern and action.
+pub const AUTH_ROLE_BYTES_MAX: usize = 50;
+pub const AUTH_RESOURCE_BYTES_MAX: usize = 512;
+/// Shortest token secret (bytes after base64 decoding): HS256 wants 256 bits.
+pub const AUTH_TOKEN_SECRET_BYTES_MIN: usize = 32;
+/// Default token lifetime (Nacos `nacos.core.auth.plugin.nacos.token.expire.seconds`).
+pub const AUTH_TOKEN_TTL_DEFAULT_S: u64 = 18_000;
+/// Failed logins from one IP within the window after which its logins are refused until the
+/// window ends.
+pub const AUTH_LOGIN_FAILURES_MAX: u32 = 5;
+pub const AUTH_LOGIN_THROTTLE_WINDOW_MS: u64 = 60_000;
+/// IPs the login throttle tracks per core; beyond it the oldest window is dropped.
+pub const AUTH_LOGIN_THROTTLE_IPS_MAX: usize = 4096;
+/// Verified `username`+`password` pairs cached per core (so per-request credentials do not
+/// run bcrypt every time); the cache is emptied when full.
+pub const AUTH_CREDENTIAL_CACHE_ENTRIES_MAX: usize = 1024;
+/// Table sizes: creating more is refused.
+pub const AUTH_USERS_MAX: usize = 10_000;
+pub const AUTH_ROLES_MAX: usize = 10_000;
+pub const AUTH_PERMISSIONS_MAX: usize = 10_000;
+/// Page size cap of the user/role/permission lists.
+pub const AUTH_PAGE_SIZE_MAX: usize = 500;
+/// bcrypt cost of new password hashes (Nacos `BCryptPasswordEncoder` default: 10).
+pub const AUTH_BCRYPT_COST: u32 = 10;
+const _: () = assert!(AUTH_LOGIN_FAILURES_MAX > 0);
+const _: () = assert!(AUTH_USERNAME_BYTES_MAX <= AUTH_RESOURCE_BYTES_MAX);
+
 // --- console ---
 /// Largest page of the console catalog (`/nacos/v1/ns/catalog/services` and `.../instances`);
 /// the console asks for 100 at a time, Nacos's own console for 10.

@@ -105,6 +105,8 @@ async fn run_core(
         Core::new(0, 1, None, origin, push_delay)
     };
     core.set_members(config.members.clone());
+    core.set_auth_settings(config.auth.clone());
+    crate::cluster::set_cluster_secret(config.auth.cluster_secret.as_ref());
     core.set_wall_origin(crate::api::wall_clock_ms().saturating_sub(core.now_ms()));
     if let Some(members) = &config.members {
         start_distro(&config, members, &core, incarnation)?;

@@ -94,6 +94,42 @@ pub struct Cli {
     /// Log level or tracing filter (error, warn, info, debug, trace).
     #[arg(long, env = "NACORE_LOG_LEVEL", default_value = "info")]
     pub log_level: String,
+
+    // --- auth ---
+    /// Require a login (token, or username+password) on the naming and config APIs.
+    #[arg(long, env = "NACORE_AUTH_ENABLED", default_value_t = false)]
+    pub auth_enabled: bool,
+
+    /// Key of the access tokens (HS256), at least 32 bytes, raw or base64 (as Nacos's
+    /// `nacos.core.auth.plugin.nacos.token.secret.key`). Required with --auth-enabled.
+    #[arg(long, env = "NACORE_AUTH_TOKEN_SECRET")]
+    pub auth_token_secret: Option<Redacted>,
+
+    /// Lifetime of an access token, in seconds.
+    #[arg(long, env = "NACORE_AUTH_TOKEN_TTL_S", default_value_t = crate::limits::AUTH_TOKEN_TTL_DEFAULT_S)]
+    pub auth_token_ttl_s: u64,
+
+    /// Secret shared by the members: peers present it on the cluster port, and requests
+    /// between members carry it as their server identity.
+    #[arg(long, env = "NACORE_AUTH_CLUSTER_SECRET")]
+    pub auth_cluster_secret: Option<Redacted>,
+}
+
+/// A flag value that is a secret: `Debug` never shows it.
+#[derive(Clone)]
+pub struct Redacted(pub String);
+
+impl std::fmt::Debug for Redacted {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("<redacted>")
+    }
+}
+
+impl std::str::FromStr for Redacted {
+    type Err = std::convert::Infallible;
+    fn from_str(value: &str) -> Result<Redacted, Self::Err> {
+        Ok(Redacted(value.to_string()))
+    }
 }
 
 /// The resolved configuration every part of the server reads. Plain data, `Clone + Send`, so
@@ -115,6 +151,8 @@ pub struct Settings {
     pub members: Option<crate::cluster::members::Members>,
     pub distro: DistroSettings,
     pub config_history: ConfigHistorySettings,
+    // --- auth ---
+    pub auth: crate::auth::AuthSettings,
 }
 
 /// Config history retention (flags), resolved.
@@ -193,6 +231,7 @@ impl Settings {
         if cores == 0 || cores > 1024 {
             return Err(format!("--cores must be 1..=1024, got {cores}"));
         }
+        let auth = auth_settings(&cli)?;
         // More executors than CPUs is allowed (useful in tests); they share CPUs round-robin.
         let cpus = (0..cores).map(|i| allowed[i % allowed.len()]).collect();
         Ok(Settings {
@@ -221,12 +260,55 @@ impl Settings {
                 fail_threshold: cli.health_check_fail_threshold.max(1),
                 ok_threshold: cli.health_check_ok_threshold.max(1),
             },
+            auth,
         })
     }
 
     pub fn cores(&self) -> usize {
         self.cpus.len()
     }
+}
+
+// --- auth ---
+fn random_secret() -> crate::auth::Secret {
+    let mut bytes = [0u8; 32];
+    if let Ok(mut file) = std::fs::File::open("/dev/urandom") {
+        let _ = std::io::Read::read_exact(&mut file, &mut bytes);
+    }
+    let text: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    crate::auth::Secret::raw(&text)
+}
+
+fn auth_settings(cli: &Cli) -> Result<crate::auth::AuthSettings, String> {
+    use crate::auth::Secret;
+    let min = crate::limits::AUTH_TOKEN_SECRET_BYTES_MIN;
+    let token_secret = match &cli.auth_token_secret {
+        Some(value) => Some(Secret::token_key(&value.0, min)?),
+        None if cli.auth_enabled => {
+            return Err(format!(
+                "--auth-enabled needs --auth-token-secret (NACORE_AUTH_TOKEN_SECRET) of at least {min} bytes"
+            ))
+        }
+        // Login still works with auth off (as in Nacos); its tokens are then signed with a key
+        // of this process only, and nothing checks them.
+        None => Some(random_secret()),
+    };
+    if cli.auth_token_ttl_s == 0 || cli.auth_token_ttl_s > 365 * 24 * 3600 {
+        return Err("--auth-token-ttl-s must be 1..=31536000".to_string());
+    }
+    let cluster_secret = match &cli.auth_cluster_secret {
+        Some(value) if value.0.is_empty() => {
+            return Err("--auth-cluster-secret must not be empty".to_string())
+        }
+        Some(value) => Some(Secret::raw(&value.0)),
+        None => None,
+    };
+    Ok(crate::auth::AuthSettings {
+        enabled: cli.auth_enabled,
+        token_secret,
+        token_ttl_s: cli.auth_token_ttl_s,
+        cluster_secret,
+    })
 }
 
 /// The CPUs this process may run on (its affinity mask), never empty.
@@ -277,5 +359,31 @@ mod tests {
         assert_eq!(set.config_history.retention_ms, 2 * DAY_MS);
         assert!(settings(&["--config-history-retention-days", "36501"]).is_err());
         assert!(settings(&["--config-history-prune-interval-ms", "99"]).is_err());
+    }
+
+    // --- auth ---
+    #[test]
+    fn auth_needs_a_long_secret_and_never_prints_it() {
+        assert!(!settings(&[]).unwrap().auth.enabled);
+        let missing = settings(&["--auth-enabled"]).unwrap_err();
+        assert!(missing.contains("--auth-token-secret"), "{missing}");
+        assert!(settings(&["--auth-enabled", "--auth-token-secret", "short"]).is_err());
+        let secret = "averyveryverylongsecretthatisatleast32bytes";
+        let argv = [
+            "--auth-enabled",
+            "--auth-token-secret",
+            secret,
+            "--auth-cluster-secret",
+            "peerpass",
+        ];
+        let on = settings(&argv).unwrap();
+        assert!(on.auth.enabled);
+        let mut full = vec!["nacore"];
+        full.extend_from_slice(&argv);
+        let cli = Cli::parse_from(full);
+        for shown in [format!("{cli:?}"), format!("{on:?}")] {
+            assert!(!shown.contains(secret), "{shown}");
+            assert!(!shown.contains("peerpass"), "{shown}");
+        }
     }
 }

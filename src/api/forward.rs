@@ -286,6 +286,13 @@ async fn proxy(
             if !client_agent.is_empty() {
                 headers.push(("X-Forwarded-User-Agent", client_agent.as_str()));
             }
+            // --- auth ---
+            let peer_headers = crate::api::auth_gate::peer_headers(request);
+            let peer_headers: Vec<(&str, String)> = peer_headers
+                .into_iter()
+                .map(|(name, value)| (name, header_safe(&value)))
+                .collect();
+            headers.extend(peer_headers.iter().map(|(n, v)| (*n, v.as_str())));
             let outgoing = Outgoing {
                 method: write.method(),
                 target: request.head.path(),

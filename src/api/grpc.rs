@@ -42,6 +42,10 @@ pub async fn handle(core: &CoreHandle, connection: &Connection, incoming: Incomi
         return error(UN_REGISTER, "Connection is unregistered.");
     }
     let body = &incoming.body;
+    // --- auth ---
+    if let Some(refusal) = crate::api::auth_gate::check_grpc(core, kind, &incoming.headers, body) {
+        return refusal;
+    }
     let result = match kind {
         "HealthCheckRequest" => Ok(success("HealthCheckResponse", Map::new())),
         "InstanceRequest" => instance(core, connection, body).await,

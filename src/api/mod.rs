@@ -2,6 +2,9 @@
 //! owner cores, and renders the outcome in the flavour the path asks for: v1 (plain text
 //! `ok`, bare JSON, the message as error body) or v2 (the `{code,message,data}` wrapper).
 
+// --- auth ---
+mod auth;
+pub(crate) mod auth_gate;
 pub(crate) mod config;
 // --- console ---
 mod console;
@@ -29,6 +32,13 @@ pub async fn route(core: &CoreHandle, request: &Request) -> Response {
     if !core.is_ready() && is_gated(path) {
         // Nacos `TrafficReviseFilter`: nothing is served until the state is rebuilt.
         return Response::text(503, "server is STARTING now, please try again later!");
+    }
+    // --- auth ---
+    if let Some(response) = auth::route(core, request, path).await {
+        return response;
+    }
+    if let Some(refusal) = auth_gate::check_http(core, request, path).await {
+        return refusal;
     }
     // --- console ---
     if let Some(response) = console::route(core, request, path).await {
@@ -176,6 +186,7 @@ mod tests {
                 kind: "ServerCheckRequest".into(),
                 body: serde_json::json!({}),
                 client_ip: String::new(),
+                headers: Vec::new(),
             };
             let (kind, body) = grpc::handle(&core, &connection, check.clone()).await;
             let body: serde_json::Value = serde_json::from_slice(&body).unwrap();

@@ -45,10 +45,25 @@ pub async fn accept_loop(listener: TcpListener, core: CoreHandle) {
 
 async fn serve(stream: TcpStream, core: CoreHandle) {
     let _ = stream.set_nodelay(true);
+    let peer = stream.peer_addr().ok();
     let Ok(mut h2) = h2_builder().handshake::<_, Bytes>(stream.compat()).await else {
         return;
     };
     while let Some(Ok((request, respond))) = h2.accept().await {
+        // --- auth ---
+        if let Some(proof) = crate::cluster::cluster_proof() {
+            let presented = request
+                .headers()
+                .get(crate::cluster::CLUSTER_IDENTITY_HEADER)
+                .map(|v| v.as_bytes());
+            if !presented.is_some_and(|p| proof.matches(p)) {
+                tracing::warn!(
+                    ?peer,
+                    "cluster peer without the cluster secret refused; closing"
+                );
+                return;
+            }
+        }
         let path = request.uri().path().to_string();
         let body = request.into_body();
         let core = core.clone();

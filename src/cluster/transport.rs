@@ -212,13 +212,16 @@ pub async fn call(
     path: &str,
     body: Vec<u8>,
 ) -> Result<Bytes, String> {
-    let request = http::Request::builder()
+    let mut builder = http::Request::builder()
         .method("POST")
         .uri(format!("http://nacore{path}"))
         .header("content-type", "application/grpc")
-        .header("te", "trailers")
-        .body(())
-        .map_err(|e| e.to_string())?;
+        .header("te", "trailers");
+    // --- auth ---
+    if let Some(proof) = crate::cluster::cluster_proof() {
+        builder = builder.header(crate::cluster::CLUSTER_IDENTITY_HEADER, proof.bytes());
+    }
+    let request = builder.body(()).map_err(|e| e.to_string())?;
     send = send.ready().await.map_err(|e| e.to_string())?;
     let (response, mut stream) = send
         .send_request(request, false)

@@ -13,6 +13,9 @@ pub struct Incoming {
     pub kind: String,
     pub body: Value,
     pub client_ip: String,
+    // --- auth ---
+    /// `metadata.headers` (the access token travels there).
+    pub headers: Vec<(String, String)>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -45,6 +48,7 @@ pub fn decode(message: &[u8]) -> Result<Incoming, PayloadError> {
         kind: metadata.r#type,
         body,
         client_ip: metadata.client_ip,
+        headers: metadata.headers.into_iter().collect(),
     })
 }
 

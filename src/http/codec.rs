@@ -73,9 +73,12 @@ pub enum KeptHeader {
     ContentType,
     AccessToken,
     Authorization,
+    // --- auth ---
+    /// `nacore-server-identity`: the cluster secret on requests between members.
+    ServerIdentity,
 }
 
-const KEPT_HEADERS: [(&str, KeptHeader); 11] = [
+const KEPT_HEADERS: [(&str, KeptHeader); 12] = [
     ("long-pulling-timeout", KeptHeader::LongPullingTimeout),
     (
         "long-pulling-timeout-no-hangup",
@@ -90,6 +93,8 @@ const KEPT_HEADERS: [(&str, KeptHeader); 11] = [
     ("content-type", KeptHeader::ContentType),
     ("accesstoken", KeptHeader::AccessToken),
     ("authorization", KeptHeader::Authorization),
+    // --- auth ---
+    ("nacore-server-identity", KeptHeader::ServerIdentity),
 ];
 
 fn kept_header(name: &str) -> Option<KeptHeader> {

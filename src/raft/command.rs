@@ -13,6 +13,8 @@ pub enum RaftCommand {
     /// into the log (`skip` makes encoding it an error).
     #[serde(skip)]
     ReadBarrier,
+    // --- auth ---
+    Auth(crate::auth::AuthCommand),
 }
 
 impl From<DurableCommand> for RaftCommand {

@@ -679,6 +679,25 @@ impl Driver {
                     Err(error) => (Err(internal(error.message.clone())), Some(error), changes),
                 })
             }
+            // --- auth ---
+            RaftCommand::Auth(command) => {
+                let result = self.core.apply_auth_everywhere(command).await;
+                Ok(match result {
+                    Ok(records) => (
+                        Ok(()),
+                        None,
+                        records
+                            .iter()
+                            .map(crate::raft::auth_state::change_of)
+                            .collect(),
+                    ),
+                    Err(refusal) => (
+                        Err(NamingError::new(ErrorKind::InvalidParam, refusal)),
+                        None,
+                        Vec::new(),
+                    ),
+                })
+            }
         }
     }
 

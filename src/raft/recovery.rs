@@ -24,10 +24,22 @@ fn is_config_kind(key: &[u8]) -> bool {
 /// Loads every stored record into the owner cores. Returns how many.
 pub async fn restore(core: &CoreHandle, storage: &LmdbStorage) -> Result<usize, String> {
     let entries = storage.state_entries().map_err(|e| e.to_string())?;
+    // --- auth ---
+    let (auth_entries, entries): (Vec<_>, Vec<_>) = entries
+        .into_iter()
+        .partition(|(k, _)| crate::raft::auth_state::is_auth_kind(k));
+    let auth_records: Vec<_> = auth_entries
+        .iter()
+        .filter_map(|(k, v)| crate::raft::auth_state::record_of(k, v))
+        .collect();
+    let auth_count = auth_records.len();
+    let _ = core
+        .apply_auth_everywhere(crate::auth::AuthCommand::Load(auth_records))
+        .await;
     let (config_entries, naming_entries): (Vec<_>, Vec<_>) =
         entries.into_iter().partition(|(k, _)| is_config_kind(k));
     let records = restore_order(naming_entries);
-    let mut count = records.len();
+    let mut count = records.len() + auth_count;
     for record in records {
         let op = NamingOp::Restore { record };
         if op.service_key().is_some() {
@@ -55,6 +67,9 @@ pub async fn restore(core: &CoreHandle, storage: &LmdbStorage) -> Result<usize, 
 /// Replaces the durable part of memory with the tables' content (after a snapshot install).
 pub async fn reload(core: &CoreHandle, storage: &LmdbStorage) {
     core.execute_everywhere(NamingOp::ClearDurable).await;
+    let _ = core
+        .apply_auth_everywhere(crate::auth::AuthCommand::Clear)
+        .await;
     for owner in 0..core.cores {
         core.execute_config_on(owner, ConfigOp::ClearDurable).await;
     }

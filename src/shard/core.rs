@@ -59,6 +59,13 @@ pub enum Envelope {
     },
     /// Changed keys for long polls the receiving core holds, from the keys' owner core.
     PollWakes(Vec<(u64, crate::config::key::ConfigKey)>),
+    // --- auth ---
+    /// An applied auth write for the receiving core's copy of the auth tables, from the Raft
+    /// core (in log order: one channel per sender keeps order).
+    Auth {
+        command: crate::auth::AuthCommand,
+        reply: oneshot::Sender<()>,
+    },
 }
 
 mod config_admin;
@@ -144,6 +151,9 @@ pub struct Core {
     raft_inbox: RefCell<Option<crate::cluster::server::RaftInbox>>,
     /// Core 0: the LMDB storage, for reads of what memory does not keep (history contents).
     state_reader: RefCell<Option<crate::raft::storage::LmdbStorage>>,
+    // --- auth ---
+    /// This core's auth settings, copy of the auth tables, login throttle and cache.
+    auth: RefCell<Rc<crate::auth::AuthState>>,
 }
 
 impl Core {
@@ -184,6 +194,9 @@ impl Core {
             distro: RefCell::new(None),
             raft_inbox: RefCell::new(None),
             state_reader: RefCell::new(None),
+            auth: RefCell::new(Rc::new(crate::auth::AuthState::new(
+                crate::auth::AuthSettings::disabled(),
+            ))),
         });
         *core.me.borrow_mut() = Rc::downgrade(&core);
         core
@@ -631,6 +644,42 @@ fn core_down(core: usize) -> NamingReply {
     ))
 }
 
+// --- auth ---
+impl Core {
+    /// This core's auth state (settings, tables, throttle, cache).
+    pub fn auth(&self) -> Rc<crate::auth::AuthState> {
+        self.auth.borrow().clone()
+    }
+
+    /// Sets the auth settings (at start, before serving); the tables start empty.
+    pub fn set_auth_settings(&self, settings: crate::auth::AuthSettings) {
+        *self.auth.borrow_mut() = Rc::new(crate::auth::AuthState::new(settings));
+    }
+
+    /// Applies an auth write to this core's tables, then to every other core's (waiting for
+    /// each, so a login right after the write's answer sees it on any core). Returns this
+    /// core's outcome: the rows to store, or the refusal.
+    pub async fn apply_auth_everywhere(
+        &self,
+        command: crate::auth::AuthCommand,
+    ) -> Result<Vec<crate::auth::AuthRecord>, crate::auth::command::AuthRefusal> {
+        let records = self.auth().tables.borrow_mut().apply(&command)?;
+        if let Some(senders) = &self.senders {
+            for other in (0..self.cores).filter(|c| *c != self.id) {
+                let (reply, replied) = oneshot::channel();
+                let envelope = Envelope::Auth {
+                    command: command.clone(),
+                    reply,
+                };
+                if senders.send_to(other, envelope).await.is_ok() {
+                    let _ = replied.await;
+                }
+            }
+        }
+        Ok(records)
+    }
+}
+
 /// Serves ops sent to this core by the others: one task per peer channel, so a busy peer
 /// cannot starve another.
 pub fn spawn_mesh_servers(core: &CoreHandle, mut receivers: Receivers<Envelope>) {
@@ -653,6 +702,10 @@ pub fn spawn_mesh_servers(core: &CoreHandle, mut receivers: Receivers<Envelope>)
                     Envelope::Raft(messages) => core.take_raft_messages(messages),
                     Envelope::Config { op, reply } => core.serve_config(op, reply),
                     Envelope::PollWakes(wakes) => core.wake_polls(wakes),
+                    Envelope::Auth { command, reply } => {
+                        let _ = core.auth().tables.borrow_mut().apply(&command);
+                        let _ = reply.send(());
+                    }
                 }
             }
             tracing::debug!(core = core.id, peer, "mesh channel closed");

@@ -177,6 +177,27 @@ impl Server {
         Ok(servers)
     }
 
+    /// Starts the server again on the same ports and data dir without waiting for it to be
+    /// ready (for members that must not become ready).
+    pub fn restart_unready(&mut self) {
+        let args: Vec<&str> = self.args.iter().map(String::as_str).collect();
+        self.child = spawn(self.http_port, self.grpc_port, &self.data_dir, &args, true);
+    }
+
+    /// The value given to `flag` on this server's command line, if any.
+    pub fn arg(&self, flag: &str) -> Option<&str> {
+        let at = self.args.iter().position(|a| a == flag)?;
+        self.args.get(at + 1).map(String::as_str)
+    }
+
+    /// Replaces the value of `flag` for the next [`Server::restart`].
+    pub fn set_arg(&mut self, flag: &str, value: &str) {
+        match self.args.iter().position(|a| a == flag) {
+            Some(at) if at + 1 < self.args.len() => self.args[at + 1] = value.to_string(),
+            _ => self.args.extend([flag.to_string(), value.to_string()]),
+        }
+    }
+
     /// Kills the server with SIGKILL (no clean shutdown) and waits for it to be gone.
     pub fn kill9(&mut self) {
         let _ = self.child.kill();

@@ -116,10 +116,16 @@ async fn peers_sample(core: &CoreHandle, target: &str) -> BTreeMap<String, Strin
         .filter_map(|id| members.http_addr_of(id))
         .collect();
     let calls = addrs.iter().map(|&addr| async move {
+        // --- auth ---
+        let identity = crate::api::auth_gate::identity_header();
+        let mut headers = vec![("User-Agent", "Nacos-Server:nacore")];
+        if let Some((name, value)) = &identity {
+            headers.push((name, value.as_str()));
+        }
         let outgoing = Outgoing {
             method: "GET",
             target,
-            headers: &[("User-Agent", "Nacos-Server:nacore")],
+            headers: &headers,
             content_type: "application/x-www-form-urlencoded",
             body: &[],
         };
