@@ -67,6 +67,30 @@ fn console_in_chromium() {
     assert_client_ok("py_console.py", &out, "PY_CONSOLE_OK", &server);
 }
 
+/// With auth on (`--auth-enabled`): the login screen, a wrong password refused, the screens
+/// after login (a service registered with credentials listed), back to the login screen when
+/// the token is refused, and log out.
+#[test]
+fn console_with_auth() {
+    if skipped() {
+        return;
+    }
+    ensure_clients();
+    ensure_browser();
+    let secret = "nacore-console-test-secret-0123456789abcdef";
+    let server = Server::start_with(&["--auth-enabled", "--auth-token-secret", secret]);
+    let (status, body) = server.http(
+        "POST",
+        "/nacos/v1/auth/users/admin",
+        Some("password=console-pw"),
+    );
+    assert_eq!(status, 200, "{body}");
+    let address = format!("127.0.0.1:{}", server.http_port);
+    let args = ["--server", &address, "--login", "nacos:console-pw"];
+    let out = run_python("py_console.py", &args);
+    assert_client_ok("py_console.py --login", &out, "PY_CONSOLE_OK", &server);
+}
+
 /// A three-member cluster on the cluster page: every member UP (green) with one Raft leader;
 /// once a member is killed, it turns SUSPICIOUS (amber) or DOWN (red) and the others stay UP.
 #[test]

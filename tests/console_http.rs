@@ -1,7 +1,8 @@
 //! The web console's routes on the real binary, by raw requests: the page and its assets
 //! (content types, caching, 404 for an unknown asset, 405 for a write) and the console
 //! catalog endpoints (`/nacos/v1/ns/catalog/services` and `.../instances`) gathered from both
-//! cores, with their bad input answered 400 and a clear message.
+//! cores, with their bad input answered 400 and a clear message; with auth on, the page is
+//! open and the catalog needs a token.
 
 mod common;
 
@@ -239,4 +240,37 @@ fn catalog_bad_input() {
     assert!(reply.body.contains("service not found"), "{}", reply.body);
     let reply = send(&server, "POST", services, &[], Some("withInstances=false"));
     assert_eq!(reply.status, 405);
+}
+
+/// With auth on, the page and its assets are served without a login (the login screen is
+/// part of them) while the catalog needs a token like the rest of `/ns`, and answers with one.
+#[test]
+fn catalog_needs_a_token_with_auth_on() {
+    let secret = "nacore-console-test-secret-0123456789abcdef";
+    let server = Server::start_with(&["--auth-enabled", "--auth-token-secret", secret]);
+    let reply = send(
+        &server,
+        "POST",
+        "/nacos/v1/auth/users/admin",
+        &[],
+        Some("password=pw-1"),
+    );
+    assert_eq!(reply.status, 200, "{reply:?}");
+    for path in ["/nacos/", "/nacos/assets/app.js", "/nacos/assets/style.css"] {
+        assert_eq!(get(&server, path).status, 200, "{path}");
+    }
+    let catalog = "/nacos/v1/ns/catalog/services?withInstances=false";
+    assert_eq!(get(&server, catalog).status, 403);
+    let instances = "/nacos/v1/ns/catalog/instances?serviceName=a";
+    assert_eq!(get(&server, instances).status, 403);
+    let login = send(
+        &server,
+        "POST",
+        "/nacos/v1/auth/login",
+        &[],
+        Some("username=nacos&password=pw-1"),
+    );
+    let token = json_of(&login)["accessToken"].as_str().unwrap().to_string();
+    let page = json_of(&get(&server, &format!("{catalog}&accessToken={token}")));
+    assert_eq!(page["count"], 0, "{page}");
 }

@@ -4,6 +4,10 @@
 Usage: py_console.py --server 127.0.0.1:PORT [--prefix P]
        py_console.py --server 127.0.0.1:PORT --cluster N [--down 127.0.0.1:PORT2]
 
+With --login USER:PASSWORD (a server with auth on), only the login flow is checked: the
+login screen, a wrong password refused, the services and configs screens after login, and
+back to the login screen once the token is refused.
+
 With --cluster, only the cluster page is checked: N members UP and one Raft LEADER, or with
 --down, that member shown SUSPICIOUS (amber) or DOWN (red) and the others UP (green).
 
@@ -455,12 +459,55 @@ def cluster_members(console, members, down):
         print("members: %r" % seen, flush=True)
 
 
+def real_login(console, driver, server, credentials):
+    user, password = credentials.split(":", 1)
+    service = "auth-svc-%d" % os.getpid()
+    client = nacos.NacosClient(server, username=user, password=password,
+                               logDir=os.path.join(tempfile.gettempdir(), "py-console-auth-logs"))
+    check(client.add_naming_instance(service, IP, 18101, group_name=GROUP, heartbeat_interval=2),
+          "register with credentials failed")
+    step("auth on: the console opens on the login screen")
+    console.open("/services")
+    console.until("login screen", EC.visibility_of_element_located(tid("login")))
+    console.type_into(tid("login-username"), user)
+    console.type_into(tid("login-password"), password + "-wrong")
+    console.click("log in", tid("login-submit"))
+    console.until_text("wrong password message", tid("login-error"), lambda t: "Wrong" in t)
+    console.type_into(tid("login-password"), password)
+    console.click("log in", tid("login-submit"))
+    console.until("login screen hidden", EC.invisibility_of_element_located(tid("login")))
+    step("logged in: services, configs and namespaces answer")
+    console.find("service registered with credentials",
+                 css('[data-testid="service-row"][data-service="%s"]' % service))
+    console.until_text("user shown", tid("user"), lambda t: t == user)
+    console.click("configs nav", tid("nav-configs"))
+    console.find("configs table", tid("configs-table"))
+    check(driver.find_element(By.ID, "banner").text == "", "an error banner after login")
+    step("a refused token (403) shows the login screen again")
+    driver.execute_script("sessionStorage.setItem('nacore.accessToken', 'not-a-token');")
+    console.click("services nav", tid("nav-services"))
+    console.until("login screen after a refused token", EC.visibility_of_element_located(tid("login")))
+    check(driver.execute_script("return sessionStorage.getItem('nacore.accessToken')") is None,
+          "refused token kept")
+    console.type_into(tid("login-username"), user)
+    console.type_into(tid("login-password"), password)
+    console.click("log in again", tid("login-submit"))
+    console.find("services after logging in again", css('[data-service="%s"]' % service))
+    step("log out: login screen")
+    console.click("log out", tid("logout"))
+    console.until("login screen after logout", EC.visibility_of_element_located(tid("login")))
+
+
 def main_cluster(args):
     work_dir = tempfile.mkdtemp(prefix="py-console-")
     driver = None
     try:
         driver = browser(work_dir)
-        cluster_members(Console(driver, "http://" + args.server), args.cluster, args.down)
+        console = Console(driver, "http://" + args.server)
+        if args.login:
+            real_login(console, driver, args.server, args.login)
+        else:
+            cluster_members(console, args.cluster, args.down)
         print("PY_CONSOLE_OK", flush=True)
         return 0
     except (Failure, WebDriverException) as error:
@@ -479,8 +526,9 @@ def main():
     parser.add_argument("--prefix", default="console")
     parser.add_argument("--cluster", type=int, default=0)
     parser.add_argument("--down", default=None)
+    parser.add_argument("--login", default=None)
     args = parser.parse_args()
-    if args.cluster:
+    if args.cluster or args.login:
         return main_cluster(args)
     work_dir = tempfile.mkdtemp(prefix="py-console-")
     service = "%s-svc-%d" % (args.prefix, os.getpid())
