@@ -30,7 +30,8 @@ fn register(server: &Server, query: &str) {
 }
 
 /// `/nacos/`, `/nacos` and `/nacos/index.html` serve the page; each asset it loads is served
-/// with its content type and `no-cache`; an unknown asset is a 404, a POST a 405.
+/// with its content type, `no-cache` and an ETag that revalidates to a 304; an unknown asset
+/// is a 404, a POST a 405.
 #[test]
 fn page_and_assets() {
     let server = Server::start();
@@ -78,6 +79,38 @@ fn page_and_assets() {
     assert_eq!(reply.status, 405);
     let head = send(&server, "HEAD", "/nacos/assets/style.css", &[], None);
     assert_eq!((head.status, head.body.as_str()), (200, ""));
+
+    // Revalidation: the ETag held by the browser answers 304 without a body; another is a 200.
+    for path in ["/nacos/assets/app.js", "/nacos/"] {
+        let first = get(&server, path);
+        let etag = first.header("etag").expect("an ETag").to_string();
+        assert!(etag.starts_with('"') && etag.ends_with('"'), "{etag}");
+        let again = send(&server, "GET", path, &[("If-None-Match", &etag)], None);
+        assert_eq!((again.status, again.body.as_str()), (304, ""), "{path}");
+        assert_eq!(again.header("etag"), Some(etag.as_str()));
+        let listed = format!("\"other\", {etag}");
+        let again = send(&server, "GET", path, &[("If-None-Match", &listed)], None);
+        assert_eq!(again.status, 304, "{path}");
+        let stale = send(
+            &server,
+            "GET",
+            path,
+            &[("If-None-Match", "\"other\"")],
+            None,
+        );
+        assert_eq!(
+            (stale.status, stale.body.len()),
+            (200, first.body.len()),
+            "{path}"
+        );
+    }
+    let script = get(&server, "/nacos/assets/app.js")
+        .header("etag")
+        .map(str::to_string);
+    let style = get(&server, "/nacos/assets/style.css")
+        .header("etag")
+        .map(str::to_string);
+    assert_ne!(script, style, "each asset has its own ETag");
 }
 
 /// The catalog lists the services of a namespace from both cores, sorted by group and name,

@@ -8,7 +8,7 @@ use serde_json::json;
 use crate::api::form;
 use crate::api::instance::unexpected;
 use crate::api::render::{render, Flavor, Reply};
-use crate::http::codec::Method;
+use crate::http::codec::{KeptHeader, Method};
 use crate::http::conn::Request;
 use crate::http::params::Params;
 use crate::http::response::{Body, Response};
@@ -25,39 +25,44 @@ const CSS: &str = "text/css;charset=UTF-8";
 /// The page every console URL without an asset name gets.
 const INDEX_HTML: &str = include_str!("../console/assets/index.html");
 
-/// (name under `/nacos/assets/`, content type, content).
-const ASSETS: [(&str, &str, &str); 10] = [
-    (
-        "style.css",
-        CSS,
-        include_str!("../console/assets/style.css"),
-    ),
-    ("app.js", JS, include_str!("../console/assets/app.js")),
-    ("api.js", JS, include_str!("../console/assets/api.js")),
-    ("dom.js", JS, include_str!("../console/assets/dom.js")),
-    (
-        "services.js",
-        JS,
-        include_str!("../console/assets/services.js"),
-    ),
-    (
-        "configs.js",
-        JS,
-        include_str!("../console/assets/configs.js"),
-    ),
-    (
-        "namespaces.js",
-        JS,
-        include_str!("../console/assets/namespaces.js"),
-    ),
-    (
-        "cluster.js",
-        JS,
-        include_str!("../console/assets/cluster.js"),
-    ),
-    ("diff.js", JS, include_str!("../console/assets/diff.js")),
-    ("editor.js", JS, include_str!("../console/assets/editor.js")),
+/// One compiled-in asset and the FNV-1a hash of its bytes (its ETag), computed at build time.
+macro_rules! asset {
+    ($name:literal, $content_type:expr) => {
+        (
+            $name,
+            $content_type,
+            include_str!(concat!("../console/assets/", $name)),
+            fnv1a(include_str!(concat!("../console/assets/", $name)).as_bytes()),
+        )
+    };
+}
+
+/// FNV-1a, 64 bits: a stable fingerprint of an asset for its ETag (not a security measure).
+const fn fnv1a(bytes: &[u8]) -> u64 {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    let mut index = 0;
+    while index < bytes.len() {
+        hash ^= bytes[index] as u64;
+        hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
+        index += 1;
+    }
+    hash
+}
+
+/// (name under `/nacos/assets/`, content type, content, hash).
+const ASSETS: [(&str, &str, &str, u64); 10] = [
+    asset!("style.css", CSS),
+    asset!("app.js", JS),
+    asset!("api.js", JS),
+    asset!("dom.js", JS),
+    asset!("services.js", JS),
+    asset!("configs.js", JS),
+    asset!("namespaces.js", JS),
+    asset!("cluster.js", JS),
+    asset!("diff.js", JS),
+    asset!("editor.js", JS),
 ];
+const INDEX_HASH: u64 = fnv1a(INDEX_HTML.as_bytes());
 
 const ASSET_PREFIX: &str = "/nacos/assets/";
 
@@ -66,7 +71,7 @@ pub async fn route(core: &CoreHandle, request: &Request, path: &str) -> Option<R
     let get = matches!(request.head.method, Method::Get | Method::Head);
     if path == "/nacos" || path == "/nacos/index.html" {
         return Some(if get {
-            asset_response(HTML, INDEX_HTML)
+            asset_response(request, HTML, INDEX_HTML, INDEX_HASH)
         } else {
             crate::api::render::method_not_allowed(request)
         });
@@ -86,25 +91,41 @@ pub async fn route(core: &CoreHandle, request: &Request, path: &str) -> Option<R
 }
 
 fn asset(request: &Request, name: &str, get: bool) -> Response {
-    let Some((_, content_type, content)) = ASSETS.iter().find(|(n, _, _)| *n == name) else {
+    let Some((_, content_type, content, hash)) = ASSETS.iter().find(|a| a.0 == name) else {
         return crate::api::render::not_found(request);
     };
     if !get {
         return crate::api::render::method_not_allowed(request);
     }
-    asset_response(content_type, content)
+    asset_response(request, content_type, content, *hash)
 }
 
 /// Assets are small and change with the binary: browsers revalidate each time (`no-cache`),
-/// so an upgraded server never runs an old script against a new API.
-fn asset_response(content_type: &'static str, content: &'static str) -> Response {
+/// so an upgraded server never runs an old script against a new API; the ETag makes that
+/// revalidation a 304 without a body while the asset is unchanged.
+fn asset_response(
+    request: &Request,
+    content_type: &'static str,
+    content: &'static str,
+    hash: u64,
+) -> Response {
     debug_assert!(!content.is_empty());
+    let etag = format!("\"{hash:016x}\"");
+    let held = request.head.header(KeptHeader::IfNoneMatch);
+    let fresh = held.is_some_and(|value| value.split(',').any(|tag| tag.trim() == etag));
+    let (status, body) = if fresh {
+        (304, Body::new())
+    } else {
+        (200, Body::from(Bytes::from_static(content.as_bytes())))
+    };
+    debug_assert!(status == 200 || body.is_empty());
     Response {
-        status: 200,
-        content_type,
-        body: Body::from(Bytes::from_static(content.as_bytes())),
+        status,
+        content_type: if fresh { "" } else { content_type },
+        body,
         headers: vec![
             ("Cache-Control", "no-cache".into()),
+            ("ETag", etag.into()),
             ("X-Content-Type-Options", "nosniff".into()),
         ],
     }
@@ -258,12 +279,12 @@ mod tests {
         let mut index = 0;
         while index < reached.len() {
             let name = reached[index];
-            let (_, _, content) = ASSETS.iter().find(|(n, _, _)| *n == name).unwrap();
+            let (_, _, content, _) = ASSETS.iter().find(|a| a.0 == name).unwrap();
             for (imported, _) in content.match_indices("from './") {
                 let rest = &content[imported + "from './".len()..];
                 let module = &rest[..rest.find('\'').unwrap()];
                 assert!(
-                    ASSETS.iter().any(|(n, _, _)| *n == module),
+                    ASSETS.iter().any(|a| a.0 == module),
                     "{name} imports {module}, which is not served"
                 );
                 if !reached.contains(&module) {
@@ -272,7 +293,7 @@ mod tests {
             }
             index += 1;
         }
-        for (name, content_type, content) in ASSETS {
+        for (name, content_type, content, _) in ASSETS {
             assert!(!content.is_empty(), "{name} is empty");
             assert!(content_type.starts_with("text/"));
             if name.ends_with(".js") {
