@@ -144,14 +144,6 @@ class Console:
             return True
         self.until(what, clicked)
 
-    def text_of(self, locator):
-        def read(driver):
-            try:
-                return driver.find_element(*locator).text
-            except Exception:
-                return None
-        return read
-
     def until_text(self, what, locator, predicate):
         def condition(driver):
             try:
@@ -168,8 +160,8 @@ class Console:
         return element
 
     def set_editor(self, text):
-        # The textarea is set through JS (send_keys would auto-repeat indentation rules of
-        # nothing here, but is slow for long text) and an input event tells the editor.
+        # The textarea is set through JS (send_keys types key by key, slow for long text, and
+        # the editor turns Tab into spaces) and an input event tells the editor.
         area = self.find("config editor", tid("config-content"))
         self.driver.execute_script(
             "arguments[0].value = arguments[1];"
@@ -576,9 +568,9 @@ def main():
         if driver is not None:
             driver.quit()
         try:
-            client.stop_config_watcher() if hasattr(client, "stop_config_watcher") else None
+            client.remove_config_watcher(data_id, GROUP, watcher.callback)
         except Exception:
-            pass
+            pass  # the process exits next anyway; the watcher threads are daemons
         shutil.rmtree(work_dir, ignore_errors=True)
 
 
