@@ -6,6 +6,9 @@
 #   - Python venv at target/clients/venv3 with nacos-sdk-python 3.x (module `v2.nacos`, gRPC client;
 #     used by tests/grpc_python.rs)
 #   - npm package `nacos` in target/clients/node/node_modules
+#   - chromium, chromedriver and selenium for the console's browser test, through
+#     scripts/setup-browser.sh (a failure there is only a warning here: the browser test runs
+#     that script itself and fails on it, the client tests do not need a browser)
 #
 # Idempotent (a marker file records the installed versions) and safe to run
 # concurrently from several processes (serialised with flock on target/clients/.lock).
@@ -136,3 +139,9 @@ fi
 
 echo "$WANT" >"$MARKER.tmp" && mv -f "$MARKER.tmp" "$MARKER" || die "cannot write $MARKER"
 log "clients ready ($WANT)"
+
+# ---------------------------------------------------------------- browser (console test)
+if [[ "${NACORE_SKIP_BROWSER:-}" != "1" ]]; then
+    bash "$SCRIPT_DIR/setup-browser.sh" ||
+        log "WARNING: scripts/setup-browser.sh failed; tests/console_browser.rs will fail on it"
+fi

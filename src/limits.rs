@@ -346,6 +346,7 @@ pub const AUTH_PAGE_SIZE_MAX: usize = 500;
 pub const AUTH_BCRYPT_COST: u32 = 10;
 const _: () = assert!(AUTH_LOGIN_FAILURES_MAX > 0);
 const _: () = assert!(AUTH_USERNAME_BYTES_MAX <= AUTH_RESOURCE_BYTES_MAX);
+
 // --- metrics ---
 /// Access log bytes a core buffers before it hands them to the writer thread (also handed
 /// every `ACCESS_LOG_FLUSH_MS`).
@@ -358,3 +359,12 @@ pub const ACCESS_LOG_CHUNKS_QUEUED_MAX: usize = 256;
 /// The longest path (or gRPC type) written in an access log line; longer ones are cut.
 pub const ACCESS_LOG_PATH_BYTES_MAX: usize = 256;
 const _: () = assert!(ACCESS_LOG_PATH_BYTES_MAX * 4 < ACCESS_LOG_BUFFER_BYTES_MAX);
+
+// --- console ---
+/// Largest page of the console catalog (`/nacos/v1/ns/catalog/services` and `.../instances`);
+/// the console asks for 100 at a time, Nacos's own console for 10.
+pub const CONSOLE_CATALOG_PAGE_SIZE_MAX: usize = 1_000;
+/// Longest name or group fragment a catalog search takes (the longest service name Nacos
+/// allows is far shorter).
+pub const CONSOLE_SEARCH_CHARS_MAX: usize = 512;
+const _: () = assert!(CONSOLE_CATALOG_PAGE_SIZE_MAX >= 100);

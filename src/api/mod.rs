@@ -6,6 +6,8 @@
 mod auth;
 pub(crate) mod auth_gate;
 pub(crate) mod config;
+// --- console ---
+mod console;
 mod form;
 mod forward;
 pub mod grpc;
@@ -44,6 +46,10 @@ pub async fn route(core: &CoreHandle, request: &Request) -> Response {
     }
     if let Some(refusal) = auth_gate::check_http(core, request, path).await {
         return refusal;
+    }
+    // --- console ---
+    if let Some(response) = console::route(core, request, path).await {
+        return response;
     }
     if let Some(rest) = path.strip_prefix("/nacos/v1/ns") {
         return naming(core, request, rest, Flavor::V1).await;

@@ -76,9 +76,12 @@ pub enum KeptHeader {
     // --- auth ---
     /// `nacore-server-identity`: the cluster secret on requests between members.
     ServerIdentity,
+    // --- console ---
+    /// `If-None-Match`: the console asset the browser holds (RFC 9110 §13.1.2).
+    IfNoneMatch,
 }
 
-const KEPT_HEADERS: [(&str, KeptHeader); 12] = [
+const KEPT_HEADERS: [(&str, KeptHeader); 13] = [
     ("long-pulling-timeout", KeptHeader::LongPullingTimeout),
     (
         "long-pulling-timeout-no-hangup",
@@ -95,6 +98,8 @@ const KEPT_HEADERS: [(&str, KeptHeader); 12] = [
     ("authorization", KeptHeader::Authorization),
     // --- auth ---
     ("nacore-server-identity", KeptHeader::ServerIdentity),
+    // --- console ---
+    ("if-none-match", KeptHeader::IfNoneMatch),
 ];
 
 fn kept_header(name: &str) -> Option<KeptHeader> {

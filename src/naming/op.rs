@@ -130,6 +130,18 @@ pub enum NamingOp {
         key: ServiceKey,
         ephemeral: bool,
     },
+    // --- console ---
+    /// Fan-out: a summary of every service of a namespace this core owns whose group and
+    /// name contain the given (case-sensitive) fragments, for the console catalog.
+    ServiceSummaries {
+        namespace: String,
+        group_contains: String,
+        name_contains: String,
+    },
+    /// Every instance of the service, disabled ones included, for the console.
+    ServiceInstances {
+        key: ServiceKey,
+    },
 }
 
 /// A write that goes through the Raft log: persistent instances, service metadata, instance
@@ -267,6 +279,9 @@ impl NamingOp {
             | NamingOp::MarkReady
             | NamingOp::ClearDurable
             | NamingOp::RaftStatus => None,
+            // --- console ---
+            NamingOp::ServiceSummaries { .. } => None,
+            NamingOp::ServiceInstances { key } => Some(key),
         }
     }
 }
@@ -437,6 +452,23 @@ pub enum NamingReply {
         result: Result<(), NamingError>,
         records: Vec<DurableRecord>,
     },
+    // --- console ---
+    ServiceSummaries(Vec<ServiceSummary>),
+    Instances(Vec<InstanceView>),
+}
+
+// --- console ---
+/// One service as the console catalog shows it (Nacos `ServiceView` of `CatalogController`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServiceSummary {
+    pub group: String,
+    pub name: String,
+    /// Distinct clusters among the instances.
+    pub cluster_count: usize,
+    pub instance_count: usize,
+    pub healthy_count: usize,
+    /// The healthy share is at or below the protect threshold (Nacos `triggerFlag`).
+    pub protect_triggered: bool,
 }
 
 impl DurableRecord {

@@ -23,8 +23,8 @@ use crate::naming::instance::{
 use crate::naming::key::ServiceKey;
 use crate::naming::op::{
     BeatRequest, Counts, DurableCommand, DurableRecord, InstanceUpdate, InstanceView, NamingOp,
-    NamingReply, PushOut, Pushes, ServiceSpec, ServiceView, SubscriberView, UdpPushOut,
-    UdpSubscription,
+    NamingReply, PushOut, Pushes, ServiceSpec, ServiceSummary, ServiceView, SubscriberView,
+    UdpPushOut, UdpSubscription,
 };
 use crate::naming::select::select;
 use crate::naming::service::{
@@ -220,6 +220,20 @@ impl Registry {
                 self.unsubscribe(&key, connection);
                 self.deregister_connection(&key, connection, None, now_ms);
                 Ok(NamingReply::Done)
+            }
+            // --- console ---
+            NamingOp::ServiceSummaries {
+                namespace,
+                group_contains,
+                name_contains,
+            } => Ok(NamingReply::ServiceSummaries(self.service_summaries(
+                &namespace,
+                &group_contains,
+                &name_contains,
+            ))),
+            NamingOp::ServiceInstances { key } => {
+                let views = self.get_service(&key).map(|_| self.instance_views(&key));
+                views.map(NamingReply::Instances)
             }
         };
         result.unwrap_or_else(NamingReply::Error)
@@ -864,6 +878,69 @@ impl Registry {
             .map(|k| (k.group().to_string(), k.service().to_string()))
             .collect();
         NamingReply::ServiceNames(names)
+    }
+
+    // --- console ---
+    /// The console catalog's view of the services of `namespace` on this core whose group
+    /// and name contain the fragments (an empty fragment matches all).
+    pub fn service_summaries(
+        &self,
+        namespace: &str,
+        group_contains: &str,
+        name_contains: &str,
+    ) -> Vec<ServiceSummary> {
+        let mut out = Vec::new();
+        for service in self.services.iter().flatten() {
+            let key = &service.key;
+            if key.namespace() != namespace {
+                continue;
+            }
+            if !key.group().contains(group_contains) || !key.service().contains(name_contains) {
+                continue;
+            }
+            let mut clusters: Vec<&str> = service.instances().map(|i| &*i.cluster).collect();
+            clusters.sort_unstable();
+            clusters.dedup();
+            let healthy_count = service.instances().filter(|i| i.healthy).count();
+            // As the selection divides: 0/0 is NaN, which never reaches the threshold.
+            let healthy_ratio = healthy_count as f32 / service.len() as f32;
+            let summary = ServiceSummary {
+                group: key.group().to_string(),
+                name: key.service().to_string(),
+                cluster_count: clusters.len(),
+                instance_count: service.len(),
+                healthy_count,
+                protect_triggered: healthy_ratio <= service.protect_threshold.max(0.0),
+            };
+            debug_assert!(summary.healthy_count <= summary.instance_count);
+            out.push(summary);
+        }
+        out
+    }
+
+    /// Every visible instance of the service (disabled ones included), sorted by address.
+    pub fn instance_views(&self, key: &ServiceKey) -> Vec<InstanceView> {
+        let Some(service) = self.service(key) else {
+            return Vec::new();
+        };
+        let mut views: Vec<InstanceView> = service
+            .visible()
+            .into_iter()
+            .map(|instance| InstanceView {
+                grouped_service: key.grouped_name(),
+                ip: instance.ip.to_string(),
+                port: instance.port,
+                cluster: instance.cluster.to_string(),
+                weight: instance.weight,
+                healthy: instance.healthy,
+                enabled: instance.enabled,
+                ephemeral: instance.ephemeral,
+                metadata: (*instance.metadata).clone(),
+            })
+            .collect();
+        views.sort_by(|a, b| (&a.cluster, &a.ip, a.port).cmp(&(&b.cluster, &b.ip, b.port)));
+        debug_assert!(views.len() <= service.len());
+        views
     }
 
     pub fn counts(&mut self, now_ms: u64) -> Counts {
@@ -1830,5 +1907,55 @@ mod tests {
         r.advance(15_001);
         let third = hosts(&mut r);
         assert_ne!(second, third, "expiry changes what readers see");
+    }
+
+    // --- console ---
+    /// The console catalog counts clusters, instances and healthy ones per service, filters
+    /// by namespace and by name and group fragments; the instance views include disabled
+    /// instances, sorted by address.
+    #[test]
+    fn console_summaries_and_instance_views() {
+        let mut r = Registry::new(0);
+        let (orders, users) = (key("orders"), key("users"));
+        let mut other = spec("10.0.0.2", 2, "");
+        other.cluster = "c2".to_string();
+        other.healthy = false;
+        other.enabled = false;
+        r.register(&orders, spec("10.0.0.1", 1, "k=v"), 0).unwrap();
+        r.register(&orders, other, 0).unwrap();
+        r.register(&users, spec("10.0.0.3", 3, ""), 0).unwrap();
+        let ns = ServiceKey::parse(Some("ns1"), None, "orders").unwrap();
+        r.register(&ns, spec("10.0.0.4", 4, ""), 0).unwrap();
+        let mut all = r.service_summaries("public", "", "");
+        all.sort_by(|a, b| a.name.cmp(&b.name));
+        let counts: Vec<(&str, usize, usize, usize)> = all
+            .iter()
+            .map(|s| {
+                (
+                    s.name.as_str(),
+                    s.cluster_count,
+                    s.instance_count,
+                    s.healthy_count,
+                )
+            })
+            .collect();
+        assert_eq!(counts, [("orders", 2, 2, 1), ("users", 1, 1, 1)]);
+        assert!(
+            !all[0].protect_triggered,
+            "threshold 0 is never reached by 1/2"
+        );
+        assert_eq!(r.service_summaries("public", "", "ord").len(), 1);
+        assert_eq!(r.service_summaries("public", "DEFAULT", "").len(), 2);
+        assert!(r.service_summaries("public", "G2", "").is_empty());
+        assert_eq!(r.service_summaries("ns1", "", "").len(), 1);
+        let views = r.instance_views(&orders);
+        let ports: Vec<(u16, bool)> = views.iter().map(|v| (v.port, v.enabled)).collect();
+        assert_eq!(
+            ports,
+            [(1, true), (2, false)],
+            "sorted by cluster, then address"
+        );
+        assert_eq!(views[0].metadata.get("k").map(String::as_str), Some("v"));
+        assert!(r.instance_views(&key("missing")).is_empty());
     }
 }
