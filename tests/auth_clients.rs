@@ -35,6 +35,34 @@ fn auth_server(ttl_s: &str) -> Server {
     server
 }
 
+/// Logs in as the admin and makes `reader` (password `reader-pw`), whose role may only read
+/// (`r`) naming and config resources of `GROUP` in the public namespace.
+fn make_reader(server: &Server) {
+    let login = format!("username=nacos&password={ADMIN_PASSWORD}");
+    let (status, body) = server.http("POST", "/nacos/v1/auth/login", Some(&login));
+    assert_eq!(status, 200, "{body}");
+    let token: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let token = token["accessToken"].as_str().unwrap().to_string();
+    for (path, form) in [
+        (
+            "/nacos/v1/auth/users",
+            "username=reader&password=reader-pw".to_string(),
+        ),
+        (
+            "/nacos/v1/auth/roles",
+            "role=READER&username=reader".to_string(),
+        ),
+        (
+            "/nacos/v1/auth/permissions",
+            format!("role=READER&resource=public:{GROUP}:*&action=r"),
+        ),
+    ] {
+        let (status, body) =
+            server.http("POST", &format!("{path}?accessToken={token}"), Some(&form));
+        assert_eq!(status, 200, "{path}: {body}");
+    }
+}
+
 fn props(server: &Server, app: &str, credentials: bool) -> ClientProps {
     let cache_dir = server.data_dir().join(format!("sdk-cache-{app}"));
     let mut props = ClientProps::new()
@@ -171,6 +199,71 @@ fn rust_sdk_with_credentials_and_without() {
             "published without credentials"
         );
     });
+}
+
+/// A user whose role may only read `GROUP`: the Rust SDK (gRPC) lists and reads configs the
+/// admin wrote, and is refused (403) when it registers or publishes; nacos-sdk-python 2.0.11
+/// (HTTP) likewise, and is refused reading another group.
+#[test]
+fn a_missing_permission_refuses_real_clients() {
+    let server = auth_server("18000");
+    make_reader(&server);
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async {
+        let admin_names = naming(&server, "perm-admin", true).await;
+        admin_names
+            .register_instance(s("perm-svc"), Some(s(GROUP)), instance(8100))
+            .await
+            .unwrap_or_else(|e| panic!("admin register: {e}\n{}", server.log()));
+        let admin_configs = config(&server, "perm-admin-cfg", true).await;
+        let published = admin_configs
+            .publish_config(s("perm.cfg"), s(GROUP), s("readable"), None)
+            .await;
+        assert!(matches!(published, Ok(true)), "{published:?}");
+
+        let mut reader = props(&server, "perm-reader", false);
+        reader = reader.auth_username("reader").auth_password("reader-pw");
+        let names = NamingServiceBuilder::new(reader.clone())
+            .enable_auth_plugin_http()
+            .build()
+            .await
+            .unwrap_or_else(|e| panic!("reader naming: {e}"));
+        let all = names
+            .get_all_instances(s("perm-svc"), Some(s(GROUP)), Vec::new(), false)
+            .await
+            .unwrap_or_else(|e| panic!("reader list: {e}\n{}", server.log()));
+        assert!(all.iter().any(|i| i.port == 8100), "{all:?}");
+        let error = names
+            .register_instance(s("perm-svc"), Some(s(GROUP)), instance(8101))
+            .await
+            .expect_err("a reader registered")
+            .to_string();
+        assert!(error.contains("403"), "{error}");
+        let configs = ConfigServiceBuilder::new(reader)
+            .enable_auth_plugin_http()
+            .build()
+            .await
+            .unwrap_or_else(|e| panic!("reader config: {e}"));
+        let read = configs
+            .get_config(s("perm.cfg"), s(GROUP))
+            .await
+            .unwrap_or_else(|e| panic!("reader get config: {e}"));
+        assert_eq!(read.content(), "readable");
+        let published = configs
+            .publish_config(s("perm.cfg"), s(GROUP), s("overwritten"), None)
+            .await;
+        assert!(!matches!(published, Ok(true)), "a reader published");
+    });
+    let (status, body) = server.http(
+        "GET",
+        &format!("/nacos/v1/cs/configs?dataId=perm.cfg&group={GROUP}&username=nacos&password={ADMIN_PASSWORD}"),
+        None,
+    );
+    assert_eq!((status, body.as_str()), (200, "readable"));
+    let addr = format!("127.0.0.1:{}", server.http_port);
+    let args = ["--server", &addr, "--group", GROUP];
+    let out = common::run_python("py_auth_reader.py", &args);
+    common::assert_client_ok("py_auth_reader.py", &out, "PY_AUTH_READER_OK", &server);
 }
 
 /// nacos-sdk-python 2.0.11 (HTTP v1): registers, lists, publishes and reads with a login;
