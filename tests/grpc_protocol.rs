@@ -350,6 +350,45 @@ async fn closing_a_connection_releases_its_instances() {
     assert!(http_ports(&server, "rel").is_empty());
 }
 
+/// `GET /v1/ns/service/subscribers` lists gRPC subscribers as Nacos does (the client's IP as
+/// its address, port 0, its version as agent), and forgets them when their connection closes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn grpc_subscribers_are_listed_over_http() {
+    let server = Server::start();
+    let path = "/nacos/v1/ns/service/subscribers?serviceName=subs-listed";
+    {
+        let mut watcher = connect(server.grpc_port).await;
+        let _bi = watcher.setup().await;
+        let (kind, _) = watcher
+            .unary("SubscribeServiceRequest", subscribe_request("subs-listed"))
+            .await;
+        assert_eq!(kind, "SubscribeServiceResponse");
+        let (status, body) = server.http("GET", path, None);
+        assert_eq!(status, 200, "{body}");
+        let body: Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(body["count"], 1, "{body}");
+        let subscriber = &body["subscribers"][0];
+        assert_eq!(subscriber["addrStr"], "127.0.0.1");
+        assert_eq!(subscriber["ip"], "127.0.0.1");
+        assert_eq!(subscriber["port"], 0);
+        assert_eq!(subscriber["agent"], "Nacos-Java-Client:v2.5.1");
+        assert_eq!(subscriber["serviceName"], "DEFAULT_GROUP@@subs-listed");
+    }
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let (_, body) = server.http("GET", path, None);
+        let body: Value = serde_json::from_str(&body).unwrap();
+        if body["count"] == 0 {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "a closed connection stays a subscriber: {body}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 /// A subscriber that never reads its stream is disconnected once its pushes stall, and the
 /// server keeps serving everybody else.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -234,7 +234,7 @@ pub async fn subscribers(core: &CoreHandle, params: &Params) -> NamingResult<Rep
         .take(page_size)
         .map(|s| {
             json!({
-                "addrStr": format!("{}:{}", s.ip, s.udp_port),
+                "addrStr": if s.grpc { s.ip.clone() } else { format!("{}:{}", s.ip, s.udp_port) },
                 "agent": s.agent,
                 "app": s.app,
                 "ip": s.ip,

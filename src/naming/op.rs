@@ -390,6 +390,8 @@ pub struct SubscriberView {
     pub namespace: String,
     pub grouped_service: String,
     pub clusters: String,
+    /// A gRPC connection's subscription (no UDP port; its address is the client's IP).
+    pub grpc: bool,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]

@@ -854,19 +854,29 @@ impl Registry {
         };
         let service = self.service_at(slot);
         service.expire_udp_subscribers(now_ms, UDP_SUBSCRIBER_EXPIRY_MS);
-        let views = service
-            .udp_subscribers
-            .iter()
-            .map(|s| SubscriberView {
-                ip: s.ip.clone(),
-                udp_port: s.udp_port,
-                agent: s.agent.clone(),
-                app: s.app.clone(),
-                namespace: key.namespace().to_string(),
-                grouped_service: key.grouped_name(),
-                clusters: s.clusters.clone(),
-            })
-            .collect();
+        let udp = service.udp_subscribers.iter().map(|s| SubscriberView {
+            ip: s.ip.clone(),
+            udp_port: s.udp_port,
+            agent: s.agent.clone(),
+            app: s.app.clone(),
+            namespace: key.namespace().to_string(),
+            grouped_service: key.grouped_name(),
+            clusters: s.clusters.clone(),
+            grpc: false,
+        });
+        // As Nacos's `SubscribeServiceRequestHandler`: a gRPC subscriber has no port, and no
+        // app unless the client names one (the SDKs do not).
+        let grpc = service.grpc_subscribers.values().map(|s| SubscriberView {
+            ip: s.ip.clone(),
+            udp_port: 0,
+            agent: s.agent.clone(),
+            app: "unknown".to_string(),
+            namespace: key.namespace().to_string(),
+            grouped_service: key.grouped_name(),
+            clusters: s.clusters.clone(),
+            grpc: true,
+        });
+        let views = udp.chain(grpc).collect();
         NamingReply::Subscribers(views)
     }
 
