@@ -63,7 +63,10 @@ fn make_reader(server: &Server) {
     }
 }
 
-fn props(server: &Server, app: &str, credentials: bool) -> ClientProps {
+/// The admin's credentials, for `props`, `naming` and `config`.
+const ADMIN: Option<(&str, &str)> = Some(("nacos", ADMIN_PASSWORD));
+
+fn props(server: &Server, app: &str, credentials: Option<(&str, &str)>) -> ClientProps {
     let cache_dir = server.data_dir().join(format!("sdk-cache-{app}"));
     let mut props = ClientProps::new()
         .server_addr(format!("127.0.0.1:{}", server.http_port))
@@ -75,15 +78,15 @@ fn props(server: &Server, app: &str, credentials: bool) -> ClientProps {
         .config_load_cache_at_start(false)
         .naming_push_empty_protection(false)
         .cache_dir(cache_dir.to_string_lossy().to_string());
-    if credentials {
-        props = props.auth_username("nacos").auth_password(ADMIN_PASSWORD);
+    if let Some((username, password)) = credentials {
+        props = props.auth_username(username).auth_password(password);
     }
     props
 }
 
-async fn naming(server: &Server, app: &str, credentials: bool) -> NamingService {
+async fn naming(server: &Server, app: &str, credentials: Option<(&str, &str)>) -> NamingService {
     let mut builder = NamingServiceBuilder::new(props(server, app, credentials));
-    if credentials {
+    if credentials.is_some() {
         builder = builder.enable_auth_plugin_http();
     }
     builder
@@ -92,9 +95,9 @@ async fn naming(server: &Server, app: &str, credentials: bool) -> NamingService 
         .unwrap_or_else(|e| panic!("nacos-sdk naming: {e}\n{}", server.log()))
 }
 
-async fn config(server: &Server, app: &str, credentials: bool) -> ConfigService {
+async fn config(server: &Server, app: &str, credentials: Option<(&str, &str)>) -> ConfigService {
     let mut builder = ConfigServiceBuilder::new(props(server, app, credentials));
-    if credentials {
+    if credentials.is_some() {
         builder = builder.enable_auth_plugin_http();
     }
     builder
@@ -124,8 +127,8 @@ fn rust_sdk_with_credentials_and_without() {
     let server = auth_server("3");
     let runtime = tokio::runtime::Runtime::new().unwrap();
     runtime.block_on(async {
-        let names = naming(&server, "auth-rust", true).await;
-        let configs = config(&server, "auth-rust-cfg", true).await;
+        let names = naming(&server, "auth-rust", ADMIN).await;
+        let configs = config(&server, "auth-rust-cfg", ADMIN).await;
         let register =
             |port: i32| names.register_instance(s("auth-rust-svc"), Some(s(GROUP)), instance(port));
         register(8000)
@@ -182,7 +185,7 @@ fn rust_sdk_with_credentials_and_without() {
             tokio::time::sleep(Duration::from_millis(300)).await;
         }
 
-        let anonymous = naming(&server, "auth-anon", false).await;
+        let anonymous = naming(&server, "auth-anon", None).await;
         let refused = anonymous
             .register_instance(s("auth-rust-svc"), Some(s(GROUP)), instance(9999))
             .await;
@@ -190,7 +193,7 @@ fn rust_sdk_with_credentials_and_without() {
             .expect_err("registered without credentials")
             .to_string();
         assert!(error.contains("403"), "{error}");
-        let anonymous_config = config(&server, "auth-anon-cfg", false).await;
+        let anonymous_config = config(&server, "auth-anon-cfg", None).await;
         let refused = anonymous_config
             .publish_config(s("auth-anon.cfg"), s(GROUP), s("x"), None)
             .await;
@@ -210,24 +213,19 @@ fn a_missing_permission_refuses_real_clients() {
     make_reader(&server);
     let runtime = tokio::runtime::Runtime::new().unwrap();
     runtime.block_on(async {
-        let admin_names = naming(&server, "perm-admin", true).await;
+        let admin_names = naming(&server, "perm-admin", ADMIN).await;
         admin_names
             .register_instance(s("perm-svc"), Some(s(GROUP)), instance(8100))
             .await
             .unwrap_or_else(|e| panic!("admin register: {e}\n{}", server.log()));
-        let admin_configs = config(&server, "perm-admin-cfg", true).await;
+        let admin_configs = config(&server, "perm-admin-cfg", ADMIN).await;
         let published = admin_configs
             .publish_config(s("perm.cfg"), s(GROUP), s("readable"), None)
             .await;
         assert!(matches!(published, Ok(true)), "{published:?}");
 
-        let mut reader = props(&server, "perm-reader", false);
-        reader = reader.auth_username("reader").auth_password("reader-pw");
-        let names = NamingServiceBuilder::new(reader.clone())
-            .enable_auth_plugin_http()
-            .build()
-            .await
-            .unwrap_or_else(|e| panic!("reader naming: {e}"));
+        let reader = Some(("reader", "reader-pw"));
+        let names = naming(&server, "perm-reader", reader).await;
         let all = names
             .get_all_instances(s("perm-svc"), Some(s(GROUP)), Vec::new(), false)
             .await
@@ -239,11 +237,7 @@ fn a_missing_permission_refuses_real_clients() {
             .expect_err("a reader registered")
             .to_string();
         assert!(error.contains("403"), "{error}");
-        let configs = ConfigServiceBuilder::new(reader)
-            .enable_auth_plugin_http()
-            .build()
-            .await
-            .unwrap_or_else(|e| panic!("reader config: {e}"));
+        let configs = config(&server, "perm-reader-cfg", reader).await;
         let read = configs
             .get_config(s("perm.cfg"), s(GROUP))
             .await

@@ -353,15 +353,7 @@ mod tests {
     }
 
     fn request(raw: &[u8]) -> Request {
-        let head = crate::http::codec::parse_head(raw).unwrap().unwrap();
-        let params = Params::parse(head.query(), None);
-        Request {
-            head,
-            params,
-            body: bytes::Bytes::new(),
-            local_addr: None,
-            remote_addr: None,
-        }
+        Request::from_raw_head(raw)
     }
 
     /// As Nacos's `resolveToken`: the Bearer header first, then the param, then credentials.

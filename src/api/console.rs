@@ -311,20 +311,9 @@ mod tests {
     fn assets_served_before_ready() {
         use std::time::{Duration, Instant};
 
-        use crate::http::codec::parse_head;
         use crate::shard::Core;
 
-        let request = |raw: &[u8]| {
-            let head = parse_head(raw).unwrap().unwrap();
-            let params = Params::parse(head.query(), None);
-            Request {
-                head,
-                params,
-                body: Bytes::new(),
-                local_addr: None,
-                remote_addr: None,
-            }
-        };
+        let request = Request::from_raw_head;
         let executor = glommio::LocalExecutorBuilder::new(glommio::Placement::Unbound)
             .io_memory(512 * 1024)
             .make()

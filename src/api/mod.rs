@@ -143,21 +143,11 @@ mod tests {
     use super::*;
     use crate::grpc::conn::Connection;
     use crate::grpc::payload::Incoming;
-    use crate::http::codec::parse_head;
-    use crate::http::params::Params;
     use crate::naming::op::NamingOp;
     use crate::shard::Core;
 
     fn request(raw: &[u8]) -> Request {
-        let head = parse_head(raw).unwrap().unwrap();
-        let params = Params::parse(head.query(), None);
-        Request {
-            head,
-            params,
-            body: bytes::Bytes::new(),
-            local_addr: None,
-            remote_addr: None,
-        }
+        Request::from_raw_head(raw)
     }
 
     /// Namespaces are config-center state: served only once it is rebuilt.

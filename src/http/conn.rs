@@ -37,6 +37,24 @@ pub struct Request {
     pub remote_addr: Option<SocketAddr>,
 }
 
+#[cfg(test)]
+impl Request {
+    /// A request parsed from a raw head (query parameters only, no body), for unit tests.
+    pub fn from_raw_head(raw: &[u8]) -> Request {
+        let head = crate::http::codec::parse_head(raw)
+            .expect("a valid test head")
+            .expect("a complete test head");
+        let params = Params::parse(head.query(), None);
+        Request {
+            head,
+            params,
+            body: bytes::Bytes::new(),
+            local_addr: None,
+            remote_addr: None,
+        }
+    }
+}
+
 /// Why a connection ended early; only logged (the fields are read through `Debug`).
 #[derive(Debug)]
 #[allow(dead_code)]

@@ -618,17 +618,7 @@ impl Registry {
             .find(|i| *i.ip == *ip && i.port == port);
         let instance = found
             .ok_or_else(|| NamingError::new(ErrorKind::InstanceNotFound, "no matched ip found!"))?;
-        Ok(InstanceView {
-            grouped_service: key.grouped_name(),
-            ip: instance.ip.to_string(),
-            port: instance.port,
-            cluster: instance.cluster.to_string(),
-            weight: instance.weight,
-            healthy: instance.healthy,
-            enabled: instance.enabled,
-            ephemeral: instance.ephemeral,
-            metadata: (*instance.metadata).clone(),
-        })
+        Ok(instance_view(key, instance))
     }
 
     /// The selected `hosts` of a service, encoded once per revision and query shape.
@@ -936,17 +926,7 @@ impl Registry {
         let mut views: Vec<InstanceView> = service
             .visible()
             .into_iter()
-            .map(|instance| InstanceView {
-                grouped_service: key.grouped_name(),
-                ip: instance.ip.to_string(),
-                port: instance.port,
-                cluster: instance.cluster.to_string(),
-                weight: instance.weight,
-                healthy: instance.healthy,
-                enabled: instance.enabled,
-                ephemeral: instance.ephemeral,
-                metadata: (*instance.metadata).clone(),
-            })
+            .map(|instance| instance_view(key, instance))
             .collect();
         views.sort_by(|a, b| (&a.cluster, &a.ip, a.port).cmp(&(&b.cluster, &b.ip, b.port)));
         debug_assert!(views.len() <= service.len());
@@ -1654,6 +1634,21 @@ fn no_instance_error(key: &ServiceKey, cluster: &str) -> NamingError {
             key.grouped_name()
         ),
     )
+}
+
+/// What the HTTP instance endpoints show of one instance.
+fn instance_view(key: &ServiceKey, instance: &Instance) -> InstanceView {
+    InstanceView {
+        grouped_service: key.grouped_name(),
+        ip: instance.ip.to_string(),
+        port: instance.port,
+        cluster: instance.cluster.to_string(),
+        weight: instance.weight,
+        healthy: instance.healthy,
+        enabled: instance.enabled,
+        ephemeral: instance.ephemeral,
+        metadata: (*instance.metadata).clone(),
+    }
 }
 
 #[cfg(test)]
