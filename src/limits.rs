@@ -99,6 +99,9 @@ const _: () = assert!(REQUEST_HEAD_TIMEOUT_MS <= CONNECTION_IDLE_TIMEOUT_MS);
 
 /// Largest gRPC message in either direction (Nacos: 10 MiB on both sides).
 pub const GRPC_MESSAGE_BYTES_MAX: usize = 10 * 1024 * 1024;
+/// Bytes a gRPC connection gathers from h2 before it sends them (it sends at every flush
+/// anyway); chunks this large go out without a copy.
+pub const GRPC_WRITE_COALESCE_BYTES_MAX: usize = 64 * 1024;
 
 /// Concurrent HTTP/2 streams per gRPC connection. Nacos clients use one bi-stream plus a few
 /// unary calls at a time.

@@ -3,6 +3,7 @@
 //! state, and the bi-stream that carries setup, pushes and client detection. What requests
 //! mean is decided in `api::grpc`.
 
+pub(crate) mod coalesce;
 pub mod conn;
 pub mod frame;
 pub(crate) mod lane;

@@ -10,6 +10,8 @@ use glommio::net::{TcpListener, TcpStream};
 use glommio::sync::Semaphore;
 use tokio_util::compat::FuturesAsyncReadCompatExt;
 
+use crate::grpc::coalesce::Coalescing;
+
 use crate::grpc::conn::Connection;
 use crate::grpc::stream;
 use crate::limits::{
@@ -86,7 +88,7 @@ async fn serve(stream: TcpStream, core: CoreHandle) {
     );
     let (close_tx, close_rx) = oneshot::channel();
     let connection = Rc::new(Connection::new(uid, id, remote, close_tx, core.now_ms()));
-    let handshake = h2_builder().handshake::<_, bytes::Bytes>(stream.compat());
+    let handshake = h2_builder().handshake::<_, bytes::Bytes>(Coalescing::new(stream).compat());
     let handshake_timeout = Duration::from_millis(REQUEST_HEAD_TIMEOUT_MS);
     let h2 = glommio::timer::timeout(handshake_timeout, async {
         handshake
@@ -101,7 +103,8 @@ async fn serve(stream: TcpStream, core: CoreHandle) {
     release(&connection, &core).await;
 }
 
-type H2Connection = h2::server::Connection<tokio_util::compat::Compat<TcpStream>, bytes::Bytes>;
+type H2Connection =
+    h2::server::Connection<tokio_util::compat::Compat<Coalescing<TcpStream>>, bytes::Bytes>;
 
 /// Accepts streams until the transport ends or `close_rx` fires.
 async fn drive(
