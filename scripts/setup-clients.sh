@@ -145,3 +145,11 @@ if [[ "${NACORE_SKIP_BROWSER:-}" != "1" ]]; then
     bash "$SCRIPT_DIR/setup-browser.sh" ||
         log "WARNING: scripts/setup-browser.sh failed; tests/console_browser.rs will fail on it"
 fi
+
+# --- dns ---
+# dig (Debian dnsutils) and dnspython (pinned there) for tests/dns.rs, which also runs the
+# script itself and fails on it; here a failure is only a warning.
+if [[ "${NACORE_SKIP_DNS:-}" != "1" ]]; then
+    bash "$SCRIPT_DIR/setup-dns.sh" ||
+        log "WARNING: scripts/setup-dns.sh failed; tests/dns.rs will fail on it"
+fi

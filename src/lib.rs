@@ -18,6 +18,7 @@
 //! - `auth`: users, roles, permissions, tokens, login throttle (no HTTP/gRPC).
 //! - `metrics`: per-core counters and histograms, the Prometheus text exposition.
 //! - `access_log`: the optional per-request access log, written off the data path.
+//! - `dns`: the built-in DNS server (services by name, weighted), hickory-proto wire format.
 
 pub mod access_log;
 pub mod api;
@@ -36,3 +37,5 @@ pub mod server;
 pub mod settings;
 pub mod shard;
 pub mod udp;
+// --- dns ---
+pub mod dns;

@@ -371,3 +371,46 @@ pub const CONSOLE_CATALOG_PAGE_SIZE_MAX: usize = 1_000;
 /// allows is far shorter).
 pub const CONSOLE_SEARCH_CHARS_MAX: usize = 512;
 const _: () = assert!(CONSOLE_CATALOG_PAGE_SIZE_MAX >= 100);
+
+// --- dns ---
+/// The TTL of DNS answers when `--dns-ttl-s` is not given: short, because the registry changes
+/// faster than resolvers expect and weighted selection happens per query.
+pub const DNS_TTL_DEFAULT_S: u32 = 1;
+/// Longest TTL `--dns-ttl-s` accepts (a day); instances come and go much faster than that.
+pub const DNS_TTL_MAX_S: u32 = 86_400;
+/// Records per answer when `--dns-answer-records-max` is not given: one, so a client that
+/// takes the first address (or a resolver that re-sorts them, as glibc does) still follows
+/// the weights.
+pub const DNS_ANSWER_RECORDS_DEFAULT: usize = 1;
+/// The most records `--dns-answer-records-max` accepts; past it the answer is TCP-only anyway.
+pub const DNS_ANSWER_RECORDS_MAX: usize = 1_000;
+/// Largest UDP answer without EDNS0 (RFC 1035 §4.2.1).
+pub const DNS_UDP_PLAIN_BYTES_MAX: usize = 512;
+/// Largest UDP answer we send with EDNS0, whatever the client offers: 1232 avoids IP
+/// fragmentation on every common path (the DNS Flag Day 2020 value).
+pub const DNS_UDP_EDNS_BYTES_MAX: usize = 1_232;
+/// Receive buffer of a UDP query; a longer datagram is cut and fails to parse (FORMERR).
+pub const DNS_UDP_QUERY_BYTES_MAX: usize = 4_096;
+/// Longest DNS message taken over TCP (a query is tens of bytes; the length prefix allows
+/// 65535): a longer one closes the connection.
+pub const DNS_TCP_QUERY_BYTES_MAX: usize = 4_096;
+/// Concurrent DNS TCP connections per core; further ones wait in the accept queue.
+pub const DNS_TCP_CONNECTIONS_PER_CORE_MAX: usize = 256;
+/// Queries one DNS TCP connection may send before it is closed (RFC 7766 lets either side
+/// close; bounding it bounds the work one client can tie to a connection).
+pub const DNS_TCP_QUERIES_PER_CONNECTION_MAX: usize = 10_000;
+/// An idle DNS TCP connection is closed after this long (RFC 7766 §6.2.3 suggests seconds).
+pub const DNS_TCP_IDLE_MS: u64 = 10_000;
+/// Services whose record set a core keeps encoded; past it the cache is emptied and refilled
+/// on demand (a scan-free bound: record sets are cheap to rebuild from the registry).
+pub const DNS_CACHED_SERVICES_PER_CORE_MAX: usize = 65_536;
+/// Healthy instances one record set holds; a larger service answers from its first ones.
+pub const DNS_RECORD_SET_HOSTS_MAX: usize = 10_000;
+const _: () = assert!(DNS_UDP_PLAIN_BYTES_MAX <= DNS_UDP_EDNS_BYTES_MAX);
+const _: () = assert!(DNS_UDP_EDNS_BYTES_MAX <= DNS_UDP_QUERY_BYTES_MAX);
+const _: () = assert!(DNS_TCP_QUERY_BYTES_MAX <= u16::MAX as usize);
+const _: () = assert!(DNS_ANSWER_RECORDS_DEFAULT <= DNS_ANSWER_RECORDS_MAX);
+const _: () = assert!(DNS_ANSWER_RECORDS_MAX <= DNS_RECORD_SET_HOSTS_MAX);
+/// UDP lookups a core has waiting on other cores at once; past it the next one is answered
+/// inline, which slows this core's socket instead of growing a queue.
+pub const DNS_UDP_INFLIGHT_PER_CORE_MAX: usize = 1_024;

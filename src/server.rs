@@ -143,6 +143,10 @@ async fn run_core(
     let deadlines = crate::http::deadline::Deadlines::new();
     glommio::spawn_local(deadlines.clone().run()).detach();
     glommio::spawn_local(accept_loop(listener, core.clone(), deadlines)).detach();
+    // --- dns ---
+    if let Some(dns) = &config.dns {
+        crate::dns::serve::start(&core, config.bind, dns)?;
+    }
     if id == RAFT_CORE {
         let storage = open_storage(&config)?;
         let cluster = start_raft_links(&config, &core)?;

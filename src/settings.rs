@@ -118,6 +118,27 @@ pub struct Cli {
     /// between members carry it as their server identity.
     #[arg(long, env = "NACORE_AUTH_CLUSTER_SECRET")]
     pub auth_cluster_secret: Option<Redacted>,
+    // --- dns ---
+    /// Port of the built-in DNS server, UDP and TCP on every core (e.g. 53 or 8853). Off when
+    /// not given.
+    #[arg(long, env = "NACORE_DNS_PORT")]
+    pub dns_port: Option<u16>,
+
+    /// The zone the DNS server answers: `<service>[.<group>[.<namespace>]].<domain>`.
+    #[arg(long, env = "NACORE_DNS_DOMAIN", default_value = "nacos.local")]
+    pub dns_domain: String,
+
+    /// TTL of DNS answers, in seconds.
+    #[arg(long, env = "NACORE_DNS_TTL_S", default_value_t = crate::limits::DNS_TTL_DEFAULT_S)]
+    pub dns_ttl_s: u32,
+
+    /// Records per DNS answer, chosen by weighted random selection per query.
+    #[arg(long, env = "NACORE_DNS_ANSWER_RECORDS_MAX", default_value_t = crate::limits::DNS_ANSWER_RECORDS_DEFAULT)]
+    pub dns_answer_records_max: usize,
+
+    /// Seed of the weighted selection (0: from the clock); tests fix it to replay a run.
+    #[arg(long, env = "NACORE_DNS_SEED", default_value_t = 0)]
+    pub dns_seed: u64,
 }
 
 /// A flag value that is a secret: `Debug` never shows it.
@@ -161,6 +182,9 @@ pub struct Settings {
     // --- metrics ---
     /// Where the access log goes; `None`: no access log.
     pub access_log: Option<crate::access_log::Target>,
+    // --- dns ---
+    /// The built-in DNS server; `None`: off.
+    pub dns: Option<crate::dns::DnsSettings>,
 }
 
 /// Config history retention (flags), resolved.
@@ -240,6 +264,13 @@ impl Settings {
             return Err(format!("--cores must be 1..=1024, got {cores}"));
         }
         let auth = auth_settings(&cli)?;
+        let dns = crate::dns::DnsSettings::from_flags(
+            cli.dns_port,
+            &cli.dns_domain,
+            cli.dns_ttl_s,
+            cli.dns_answer_records_max,
+            cli.dns_seed,
+        )?;
         // More executors than CPUs is allowed (useful in tests); they share CPUs round-robin.
         let cpus = (0..cores).map(|i| allowed[i % allowed.len()]).collect();
         Ok(Settings {
@@ -274,6 +305,7 @@ impl Settings {
                 .as_deref()
                 .filter(|text| !text.is_empty())
                 .map(crate::access_log::Target::parse),
+            dns,
         })
     }
 

@@ -1546,6 +1546,15 @@ impl Registry {
     }
 }
 
+// --- dns ---
+impl Registry {
+    /// A service of this core, for edges that build their own read views of it (its
+    /// `revision` tells them when a view is stale).
+    pub fn read_service(&self, key: &ServiceKey) -> Option<&Service> {
+        self.service(key)
+    }
+}
+
 /// The instance's own beat interval, if its metadata sets one; else the switch applies.
 fn explicit_interval_ms(instance: &Instance) -> Option<u64> {
     instance

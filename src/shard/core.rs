@@ -71,6 +71,12 @@ pub enum Envelope {
     Metrics {
         reply: oneshot::Sender<crate::metrics::CoreSnapshot>,
     },
+    // --- dns ---
+    /// A DNS lookup for the owner core of its service; the reply holds the chosen hosts.
+    Dns {
+        lookup: crate::dns::Lookup,
+        reply: oneshot::Sender<crate::dns::Answer>,
+    },
 }
 
 mod config_admin;
@@ -712,6 +718,28 @@ impl Core {
     }
 }
 
+// --- dns ---
+impl Core {
+    /// Reads this core's registry (the DNS edge builds its record sets from it).
+    pub fn with_registry<R>(&self, read: impl FnOnce(&Registry) -> R) -> R {
+        read(&self.registry.borrow())
+    }
+
+    /// Answers a DNS lookup on the owner core of its service (inline when that is this
+    /// one); `None` when the owner does not answer.
+    pub async fn dns_lookup(&self, lookup: crate::dns::Lookup) -> Option<crate::dns::Answer> {
+        let owner = owner_core(&lookup.key, self.cores);
+        if owner == self.id {
+            return Some(crate::dns::answer_on_owner(self, lookup));
+        }
+        let senders = self.senders.as_ref()?;
+        let (reply, answer) = oneshot::channel();
+        let envelope = Envelope::Dns { lookup, reply };
+        senders.send_to(owner, envelope).await.ok()?;
+        answer.await.ok()
+    }
+}
+
 /// Serves ops sent to this core by the others: one task per peer channel, so a busy peer
 /// cannot starve another.
 pub fn spawn_mesh_servers(core: &CoreHandle, mut receivers: Receivers<Envelope>) {
@@ -741,6 +769,10 @@ pub fn spawn_mesh_servers(core: &CoreHandle, mut receivers: Receivers<Envelope>)
                     // --- metrics ---
                     Envelope::Metrics { reply } => {
                         let _ = reply.send(core.metrics_snapshot());
+                    }
+                    // --- dns ---
+                    Envelope::Dns { lookup, reply } => {
+                        let _ = reply.send(crate::dns::answer_on_owner(&core, lookup));
                     }
                 }
             }

@@ -789,3 +789,11 @@ pub fn port_health(server: &Server, service: &str) -> Vec<(u64, bool)> {
     out.sort();
     out
 }
+
+// --- dns ---
+impl Server {
+    /// The server's process id (to read its CPU time from /proc).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+}
