@@ -221,6 +221,20 @@ fn dig_answers_records_from_the_registry() {
     assert!(outside.contains("status: REFUSED"), "{outside}");
     let aa = dig_text(&dns, &["orders.nacos.local", "A"]);
     assert!(aa.contains("flags: qr aa"), "authoritative:\n{aa}");
+
+    // The record set follows changes: a weight update and a deregistration.
+    let update = "serviceName=orders&ip=10.1.0.1&port=8080&clusterName=east&weight=4";
+    let (status, _) = s.http("PUT", &format!("/nacos/v1/ns/instance?{update}"), None);
+    assert_eq!(status, 200);
+    let srv = dig_short(&dns, &["_orders._tcp.nacos.local", "SRV"]);
+    assert!(
+        srv.contains(&"1 400 8080 10-1-0-1.ip.nacos.local.".to_string()),
+        "{srv:?}"
+    );
+    let gone = "serviceName=orders&ip=10.1.0.2&port=8081&clusterName=west";
+    let (status, _) = s.http("DELETE", &format!("/nacos/v1/ns/instance?{gone}"), None);
+    assert_eq!(status, 200);
+    assert_eq!(dig_short(&dns, &["orders.nacos.local", "A"]), ["10.1.0.1"]);
 }
 
 /// An answer that does not fit a UDP datagram comes back empty with TC set; dig then asks

@@ -60,13 +60,20 @@ pub fn parse(bytes: &[u8]) -> Parsed {
         return Parsed::Immediate(error_only(id, ResponseCode::FormErr));
     }
     let query = message.queries()[0].clone();
-    let edns_payload = message.extensions().as_ref().map(Edns::max_payload);
-    Parsed::Query(Request {
+    let edns = message.extensions().as_ref();
+    let request = Request {
         id,
         recursion_desired: message.recursion_desired(),
         query,
-        edns_payload,
-    })
+        edns_payload: edns.map(Edns::max_payload),
+    };
+    // RFC 6891 §6.1.3: an EDNS version we do not implement is answered BADVERS (with our
+    // OPT, version 0).
+    if edns.is_some_and(|e| e.version() > 0) {
+        let code = ResponseCode::BADVERS;
+        return Parsed::Immediate(encode(&request, code, vec![], vec![], Transport::Udp));
+    }
+    Parsed::Query(request)
 }
 
 /// A header-only answer with `code` (no question: it may be what failed to parse).
@@ -212,6 +219,21 @@ mod tests {
             assert_eq!(answer.truncated(), truncated, "edns {edns} {transport:?}");
             assert_eq!(answer.answers().is_empty(), truncated);
         }
+    }
+
+    /// An EDNS version above 0 is answered BADVERS, its high bits in our OPT record.
+    #[test]
+    fn edns_version() {
+        let mut message = Message::from_vec(&query_bytes(true)).unwrap();
+        let edns = message.extensions_mut().get_or_insert_with(Edns::new);
+        edns.set_version(1);
+        let Parsed::Immediate(bytes) = parse(&message.to_vec().unwrap()) else {
+            panic!("EDNS version 1 is answered at once");
+        };
+        let answer = Message::from_vec(&bytes).unwrap();
+        // BADVERS shares code 16 with BADSIG (RFC 6891 §9), which is how hickory reads it.
+        assert_eq!(u16::from(answer.response_code()), 16);
+        assert_eq!(answer.extensions().as_ref().map(Edns::version), Some(0));
     }
 
     /// Short, response and garbage packets never panic: dropped or FORMERR.
