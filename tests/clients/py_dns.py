@@ -28,11 +28,11 @@ BEATING = [
     ("10.5.0.3", 8003, 0.0, "c1"),
     ("fd00::5", 8005, 1.0, "c1"),
 ]
-# Never beats and times out after 3 s: it must leave the answers (healthy only).
+# Never beats and times out after 5 s: it must leave the answers (healthy only).
 FADING = ("10.5.0.9", 8009, 1.0, "c1")
 FADING_METADATA = {
     "preserved.heart.beat.interval": "1000",
-    "preserved.heart.beat.timeout": "3000",
+    "preserved.heart.beat.timeout": "5000",
     "preserved.ip.delete.timeout": "600000",
 }
 ZONE = "nacos.local."
