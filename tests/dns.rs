@@ -373,3 +373,20 @@ fn cpu_ms(pid: u32) -> u64 {
     let hz = 100;
     ticks * 1000 / hz
 }
+
+/// With four cores most services are owned by a core other than the one the query lands on
+/// (SO_REUSEPORT spreads dig's sockets): each is answered over UDP and TCP all the same.
+#[test]
+fn services_owned_by_other_cores_answer_over_the_mesh() {
+    let dns = start(&["--cores", "4", "--dns-answer-records-max", "4"]);
+    for i in 0..16u32 {
+        let query = format!("serviceName=spread{i}&ip=10.8.0.{}&port=80", i + 1);
+        register(&dns.server, &query);
+    }
+    for i in 0..16u32 {
+        let name = format!("spread{i}.nacos.local");
+        let want = [format!("10.8.0.{}", i + 1)];
+        assert_eq!(dig_short(&dns, &[&name, "A"]), want, "UDP {name}");
+        assert_eq!(dig_short(&dns, &["+tcp", &name, "A"]), want, "TCP {name}");
+    }
+}
