@@ -648,10 +648,16 @@ impl Driver {
         let snapshot_copy = snapshot.clone();
         let cycle_started = Instant::now();
         let entries_count = entries.len();
-        let persisted = blocking(move || {
-            store.persist_ready(snapshot_copy.as_ref(), &entries, hard_state.as_ref())
-        })
-        .await;
+        // A Ready with nothing to store (only committed entries or messages) skips the hop to
+        // the blocking thread: an empty transaction writes and syncs nothing.
+        let persisted = if wrote {
+            blocking(move || {
+                store.persist_ready(snapshot_copy.as_ref(), &entries, hard_state.as_ref())
+            })
+            .await
+        } else {
+            Ok(())
+        };
         if let Err(error) = persisted {
             // Losing the log is not survivable: stop rather than answer writes we cannot keep.
             tracing::error!(%error, "cannot persist the raft log; stopping");
