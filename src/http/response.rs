@@ -139,7 +139,13 @@ impl Response {
             out.extend_from_slice(b"\r\n");
             out.extend_from_slice(name.as_bytes());
             out.extend_from_slice(b": ");
-            out.extend(value.bytes().filter(|b| *b != b'\r' && *b != b'\n'));
+            let value = value.as_bytes();
+            // Values almost never hold CR or LF: copy them whole, filter only when they do.
+            if value.iter().any(|b| *b == b'\r' || *b == b'\n') {
+                out.extend(value.iter().filter(|b| **b != b'\r' && **b != b'\n'));
+            } else {
+                out.extend_from_slice(value);
+            }
         }
         out.extend_from_slice(b"\r\nContent-Length: ");
         out.extend_from_slice(numbers.format(body_bytes).as_bytes());

@@ -17,7 +17,7 @@ use raft::{RawNode, StateRole};
 
 use crate::cluster::transport::{SnapshotFailure, Transport};
 use crate::config::error::ConfigError;
-use crate::limits::{FORWARDED_APPLY_WAIT_MS, RAFT_UNCOMMITTED_BYTES_MAX};
+use crate::limits::{FORWARDED_APPLY_WAIT_MS, RAFT_GATHER_WAIT_US, RAFT_UNCOMMITTED_BYTES_MAX};
 use crate::limits::{
     RAFT_APPLY_BATCH_MAX, RAFT_CATCH_UP_ASK_MS, RAFT_CATCH_UP_WAIT_MS, RAFT_ELECTION_TICKS,
     RAFT_HEARTBEAT_TICKS, RAFT_LOG_KEEP_ENTRIES, RAFT_MESSAGE_BYTES_MAX,
@@ -93,6 +93,15 @@ struct Driver {
     /// Cluster mode, until the node has caught up with the leader after a start.
     catch_up: Option<CatchUp>,
     barriers: ReadBarriers,
+    /// Group commit (see `gather_proposals`): proposals this leader made since its last write
+    /// cycle began, writers answered since the last `expect_writers`, and how many proposals
+    /// the next cycle waits for.
+    proposed_since_cycle: usize,
+    answered_since_cycle: usize,
+    gather_target: usize,
+    /// How long the last write cycle took (it bounds the wait) and the last wait.
+    cycle_last_us: u64,
+    gather_last_us: u64,
 }
 
 /// A read barrier's arrival time and answer.
@@ -224,6 +233,11 @@ pub fn start(
         awaiting_apply: Vec::new(),
         catch_up: None,
         barriers: ReadBarriers::default(),
+        proposed_since_cycle: 0,
+        answered_since_cycle: 0,
+        gather_target: 0,
+        cycle_last_us: 0,
+        gather_last_us: 0,
     };
     let (caught_up_tx, caught_up) = oneshot::channel();
     glommio::spawn_local(driver.run(caught_up_tx)).detach();
@@ -252,39 +266,62 @@ impl Driver {
         } else {
             let _ = caught_up.send(());
         }
-        let tick = Duration::from_millis(RAFT_TICK_MS);
-        let mut next_tick = Instant::now() + tick;
+        let mut next_tick = Instant::now() + Duration::from_millis(RAFT_TICK_MS);
         loop {
-            let wait = next_tick.saturating_duration_since(Instant::now());
-            let event = self.next_event(wait).await;
-            match event {
-                Event::Proposal(Some(proposal)) => self.propose(proposal),
-                Event::Proposal(None) => return,
-                Event::Message(Some(message)) => {
-                    // Stale or misdirected messages are refused by raft; nothing to do.
-                    let _ = self.node.step(message);
-                }
-                Event::SnapshotFailed(Some(failure)) => {
-                    self.node
-                        .report_snapshot(failure.to, raft::SnapshotStatus::Failure);
-                }
-                Event::Forwarded(Some(forwarded)) => self.on_forwarded(forwarded),
-                Event::Message(None) | Event::SnapshotFailed(None) | Event::Forwarded(None) => {}
-                Event::Tick => {
-                    next_tick = Instant::now() + tick;
-                    self.node.tick();
-                    self.retry_waiting();
-                    self.expire_pending();
-                    self.release_applied();
+            // Writers taken off the queue after the last cycle are written without waiting
+            // for another event (a tick that is due still comes first).
+            if self.proposed_since_cycle == 0 || Instant::now() >= next_tick {
+                let wait = next_tick.saturating_duration_since(Instant::now());
+                let event = self.next_event(wait).await;
+                if !self.on_event(event, &mut next_tick) {
+                    return;
                 }
             }
             self.drain_inbox();
+            self.gather_proposals().await;
             self.on_ready().await;
             self.advance_catch_up();
             self.advance_barriers();
             // A read index asked just now must go out now, not with the next event.
             self.on_ready().await;
+            self.expect_writers();
         }
+    }
+
+    /// Handles one event; false once the proposal queue is closed (the server stops).
+    fn on_event(&mut self, event: Event, next_tick: &mut Instant) -> bool {
+        match event {
+            Event::Proposal(Some(proposal)) => self.propose(proposal),
+            Event::Proposal(None) => return false,
+            Event::Message(Some(message)) => {
+                // Stale or misdirected messages are refused by raft; nothing to do.
+                let _ = self.node.step(message);
+            }
+            Event::SnapshotFailed(Some(failure)) => {
+                self.node
+                    .report_snapshot(failure.to, raft::SnapshotStatus::Failure);
+            }
+            Event::Forwarded(Some(forwarded)) => self.on_forwarded(forwarded),
+            Event::Message(None) | Event::SnapshotFailed(None) | Event::Forwarded(None) => {}
+            Event::Tick => {
+                *next_tick = Instant::now() + Duration::from_millis(RAFT_TICK_MS);
+                self.node.tick();
+                self.retry_waiting();
+                self.expire_pending();
+                self.release_applied();
+            }
+        }
+        true
+    }
+
+    /// Sets how many proposals the next write cycle gathers (`gather_proposals`): the writers
+    /// just answered, who come back a client round trip later, and the writers that queued
+    /// during the cycle, taken now, before the answered ones get to run.
+    fn expect_writers(&mut self) {
+        self.drain_inbox();
+        let answered = std::mem::take(&mut self.answered_since_cycle);
+        self.gather_target = answered + self.proposed_since_cycle;
+        debug_assert!(self.gather_target >= self.proposed_since_cycle);
     }
 
     /// A read barrier: answered at once when no other member can hold newer writes (single
@@ -436,6 +473,44 @@ impl Driver {
         }
     }
 
+    /// Group commit across round trips: the writers a cycle answered tend to send their next
+    /// writes together, a client round trip later. Once a proposal is here, wait until
+    /// `gather_target` proposals are, so they share the next cycle: at most half the last
+    /// cycle's time (a writer that misses the gathering waits a whole cycle) and at most
+    /// `RAFT_GATHER_WAIT_US`. Without this, a closed loop of n writers splits into a cycle of
+    /// the first few and a cycle of the rest, and stays split: half the writes per cycle. A
+    /// lone writer (one answered, one proposed) never waits.
+    async fn gather_proposals(&mut self) {
+        if self.proposed_since_cycle == 0 || self.node.raft.state != StateRole::Leader {
+            return;
+        }
+        let started = Instant::now();
+        let wait_us = RAFT_GATHER_WAIT_US.min(self.cycle_last_us / 2);
+        let deadline = started + Duration::from_micros(wait_us);
+        self.gather(deadline).await;
+        self.gather_last_us = started.elapsed().as_micros() as u64;
+    }
+
+    async fn gather(&mut self, deadline: Instant) {
+        for _ in 0..RAFT_APPLY_BATCH_MAX {
+            if self.proposed_since_cycle >= self.gather_target {
+                return;
+            }
+            let wait = deadline.saturating_duration_since(Instant::now());
+            if wait.is_zero() {
+                return;
+            }
+            futures::select_biased! {
+                proposal = self.inbox.recv().fuse() => match proposal {
+                    Some(proposal) => self.propose(proposal),
+                    None => return,
+                },
+                _ = glommio::timer::sleep(wait).fuse() => return,
+            }
+            self.drain_inbox();
+        }
+    }
+
     fn propose(&mut self, proposal: Proposal) {
         if matches!(proposal.command, RaftCommand::ReadBarrier) {
             return self.read_barrier(proposal.reply);
@@ -463,6 +538,7 @@ impl Driver {
         {
             Ok(()) => {
                 self.pending.insert(id, (Instant::now(), proposal.reply));
+                self.proposed_since_cycle += 1;
             }
             Err(e) => answer(proposal.reply, Err(internal(format!("propose: {e}")))),
         }
@@ -555,6 +631,8 @@ impl Driver {
 
     /// raft-rs's Ready handling, step by step.
     async fn on_ready(&mut self) {
+        // Every proposal made so far is in this Ready (or in none, if raft dropped it).
+        let gathered_count = std::mem::take(&mut self.proposed_since_cycle);
         if !self.node.has_ready() {
             return;
         }
@@ -568,15 +646,24 @@ impl Driver {
         let hard_state = ready.hs().cloned();
         let wrote = snapshot.is_some() || !entries.is_empty() || hard_state.is_some();
         let snapshot_copy = snapshot.clone();
-        let persisted = blocking(move || {
-            store.persist_ready(snapshot_copy.as_ref(), &entries, hard_state.as_ref())
-        })
-        .await;
+        let cycle_started = Instant::now();
+        let entries_count = entries.len();
+        // A Ready with nothing to store (only committed entries or messages) skips the hop to
+        // the blocking thread: an empty transaction writes and syncs nothing.
+        let persisted = if wrote {
+            blocking(move || {
+                store.persist_ready(snapshot_copy.as_ref(), &entries, hard_state.as_ref())
+            })
+            .await
+        } else {
+            Ok(())
+        };
         if let Err(error) = persisted {
             // Losing the log is not survivable: stop rather than answer writes we cannot keep.
             tracing::error!(%error, "cannot persist the raft log; stopping");
             std::process::exit(70);
         }
+        let persisted_at = Instant::now();
         if snapshot.is_some() {
             self.reload_state().await;
         }
@@ -602,6 +689,19 @@ impl Driver {
                 tracing::error!(%error, "cannot store the commit index; stopping");
                 std::process::exit(70);
             }
+        }
+        tracing::debug!(
+            target: "nacore::raft::cycle",
+            entries_count,
+            gathered_count,
+            persist_us = persisted_at.duration_since(cycle_started).as_micros() as u64,
+            cycle_us = cycle_started.elapsed().as_micros() as u64,
+            gather_us = self.gather_last_us,
+            gather_target = self.gather_target,
+            "raft write cycle"
+        );
+        if wrote {
+            self.cycle_last_us = cycle_started.elapsed().as_micros() as u64;
         }
         self.node.advance_apply();
         self.maybe_compact();
@@ -695,6 +795,7 @@ impl Driver {
             tracing::error!(%error, "cannot store applied state; stopping");
             std::process::exit(70);
         }
+        self.answered_since_cycle += answers.len();
         for (reply, result, config_error, index) in answers {
             answer_with(reply, result, index, config_error);
         }

@@ -231,7 +231,8 @@ fn config_response(served: &ServedConfig, body: Body, raw: bool) -> Response {
         status: 200,
         content_type,
         body,
-        headers: Vec::new(),
+        // The three no-cache headers, type, md5, date and up to three optional ones.
+        headers: Vec::with_capacity(9),
     };
     response = no_cache(response)
         .with_header("Config-Type", item.meta.config_type.clone())
