@@ -47,6 +47,10 @@ const _: () = assert!(DEADLINE_TICK_MS * 10 <= REQUEST_HEAD_TIMEOUT_MS);
 /// Open client connections per core; accept waits while a core is at the limit.
 pub const CONNECTIONS_PER_CORE_MAX: usize = 16_384;
 
+/// Descriptors the process needs beside its client connections (listeners, LMDB, peer and
+/// forwarding connections, logs): part of the open-file limit checked at start (`fd_limit`).
+pub const FD_RESERVED: u64 = 1_024;
+
 /// Capacity of each cross-core channel in the mesh (messages). Senders wait when it is full.
 pub const MESH_CHANNEL_CAPACITY: usize = 1024;
 

@@ -11,7 +11,7 @@ use glommio::channels::local_channel::LocalSender;
 use h2::SendStream;
 use hashbrown::HashMap;
 
-use crate::limits::PUSH_RETRY_DELAY_MS;
+use crate::limits::{PUSH_QUEUE_PER_CONNECTION_MAX, PUSH_RETRY_DELAY_MS};
 use crate::shard::core::{Delivery, PushSink, PushTopic};
 
 /// A push sent and not yet acknowledged.
@@ -112,8 +112,11 @@ impl LaneState {
 
 pub(crate) struct PushLane {
     pub state: RefCell<LaneState>,
-    /// To the task: pushes that could not be written at once. Dropped to close the connection
-    /// (the task then sees the inbox end).
+    /// To the task: pushes that could not be written at once, at most
+    /// `PUSH_QUEUE_PER_CONNECTION_MAX` (counted in `queued`; the channel is unbounded so that
+    /// an idle connection holds no queue: a bounded one allocates its whole capacity up
+    /// front, 128 KiB, one mapping per connection). Dropped to close the connection (the
+    /// task then sees the inbox end).
     inbox: RefCell<Option<LocalSender<Delivery>>>,
 }
 
@@ -152,6 +155,10 @@ impl PushSink for PushLane {
                     WriteNow::Closed => return false,
                     WriteNow::NoCapacity => {}
                 }
+            }
+            if state.queued >= PUSH_QUEUE_PER_CONNECTION_MAX {
+                // The client lets pushes pile up: the connection is closed (false).
+                return false;
             }
             state.queued += 1;
         }

@@ -19,13 +19,12 @@ use crate::grpc::lane::{PushLane, Retry};
 use crate::grpc::payload::{self, Incoming, PayloadError};
 use crate::limits::{
     GRPC_IDLE_DETECTION_MS, GRPC_MESSAGE_BYTES_MAX, GRPC_REPLY_TIMEOUT_MS,
-    PUSH_QUEUE_PER_CONNECTION_MAX, PUSH_WRITE_STALL_MS,
+    PUSH_WRITE_STALL_MS,
 };
 use crate::shard::core::{Delivery, PushTopic};
 use crate::shard::CoreHandle;
 
 /// gRPC status codes (grpc/doc/statuscodes.md) used here.
-const GRPC_OK: u32 = 0;
 const GRPC_INVALID_ARGUMENT: u32 = 3;
 const GRPC_RESOURCE_EXHAUSTED: u32 = 8;
 const GRPC_UNIMPLEMENTED: u32 = 12;
@@ -44,7 +43,9 @@ pub async fn serve(
     let path = request.uri().path().to_string();
     let body = request.into_body();
     match path.as_str() {
-        "/Request/request" => unary(body, respond, &connection, &core).await,
+        // Boxed: the task of a held bi-stream is then sized by the bi-stream alone, not by
+        // the (larger) state of a unary request's handlers.
+        "/Request/request" => Box::pin(unary(body, respond, &connection, &core)).await,
         "/BiRequestStream/requestBiStream" => {
             BiStream::run(body, respond, connection, core).await;
         }
@@ -81,6 +82,13 @@ pub(crate) fn status_trailers(code: u32, message: &str) -> HeaderMap {
     if let Ok(value) = HeaderValue::from_str(&encoded) {
         trailers.insert("grpc-message", value);
     }
+    trailers
+}
+
+/// `grpc-status: 0` alone: no message to encode, nothing allocated but the map.
+fn ok_trailers() -> HeaderMap {
+    let mut trailers = HeaderMap::with_capacity(1);
+    trailers.insert("grpc-status", HeaderValue::from_static("0"));
     trailers
 }
 
@@ -153,16 +161,21 @@ async fn unary(
         }
         Err(PayloadError::BadJson { kind, reason }) => handlers::bad_json(&kind, &reason),
     };
-    reply_unary(respond, &payload::encode(&kind, json));
+    reply_unary_framed(respond, payload::encode_framed(&kind, &json));
 }
 
 /// Answers a unary call with one message and `grpc-status: 0`.
-pub(crate) fn reply_unary(mut respond: SendResponse<Bytes>, message: &[u8]) {
+pub(crate) fn reply_unary(respond: SendResponse<Bytes>, message: &[u8]) {
+    reply_unary_framed(respond, frame::encode(message));
+}
+
+/// `reply_unary` with the message already framed.
+fn reply_unary_framed(mut respond: SendResponse<Bytes>, framed: Bytes) {
     let Ok(mut send) = respond.send_response(response_head(), false) else {
         return;
     };
-    if send.send_data(frame::encode(message), false).is_ok() {
-        let _ = send.send_trailers(status_trailers(GRPC_OK, ""));
+    if send.send_data(framed, false).is_ok() {
+        let _ = send.send_trailers(ok_trailers());
     }
 }
 
@@ -200,7 +213,7 @@ impl BiStream {
         let Ok(send) = respond.send_response(response_head(), false) else {
             return;
         };
-        let (sender, inbox) = local_channel::new_bounded(PUSH_QUEUE_PER_CONNECTION_MAX);
+        let (sender, inbox) = local_channel::new_unbounded();
         let mut stream = BiStream {
             lane: Rc::new(PushLane::new(send, sender)),
             connection,
@@ -228,22 +241,28 @@ impl BiStream {
                     Event::Tick
                 }
             };
+            // The handlers' futures are boxed: the task of a held connection then carries only
+            // the wait above, not the largest handler's state.
             let step = match event {
                 Event::Data(Some(Ok(chunk))) => {
                     let _ = body.flow_control().release_capacity(chunk.len());
                     buf.extend_from_slice(&chunk);
-                    self.on_data(&mut buf).await
+                    let step = Box::pin(self.on_data(&mut buf)).await;
+                    if buf.is_empty() {
+                        // Nothing partial is held: an idle stream keeps no read buffer.
+                        buf = BytesMut::new();
+                    }
+                    step
                 }
                 Event::Data(Some(Err(_)) | None) => Step::Close("the client ended the stream"),
                 Event::Push(Some(push)) => {
-                    let step = self
-                        .send_push(push.topic, push.request_id, push.frame)
-                        .await;
+                    let step =
+                        Box::pin(self.send_push(push.topic, push.request_id, push.frame)).await;
                     self.lane.dequeued();
                     step
                 }
                 Event::Push(None) => Step::Close("push queue overflowed"),
-                Event::Tick => self.on_tick().await,
+                Event::Tick => Box::pin(self.on_tick()).await,
             };
             if let Step::Close(reason) = step {
                 return reason;
@@ -314,7 +333,8 @@ impl BiStream {
             return Step::Continue;
         }
         let ack = handlers::setup_ack();
-        self.write(payload::encode("SetupAckRequest", ack)).await
+        self.write_framed(payload::encode_framed("SetupAckRequest", &ack))
+            .await
     }
 
     /// Matches a reply to a push or detection by its request id. A failed reply to a push
@@ -366,7 +386,7 @@ impl BiStream {
             self.detection = Some((request_id, now_ms));
             let json = handlers::client_detection(request_id);
             if let Step::Close(reason) = self
-                .write(payload::encode("ClientDetectionRequest", json))
+                .write_framed(payload::encode_framed("ClientDetectionRequest", &json))
                 .await
             {
                 return Step::Close(reason);
@@ -409,11 +429,6 @@ impl BiStream {
             }
         }
         Step::Continue
-    }
-
-    /// Writes one message as flow-control capacity allows.
-    async fn write(&mut self, payload: Bytes) -> Step {
-        self.write_framed(frame::encode(&payload)).await
     }
 
     /// Holds the stream for the task while it writes, so the core queues pushes meanwhile
@@ -459,12 +474,12 @@ impl BiStream {
 /// The framed `NotifySubscriberRequest` carrying `service_info`.
 pub(crate) fn notify_frame(request_id: u64, service_info: &[u8]) -> Bytes {
     let json = handlers::notify_subscriber(request_id, service_info);
-    frame::encode(&payload::encode("NotifySubscriberRequest", json))
+    payload::encode_framed("NotifySubscriberRequest", &json)
 }
 
 /// A framed server request of type `kind` with JSON body `json` (config change pushes).
 pub(crate) fn request_frame(kind: &str, json: Vec<u8>) -> Bytes {
-    frame::encode(&payload::encode(kind, json))
+    payload::encode_framed(kind, &json)
 }
 
 fn request_id_of(incoming: &Incoming) -> Option<u64> {
