@@ -64,7 +64,10 @@ mod tests {
             rlim_max: 0,
         };
         // SAFETY: getrlimit writes into the struct we own.
-        assert_eq!(unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) }, 0);
+        assert_eq!(
+            unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) },
+            0
+        );
         assert_eq!(ensure(limit.rlim_cur), Some(limit.rlim_cur));
     }
 }

@@ -74,7 +74,12 @@ pub fn encode(kind: &str, json: Vec<u8>) -> Bytes {
 /// `Any.value` = 2), so an answer's JSON is copied once instead of three times.
 pub fn encode_framed(kind: &str, json: &[u8]) -> Bytes {
     use prost::encoding::{encode_key, encode_varint, encoded_len_varint, WireType};
-    let type_field = 1 + encoded_len_varint(kind.len() as u64) + kind.len();
+    // proto3 leaves empty fields out, as prost does.
+    let type_field = if kind.is_empty() {
+        0
+    } else {
+        1 + encoded_len_varint(kind.len() as u64) + kind.len()
+    };
     let value_field = if json.is_empty() {
         0
     } else {

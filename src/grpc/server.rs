@@ -89,13 +89,14 @@ async fn serve(stream: TcpStream, core: CoreHandle) {
     let (close_tx, close_rx) = oneshot::channel();
     let connection = Rc::new(Connection::new(uid, id, remote, close_tx, core.now_ms()));
     let (io, gathered) = coalesce::gather(stream);
-    let handshake = h2_builder().handshake::<_, bytes::Bytes>(io.compat());
     let handshake_timeout = Duration::from_millis(REQUEST_HEAD_TIMEOUT_MS);
-    // Each phase's future is boxed while it runs, so a held connection's task carries only
-    // the phase it is in (an async fn's state is as large as its largest phase).
+    // Each phase's future is boxed while it runs, and so is the h2 connection, so a held
+    // connection's task carries only the phase it is in (an async fn's state is as large as
+    // its largest phase, and a value moved out of a local may still take the local's room).
     let h2 = Box::pin(glommio::timer::timeout(handshake_timeout, async {
+        let handshake = h2_builder().handshake::<_, bytes::Bytes>(io.compat());
         match gathered.drive(handshake).await {
-            Ok(Ok(h2)) => Ok(h2),
+            Ok(Ok(h2)) => Ok(Box::new(h2)),
             Ok(Err(error)) => Err(glommio::GlommioError::IoError(std::io::Error::other(error))),
             Err(error) => Err(glommio::GlommioError::IoError(error)),
         }
@@ -114,7 +115,7 @@ type H2Connection =
 /// Accepts streams until the transport ends or `close_rx` fires. What h2 writes while it is
 /// polled leaves after the poll, in one send (`coalesce`).
 async fn drive(
-    mut h2: H2Connection,
+    mut h2: Box<H2Connection>,
     gathered: &GatherHandle<TcpStream>,
     connection: &Rc<Connection>,
     core: &CoreHandle,

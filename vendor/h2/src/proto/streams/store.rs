@@ -406,6 +406,12 @@ impl<'a> Ptr<'a> {
         // Remove the stream state
         let stream = self.store.slab.remove(self.key.index.0 as usize);
         assert_eq!(stream.id, self.key.stream_id);
+        // nacore patch: give back the slots a burst of streams left vacant at the end (a
+        // held connection keeps one stream, the bi-stream, for hours).
+        if self.store.slab.len() * 2 < self.store.slab.capacity() {
+            self.store.slab.shrink_to_fit();
+            self.store.ids.shrink_to_fit();
+        }
         stream.id
     }
 
