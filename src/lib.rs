@@ -26,6 +26,7 @@ pub mod auth;
 pub mod cluster;
 pub mod config;
 pub mod distro;
+pub mod fd_limit;
 pub mod grpc;
 pub mod health;
 pub mod http;

@@ -23,6 +23,15 @@ pub const CHUNKED_FRAMING_BYTES_MAX: usize = 64 * 1024;
 /// Read buffer allocated per connection up front; it grows up to head + body limits on demand.
 pub const CONNECTION_READ_BUFFER_BYTES: usize = 8 * 1024;
 
+/// What an idle HTTP connection reads its next request's first bytes into: the connection's
+/// read buffer is released while it waits (an idle keep-alive connection then holds this
+/// instead of `CONNECTION_READ_BUFFER_BYTES`); the rest follows into a new read buffer.
+pub const CONNECTION_IDLE_READ_BYTES: usize = 512;
+const _: () = assert!(CONNECTION_IDLE_READ_BYTES <= CONNECTION_READ_BUFFER_BYTES);
+
+/// Read buffers of idle HTTP connections a core keeps for reuse (512 KiB at 8 KiB each).
+pub const CONNECTION_READ_BUFFERS_POOLED_PER_CORE_MAX: usize = 64;
+
 /// Responses are flushed once this many bytes are queued for a pipelining client, so that a
 /// client that pipelines without reading cannot make us buffer without bound.
 pub const CONNECTION_WRITE_BUFFER_BYTES_MAX: usize = 256 * 1024;
@@ -46,6 +55,10 @@ const _: () = assert!(DEADLINE_TICK_MS * 10 <= REQUEST_HEAD_TIMEOUT_MS);
 
 /// Open client connections per core; accept waits while a core is at the limit.
 pub const CONNECTIONS_PER_CORE_MAX: usize = 16_384;
+
+/// Descriptors the process needs beside its client connections (listeners, LMDB, peer and
+/// forwarding connections, logs): part of the open-file limit checked at start (`fd_limit`).
+pub const FD_RESERVED: u64 = 1_024;
 
 /// Capacity of each cross-core channel in the mesh (messages). Senders wait when it is full.
 pub const MESH_CHANNEL_CAPACITY: usize = 1024;

@@ -48,6 +48,7 @@ const EXECUTOR_PREEMPT_MS: u64 = 25;
 /// threads until the process exits.
 pub fn start(config: &Settings) -> Result<(), String> {
     let cores = config.cores();
+    crate::fd_limit::ensure(crate::fd_limit::needed_fds(cores));
     let mesh = MeshBuilder::<Envelope, _>::full(cores, MESH_CHANNEL_CAPACITY);
     let origin = Instant::now();
     // This run of the member: peers tell it from the previous one by this, and drop the

@@ -51,6 +51,16 @@ pub struct Cli {
     /// /proc when it is local).
     #[arg(long)]
     pub server_pid: Option<u32>,
+    /// `grpc-connections`: spread the connections over this many loopback addresses
+    /// (127.0.0.1, 127.0.0.2, ...) of a server on 127.0.0.1 listening on all addresses; one
+    /// address pair has only ~28k ephemeral ports, so 100,000 connections need at least 4.
+    #[arg(long, default_value_t = 1)]
+    pub loopback_spread: u8,
+    /// `grpc-connections`: services each held connection subscribes to after its setup
+    /// (`SubscribeServiceRequest` for `lg-svc-0` ... `lg-svc-{N-1}`), as an idle application
+    /// holding a few subscriptions does.
+    #[arg(long, default_value_t = 0)]
+    pub subscriptions_per_connection: u64,
     /// `config-get`, `grpc-config-get`: configs published at setup and read (`lg-cfg-0` ...).
     /// `config-memory`: configs published [default: 100000].
     /// `config-hold`: configs the polls listen to, poll `i` to `lg-cfg-{i % configs}`

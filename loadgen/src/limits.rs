@@ -20,7 +20,7 @@ pub const CONNECTION_READ_BUFFER_BYTES: usize = 16 * 1024;
 pub const CONNECTION_WRITE_BUFFER_BYTES: usize = 2 * 1024;
 
 /// Total connections across all cores.
-pub const CONNECTIONS_MAX: usize = 65_536;
+pub const CONNECTIONS_MAX: usize = 200_000;
 
 /// Executors (cores) the load generator runs.
 pub const CORES_MAX: usize = 256;

@@ -18,7 +18,7 @@ use tokio_util::compat::FuturesAsyncReadCompatExt;
 use crate::cluster::proto::{Ack, ProposeRequest, ProposeResponse, RaftBatch};
 use crate::grpc::server::h2_builder;
 use crate::grpc::stream::{read_message, reply_unary, trailers_only};
-use crate::limits::CLUSTER_MESSAGE_BYTES_MAX;
+use crate::limits::{CLUSTER_MESSAGE_BYTES_MAX, REQUEST_HEAD_TIMEOUT_MS};
 use crate::naming::error::ErrorKind;
 use crate::naming::op::NamingReply;
 use crate::shard::CoreHandle;
@@ -46,10 +46,15 @@ pub async fn accept_loop(listener: TcpListener, core: CoreHandle) {
 async fn serve(stream: TcpStream, core: CoreHandle) {
     let _ = stream.set_nodelay(true);
     let peer = stream.peer_addr().ok();
-    let Ok(mut h2) = h2_builder().handshake::<_, Bytes>(stream.compat()).await else {
+    // What h2 writes in one poll leaves in one send (grpc::coalesce), as on the client port.
+    let (io, gathered) = crate::grpc::coalesce::gather(stream);
+    let handshake = gathered.drive(h2_builder().handshake::<_, Bytes>(io.compat()));
+    let handshake_timeout = Duration::from_millis(REQUEST_HEAD_TIMEOUT_MS);
+    let handshake = glommio::timer::timeout(handshake_timeout, async { Ok(handshake.await) });
+    let Ok(Ok(Ok(mut h2))) = handshake.await else {
         return;
     };
-    while let Some(Ok((request, respond))) = h2.accept().await {
+    while let Ok(Some(Ok((request, respond)))) = gathered.drive(h2.accept()).await {
         // --- auth ---
         if let Some(proof) = crate::cluster::cluster_proof() {
             let presented = request

@@ -198,12 +198,15 @@ pub async fn open(
         .initial_window_size(4 * 1024 * 1024)
         .initial_connection_window_size(16 * 1024 * 1024)
         .max_frame_size(1024 * 1024);
-    let (send, connection) = builder
-        .handshake::<_, Bytes>(stream.compat())
+    // What h2 writes in one poll leaves in one send (grpc::coalesce).
+    let (io, gathered) = crate::grpc::coalesce::gather(stream);
+    let (send, connection) = gathered
+        .drive(builder.handshake::<_, Bytes>(io.compat()))
         .await
+        .map_err(|e| e.to_string())?
         .map_err(|e| e.to_string())?;
     glommio::spawn_local(async move {
-        let _ = connection.await;
+        let _ = gathered.drive(connection).await;
         on_close();
     })
     .detach();

@@ -5,13 +5,14 @@
 //! state briefly and never across an `.await`.
 
 use std::cell::RefCell;
+use std::task::{Context, Poll, Waker};
 
 use bytes::Bytes;
 use glommio::channels::local_channel::LocalSender;
 use h2::SendStream;
 use hashbrown::HashMap;
 
-use crate::limits::PUSH_RETRY_DELAY_MS;
+use crate::limits::{PUSH_QUEUE_PER_CONNECTION_MAX, PUSH_RETRY_DELAY_MS};
 use crate::shard::core::{Delivery, PushSink, PushTopic};
 
 /// A push sent and not yet acknowledged.
@@ -39,6 +40,10 @@ pub(crate) struct LaneState {
     pub queued: usize,
     /// The task is writing (and may be waiting for capacity): it owns the stream until done.
     pub task_writing: bool,
+    /// A push went in flight while none was: the task must arm its ack timeout. Set with
+    /// `poke_waker` woken, taken by `PushLane::poll_poked`.
+    poked: bool,
+    poke_waker: Option<Waker>,
 }
 
 pub(crate) struct StreamClosed;
@@ -80,6 +85,12 @@ impl LaneState {
     /// Records a push written to the stream. It supersedes an older push for the service
     /// still waiting for its ack or its retry.
     pub fn sent(&mut self, topic: PushTopic, request_id: u64, frame: Bytes, now_ms: u64) {
+        if self.in_flight.is_empty() {
+            self.poked = true;
+            if let Some(waker) = self.poke_waker.take() {
+                waker.wake();
+            }
+        }
         self.in_flight.retain(|_, f| f.topic != topic);
         self.retries.retain(|r| r.topic != topic);
         let flight = InFlight {
@@ -112,8 +123,11 @@ impl LaneState {
 
 pub(crate) struct PushLane {
     pub state: RefCell<LaneState>,
-    /// To the task: pushes that could not be written at once. Dropped to close the connection
-    /// (the task then sees the inbox end).
+    /// To the task: pushes that could not be written at once, at most
+    /// `PUSH_QUEUE_PER_CONNECTION_MAX` (counted in `queued`; the channel is unbounded so that
+    /// an idle connection holds no queue: a bounded one allocates its whole capacity up
+    /// front, 128 KiB, one mapping per connection). Dropped to close the connection (the
+    /// task then sees the inbox end).
     inbox: RefCell<Option<LocalSender<Delivery>>>,
 }
 
@@ -126,9 +140,21 @@ impl PushLane {
                 retries: Vec::new(),
                 queued: 0,
                 task_writing: false,
+                poked: false,
+                poke_waker: None,
             }),
             inbox: RefCell::new(Some(inbox)),
         }
+    }
+
+    /// Ready once a push went in flight with none before it (see `LaneState::poked`).
+    pub fn poll_poked(&self, cx: &mut Context<'_>) -> Poll<()> {
+        let mut state = self.state.borrow_mut();
+        if std::mem::take(&mut state.poked) {
+            return Poll::Ready(());
+        }
+        state.poke_waker = Some(cx.waker().clone());
+        Poll::Pending
     }
 
     /// The task finished writing one queued push.
@@ -152,6 +178,10 @@ impl PushSink for PushLane {
                     WriteNow::Closed => return false,
                     WriteNow::NoCapacity => {}
                 }
+            }
+            if state.queued >= PUSH_QUEUE_PER_CONNECTION_MAX {
+                // The client lets pushes pile up: the connection is closed (false).
+                return false;
             }
             state.queued += 1;
         }

@@ -10,7 +10,7 @@ use glommio::net::{TcpListener, TcpStream};
 use glommio::sync::Semaphore;
 use tokio_util::compat::FuturesAsyncReadCompatExt;
 
-use crate::grpc::coalesce::Coalescing;
+use crate::grpc::coalesce::{self, Coalescing, GatherHandle};
 
 use crate::grpc::conn::Connection;
 use crate::grpc::stream;
@@ -88,35 +88,48 @@ async fn serve(stream: TcpStream, core: CoreHandle) {
     );
     let (close_tx, close_rx) = oneshot::channel();
     let connection = Rc::new(Connection::new(uid, id, remote, close_tx, core.now_ms()));
-    let handshake = h2_builder().handshake::<_, bytes::Bytes>(Coalescing::new(stream).compat());
+    let (io, gathered) = coalesce::gather(stream);
     let handshake_timeout = Duration::from_millis(REQUEST_HEAD_TIMEOUT_MS);
-    let h2 = glommio::timer::timeout(handshake_timeout, async {
-        handshake
-            .await
-            .map_err(|e| glommio::GlommioError::IoError(std::io::Error::other(e)))
-    })
+    // Each phase's future is boxed while it runs, and so is the h2 connection, so a held
+    // connection's task carries only the phase it is in (an async fn's state is as large as
+    // its largest phase, and a value moved out of a local may still take the local's room).
+    let h2 = Box::pin(glommio::timer::timeout(handshake_timeout, async {
+        let handshake = h2_builder().handshake::<_, bytes::Bytes>(io.compat());
+        match gathered.drive(handshake).await {
+            Ok(Ok(h2)) => Ok(Box::new(h2)),
+            Ok(Err(error)) => Err(glommio::GlommioError::IoError(std::io::Error::other(error))),
+            Err(error) => Err(glommio::GlommioError::IoError(error)),
+        }
+    }))
     .await;
     match h2 {
-        Ok(h2) => drive(h2, &connection, &core, close_rx).await,
+        Ok(h2) => Box::pin(drive(h2, &gathered, &connection, &core, close_rx)).await,
         Err(error) => tracing::debug!(%remote, %error, "gRPC handshake failed"),
     }
-    release(&connection, &core).await;
+    Box::pin(release(&connection, &core)).await;
 }
 
 type H2Connection =
     h2::server::Connection<tokio_util::compat::Compat<Coalescing<TcpStream>>, bytes::Bytes>;
 
-/// Accepts streams until the transport ends or `close_rx` fires.
+/// Accepts streams until the transport ends or `close_rx` fires. What h2 writes while it is
+/// polled leaves after the poll, in one send (`coalesce`).
 async fn drive(
-    mut h2: H2Connection,
+    mut h2: Box<H2Connection>,
+    gathered: &GatherHandle<TcpStream>,
     connection: &Rc<Connection>,
     core: &CoreHandle,
     mut close_rx: oneshot::Receiver<()>,
 ) {
     loop {
         // `None`: the server asked to close the connection.
-        let next = match select(Box::pin(h2.accept()), &mut close_rx).await {
-            Either::Left((accepted, _)) => Some(accepted),
+        let accept = gathered.drive(h2.accept());
+        let next = match select(Box::pin(accept), &mut close_rx).await {
+            Either::Left((Ok(accepted), _)) => Some(accepted),
+            Either::Left((Err(error), _)) => {
+                tracing::debug!(connection = connection.id, %error, "gRPC connection lost");
+                return;
+            }
             Either::Right(_) => None,
         };
         match next {

@@ -6,6 +6,7 @@ use std::rc::Rc;
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
+use futures::future::FusedFuture;
 use futures::FutureExt;
 use glommio::channels::local_channel::{self, LocalReceiver};
 use h2::server::SendResponse;
@@ -18,21 +19,20 @@ use crate::grpc::frame::{self, FrameError};
 use crate::grpc::lane::{PushLane, Retry};
 use crate::grpc::payload::{self, Incoming, PayloadError};
 use crate::limits::{
-    GRPC_IDLE_DETECTION_MS, GRPC_MESSAGE_BYTES_MAX, GRPC_REPLY_TIMEOUT_MS,
-    PUSH_QUEUE_PER_CONNECTION_MAX, PUSH_WRITE_STALL_MS,
+    GRPC_IDLE_DETECTION_MS, GRPC_MESSAGE_BYTES_MAX, GRPC_REPLY_TIMEOUT_MS, PUSH_WRITE_STALL_MS,
 };
 use crate::shard::core::{Delivery, PushTopic};
 use crate::shard::CoreHandle;
 
 /// gRPC status codes (grpc/doc/statuscodes.md) used here.
-const GRPC_OK: u32 = 0;
 const GRPC_INVALID_ARGUMENT: u32 = 3;
 const GRPC_RESOURCE_EXHAUSTED: u32 = 8;
 const GRPC_UNIMPLEMENTED: u32 = 12;
 const GRPC_INTERNAL: u32 = 13;
 
-/// How often the bi-stream checks push acks and idleness.
-const BI_STREAM_TICK_MS: u64 = 250;
+/// The longest a bi-stream sleeps before it looks at its connection again, whatever its
+/// deadlines say (a bound, not a tick: an idle connection wakes once per idle period).
+const BI_STREAM_SLEEP_MS_MAX: u64 = GRPC_IDLE_DETECTION_MS;
 
 pub async fn serve(
     request: Request<RecvStream>,
@@ -44,7 +44,9 @@ pub async fn serve(
     let path = request.uri().path().to_string();
     let body = request.into_body();
     match path.as_str() {
-        "/Request/request" => unary(body, respond, &connection, &core).await,
+        // Boxed: the task of a held bi-stream is then sized by the bi-stream alone, not by
+        // the (larger) state of a unary request's handlers.
+        "/Request/request" => Box::pin(unary(body, respond, &connection, &core)).await,
         "/BiRequestStream/requestBiStream" => {
             BiStream::run(body, respond, connection, core).await;
         }
@@ -81,6 +83,13 @@ pub(crate) fn status_trailers(code: u32, message: &str) -> HeaderMap {
     if let Ok(value) = HeaderValue::from_str(&encoded) {
         trailers.insert("grpc-message", value);
     }
+    trailers
+}
+
+/// `grpc-status: 0` alone: no message to encode, nothing allocated but the map.
+fn ok_trailers() -> HeaderMap {
+    let mut trailers = HeaderMap::with_capacity(1);
+    trailers.insert("grpc-status", HeaderValue::from_static("0"));
     trailers
 }
 
@@ -153,16 +162,21 @@ async fn unary(
         }
         Err(PayloadError::BadJson { kind, reason }) => handlers::bad_json(&kind, &reason),
     };
-    reply_unary(respond, &payload::encode(&kind, json));
+    reply_unary_framed(respond, payload::encode_framed(&kind, &json));
 }
 
 /// Answers a unary call with one message and `grpc-status: 0`.
-pub(crate) fn reply_unary(mut respond: SendResponse<Bytes>, message: &[u8]) {
+pub(crate) fn reply_unary(respond: SendResponse<Bytes>, message: &[u8]) {
+    reply_unary_framed(respond, frame::encode(message));
+}
+
+/// `reply_unary` with the message already framed.
+fn reply_unary_framed(mut respond: SendResponse<Bytes>, framed: Bytes) {
     let Ok(mut send) = respond.send_response(response_head(), false) else {
         return;
     };
-    if send.send_data(frame::encode(message), false).is_ok() {
-        let _ = send.send_trailers(status_trailers(GRPC_OK, ""));
+    if send.send_data(framed, false).is_ok() {
+        let _ = send.send_trailers(ok_trailers());
     }
 }
 
@@ -186,7 +200,10 @@ enum Step {
 enum Event {
     Data(Option<Result<Bytes, h2::Error>>),
     Push(Option<Delivery>),
-    Tick,
+    /// The earliest deadline (detection, a push's ack, a retry) is due.
+    Due,
+    /// The core wrote a push itself: there is now an ack to wait for.
+    Poked,
 }
 
 impl BiStream {
@@ -200,7 +217,7 @@ impl BiStream {
         let Ok(send) = respond.send_response(response_head(), false) else {
             return;
         };
-        let (sender, inbox) = local_channel::new_bounded(PUSH_QUEUE_PER_CONNECTION_MAX);
+        let (sender, inbox) = local_channel::new_unbounded();
         let mut stream = BiStream {
             lane: Rc::new(PushLane::new(send, sender)),
             connection,
@@ -216,34 +233,52 @@ impl BiStream {
 
     async fn serve(&mut self, body: &mut RecvStream) -> &'static str {
         let mut buf = BytesMut::new();
-        let tick = Duration::from_millis(BI_STREAM_TICK_MS);
-        // One timer per tick, not one per event: a push and its ack are two events.
-        let mut next_tick = Box::pin(glommio::timer::sleep(tick).fuse());
+        // One timer, re-armed only when a deadline moves earlier or it fires: a held
+        // connection with nothing in flight wakes once per idle period, not on every tick of
+        // a clock (100,000 connections must cost their core nothing while they idle).
+        let mut armed_ms = u64::MAX;
+        let mut timer = Box::pin(futures::future::Fuse::<glommio::timer::Timer>::terminated());
         loop {
+            let now_ms = self.core.now_ms();
+            let due_ms = self.next_deadline_ms(now_ms);
+            if due_ms < armed_ms || timer.is_terminated() {
+                armed_ms = due_ms;
+                let wait = Duration::from_millis(due_ms.saturating_sub(now_ms));
+                timer.set(glommio::timer::Timer::new(wait).fuse());
+            }
+            let lane = self.lane.clone();
             let event = futures::select_biased! {
                 data = body.data().fuse() => Event::Data(data),
                 push = self.inbox.recv().fuse() => Event::Push(push),
-                _ = next_tick => {
-                    next_tick = Box::pin(glommio::timer::sleep(tick).fuse());
-                    Event::Tick
+                _ = futures::future::poll_fn(|cx| lane.poll_poked(cx)).fuse() => Event::Poked,
+                _ = timer.as_mut() => {
+                    armed_ms = u64::MAX;
+                    Event::Due
                 }
             };
+            // The handlers' futures are boxed: the task of a held connection then carries only
+            // the wait above, not the largest handler's state.
             let step = match event {
                 Event::Data(Some(Ok(chunk))) => {
                     let _ = body.flow_control().release_capacity(chunk.len());
                     buf.extend_from_slice(&chunk);
-                    self.on_data(&mut buf).await
+                    let step = Box::pin(self.on_data(&mut buf)).await;
+                    if buf.is_empty() {
+                        // Nothing partial is held: an idle stream keeps no read buffer.
+                        buf = BytesMut::new();
+                    }
+                    step
                 }
                 Event::Data(Some(Err(_)) | None) => Step::Close("the client ended the stream"),
                 Event::Push(Some(push)) => {
-                    let step = self
-                        .send_push(push.topic, push.request_id, push.frame)
-                        .await;
+                    let step =
+                        Box::pin(self.send_push(push.topic, push.request_id, push.frame)).await;
                     self.lane.dequeued();
                     step
                 }
                 Event::Push(None) => Step::Close("push queue overflowed"),
-                Event::Tick => self.on_tick().await,
+                Event::Poked => Step::Continue,
+                Event::Due => Box::pin(self.on_due()).await,
             };
             if let Step::Close(reason) = step {
                 return reason;
@@ -314,7 +349,8 @@ impl BiStream {
             return Step::Continue;
         }
         let ack = handlers::setup_ack();
-        self.write(payload::encode("SetupAckRequest", ack)).await
+        self.write_framed(payload::encode_framed("SetupAckRequest", &ack))
+            .await
     }
 
     /// Matches a reply to a push or detection by its request id. A failed reply to a push
@@ -352,7 +388,28 @@ impl BiStream {
         step
     }
 
-    async fn on_tick(&mut self) -> Step {
+    /// When the next thing to check is due: the answer to a detection, the idle period's end
+    /// (then a detection is sent), the oldest push's ack timeout, the first retry.
+    fn next_deadline_ms(&self, now_ms: u64) -> u64 {
+        let mut due_ms = now_ms + BI_STREAM_SLEEP_MS_MAX;
+        if let Some((_, sent_ms)) = self.detection {
+            due_ms = due_ms.min(sent_ms + GRPC_REPLY_TIMEOUT_MS + 1);
+        } else if self.connection.is_registered() {
+            let idle_ms = self.connection.idle_ms(now_ms);
+            due_ms = due_ms.min(now_ms + GRPC_IDLE_DETECTION_MS.saturating_sub(idle_ms));
+        }
+        let state = self.lane.state.borrow();
+        let oldest_push_ms = state.in_flight.values().map(|f| f.sent_at_ms).min();
+        if let Some(sent_ms) = oldest_push_ms {
+            due_ms = due_ms.min(sent_ms + GRPC_REPLY_TIMEOUT_MS + 1);
+        }
+        if let Some(retry_ms) = state.retries.iter().map(|r| r.due_ms).min() {
+            due_ms = due_ms.min(retry_ms);
+        }
+        due_ms.max(now_ms)
+    }
+
+    async fn on_due(&mut self) -> Step {
         let now_ms = self.core.now_ms();
         if let Some((_, sent_ms)) = self.detection {
             if now_ms.saturating_sub(sent_ms) > GRPC_REPLY_TIMEOUT_MS {
@@ -366,7 +423,7 @@ impl BiStream {
             self.detection = Some((request_id, now_ms));
             let json = handlers::client_detection(request_id);
             if let Step::Close(reason) = self
-                .write(payload::encode("ClientDetectionRequest", json))
+                .write_framed(payload::encode_framed("ClientDetectionRequest", &json))
                 .await
             {
                 return Step::Close(reason);
@@ -409,11 +466,6 @@ impl BiStream {
             }
         }
         Step::Continue
-    }
-
-    /// Writes one message as flow-control capacity allows.
-    async fn write(&mut self, payload: Bytes) -> Step {
-        self.write_framed(frame::encode(&payload)).await
     }
 
     /// Holds the stream for the task while it writes, so the core queues pushes meanwhile
@@ -459,12 +511,12 @@ impl BiStream {
 /// The framed `NotifySubscriberRequest` carrying `service_info`.
 pub(crate) fn notify_frame(request_id: u64, service_info: &[u8]) -> Bytes {
     let json = handlers::notify_subscriber(request_id, service_info);
-    frame::encode(&payload::encode("NotifySubscriberRequest", json))
+    payload::encode_framed("NotifySubscriberRequest", &json)
 }
 
 /// A framed server request of type `kind` with JSON body `json` (config change pushes).
 pub(crate) fn request_frame(kind: &str, json: Vec<u8>) -> Bytes {
-    frame::encode(&payload::encode(kind, json))
+    payload::encode_framed(kind, &json)
 }
 
 fn request_id_of(incoming: &Incoming) -> Option<u64> {

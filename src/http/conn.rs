@@ -18,9 +18,10 @@ use crate::http::params::Params;
 use crate::http::response::Response;
 use crate::limits::CHUNKED_FRAMING_BYTES_MAX;
 use crate::limits::{
-    CONNECTION_IDLE_TIMEOUT_MS, CONNECTION_READ_BUFFER_BYTES, CONNECTION_WRITE_BUFFER_BYTES_MAX,
-    REQUEST_BODY_BYTES_MAX, REQUEST_BODY_TIMEOUT_MS, REQUEST_HEAD_BYTES_MAX,
-    REQUEST_HEAD_TIMEOUT_MS, RESPONSE_WRITE_TIMEOUT_MS,
+    CONNECTION_IDLE_READ_BYTES, CONNECTION_IDLE_TIMEOUT_MS,
+    CONNECTION_READ_BUFFERS_POOLED_PER_CORE_MAX, CONNECTION_READ_BUFFER_BYTES,
+    CONNECTION_WRITE_BUFFER_BYTES_MAX, REQUEST_BODY_BYTES_MAX, REQUEST_BODY_TIMEOUT_MS,
+    REQUEST_HEAD_BYTES_MAX, REQUEST_HEAD_TIMEOUT_MS, RESPONSE_WRITE_TIMEOUT_MS,
 };
 use crate::metrics::Protocol;
 use crate::shard::CoreHandle;
@@ -98,7 +99,7 @@ pub async fn serve(stream: TcpStream, core: CoreHandle, deadlines: Rc<Deadlines>
         deadline: deadlines.watch(stream.as_raw_fd()),
         deadlines,
         stream,
-        buf: vec![0; CONNECTION_READ_BUFFER_BYTES],
+        buf: take_read_buffer(),
         start: 0,
         filled: 0,
         out: Vec::new(),
@@ -113,6 +114,33 @@ pub async fn serve(stream: TcpStream, core: CoreHandle, deadlines: Rc<Deadlines>
         Ok(()) | Err(Closed::Eof) => {}
         Err(reason) => tracing::debug!(?reason, "connection closed"),
     }
+    give_read_buffer(std::mem::take(&mut conn.buf));
+}
+
+thread_local! {
+    /// Read buffers of this core's connections that went idle, for the next that wakes up:
+    /// under load a connection waits briefly between requests, and its buffer comes back
+    /// from here rather than from the allocator (zeroed again).
+    static IDLE_READ_BUFFERS: std::cell::RefCell<Vec<Vec<u8>>> =
+        const { std::cell::RefCell::new(Vec::new()) };
+}
+
+fn take_read_buffer() -> Vec<u8> {
+    IDLE_READ_BUFFERS
+        .with(|pool| pool.borrow_mut().pop())
+        .unwrap_or_else(|| vec![0; CONNECTION_READ_BUFFER_BYTES])
+}
+
+fn give_read_buffer(buf: Vec<u8>) {
+    if buf.len() != CONNECTION_READ_BUFFER_BYTES {
+        return;
+    }
+    IDLE_READ_BUFFERS.with(|pool| {
+        let mut pool = pool.borrow_mut();
+        if pool.len() < CONNECTION_READ_BUFFERS_POOLED_PER_CORE_MAX {
+            pool.push(buf);
+        }
+    });
 }
 
 impl Connection {
@@ -224,7 +252,7 @@ impl Connection {
         self.make_room();
         let budget_ms = self.read_budget_ms(in_body).ok_or(Closed::Timeout)?;
         self.deadline.set(self.deadlines.now_ms() + budget_ms);
-        let read = self.stream.read(&mut self.buf[self.filled..]).await;
+        let read = self.read_some().await;
         self.deadline.clear();
         if self.deadline.expired() {
             return Err(Closed::Timeout);
@@ -239,6 +267,30 @@ impl Connection {
             self.request_started_ms = Some(self.deadlines.now_ms());
         }
         Ok(())
+    }
+
+    /// Reads into the buffer after what it holds. With nothing buffered the read is tried at
+    /// once; if it would wait, the connection is idle: its buffers are released and the wait
+    /// holds only a small one, so an idle keep-alive connection costs little memory. Under
+    /// load the next request is usually there already and nothing is released.
+    async fn read_some(&mut self) -> std::io::Result<usize> {
+        if self.filled > 0 {
+            return self.stream.read(&mut self.buf[self.filled..]).await;
+        }
+        {
+            let attempt = self.stream.read(&mut self.buf[..]);
+            let mut attempt = std::pin::pin!(attempt);
+            if let std::task::Poll::Ready(result) = futures::poll!(attempt.as_mut()) {
+                return result;
+            }
+        }
+        give_read_buffer(std::mem::take(&mut self.buf));
+        self.out = Vec::new();
+        let mut first = vec![0u8; CONNECTION_IDLE_READ_BYTES];
+        let n = self.stream.read(&mut first).await?;
+        self.buf = take_read_buffer();
+        self.buf[..n].copy_from_slice(&first[..n]);
+        Ok(n)
     }
 
     /// Moves unconsumed bytes to the front and leaves at least a read buffer's worth of room.

@@ -47,6 +47,8 @@ struct HoldSpec {
     cpus: Vec<usize>,
     connections: usize,
     timeout: Duration,
+    loopback_spread: u8,
+    subscriptions_per_connection: u64,
 }
 
 /// The server's memory around the run (bytes), when it could be read.
@@ -71,7 +73,12 @@ pub fn run(cli: &Cli) -> Result<i32, String> {
         timeout: cli
             .timeout
             .unwrap_or(Duration::from_millis(REQUEST_TIMEOUT_DEFAULT_MS)),
+        loopback_spread: cli.loopback_spread.max(1),
+        subscriptions_per_connection: cli.subscriptions_per_connection,
     };
+    if spec.loopback_spread > 1 && spec.server.ip() != std::net::Ipv4Addr::LOCALHOST {
+        return Err("--loopback-spread needs a server on 127.0.0.1".into());
+    }
     let pid = cli
         .server_pid
         .or_else(|| crate::proc::listener_pid(spec.server.port()));
@@ -162,9 +169,10 @@ async fn hold_core(spec: HoldSpec, shared: Arc<Shared>, core: usize) -> CoreStat
     let permits = Rc::new(Semaphore::new(GRPC_SETUPS_IN_FLIGHT_PER_CORE_MAX as u64));
     let count = partition_len(spec.connections as u64, cores as u64, core as u64);
     let tasks: Vec<_> = (0..count)
-        .map(|_| {
+        .map(|index| {
             let task = hold_connection(
                 spec.clone(),
+                spread_target(&spec, core as u64 + index * cores as u64),
                 shared.clone(),
                 stats.clone(),
                 permits.clone(),
@@ -185,6 +193,7 @@ async fn hold_core(spec: HoldSpec, shared: Arc<Shared>, core: usize) -> CoreStat
 /// One held connection: set up, then a health check after every idle period until cancelled.
 async fn hold_connection(
     spec: HoldSpec,
+    target: std::net::SocketAddr,
     shared: Arc<Shared>,
     stats: Rc<RefCell<CoreStats>>,
     permits: Rc<Semaphore>,
@@ -195,7 +204,15 @@ async fn hold_connection(
             .acquire_static_permit(1)
             .await
             .map_err(|_| ErrorKind::Io)?;
-        GrpcConnection::open(spec.server, spec.timeout, None).await
+        let mut connection = GrpcConnection::open(target, spec.timeout, None).await?;
+        for service in 0..spec.subscriptions_per_connection {
+            let body = messages::subscribe_service(service);
+            let reply = "SubscribeServiceResponse";
+            connection
+                .call("SubscribeServiceRequest", reply, body, spec.timeout)
+                .await?;
+        }
+        Ok::<_, ErrorKind>(connection)
     }
     .await;
     shared.settled.fetch_add(1, Ordering::AcqRel);
@@ -237,6 +254,17 @@ async fn hold_connection(
             return;
         }
     }
+}
+
+/// The address connection `global_index` goes to: the server's, or with `--loopback-spread`
+/// one of 127.0.0.1..=127.0.0.N in turn (the same listener, other address pairs).
+fn spread_target(spec: &HoldSpec, global_index: u64) -> std::net::SocketAddr {
+    let mut target = spec.server;
+    if spec.loopback_spread > 1 {
+        let last_octet = 1 + (global_index % spec.loopback_spread as u64) as u8;
+        target.set_ip(std::net::Ipv4Addr::new(127, 0, 0, last_octet).into());
+    }
+    target
 }
 
 fn print_report(
