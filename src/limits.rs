@@ -56,6 +56,10 @@ const _: () = assert!(DEADLINE_TICK_MS * 10 <= REQUEST_HEAD_TIMEOUT_MS);
 /// Open client connections per core; accept waits while a core is at the limit.
 pub const CONNECTIONS_PER_CORE_MAX: usize = 16_384;
 
+/// The longest a core waits before it accepts again after accept failed (EMFILE and the like);
+/// the wait doubles from 1 ms up to this.
+pub const ACCEPT_BACKOFF_MS_MAX: u64 = 1_000;
+
 /// Descriptors the process needs beside its client connections (listeners, LMDB, peer and
 /// forwarding connections, logs): part of the open-file limit checked at start (`fd_limit`).
 pub const FD_RESERVED: u64 = 1_024;

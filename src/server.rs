@@ -7,7 +7,6 @@ use std::time::{Duration, Instant};
 
 use glommio::channels::channel_mesh::MeshBuilder;
 use glommio::net::TcpListener;
-use glommio::sync::Semaphore;
 use glommio::{LocalExecutorBuilder, Placement};
 
 use crate::cluster::members::Members;
@@ -329,34 +328,12 @@ async fn recover_and_serve(
     );
 }
 
-/// Accepts connections while this core has room (a semaphore permit per connection).
+/// Accepts HTTP connections while this core has room.
 async fn accept_loop(listener: TcpListener, core: CoreHandle, deadlines: Rc<Deadlines>) {
-    let permits = Rc::new(Semaphore::new(CONNECTIONS_PER_CORE_MAX as u64));
-    let mut backoff_ms = 1u64;
-    loop {
-        let permit = match permits.acquire_static_permit(1).await {
-            Ok(permit) => permit,
-            Err(_) => return,
-        };
-        match listener.accept().await {
-            Ok(stream) => {
-                backoff_ms = 1;
-                let core = core.clone();
-                let deadlines = deadlines.clone();
-                glommio::spawn_local(async move {
-                    crate::http::conn::serve(stream, core, deadlines).await;
-                    drop(permit);
-                })
-                .detach();
-            }
-            Err(error) => {
-                // EMFILE and friends: wait instead of spinning, then try again.
-                tracing::warn!(core = core.id, %error, backoff_ms, "accept failed");
-                glommio::timer::sleep(Duration::from_millis(backoff_ms)).await;
-                backoff_ms = (backoff_ms * 2).min(1000);
-            }
-        }
-    }
+    let core_id = core.id;
+    let serve_one = move |stream| crate::http::conn::serve(stream, core.clone(), deadlines.clone());
+    let max = CONNECTIONS_PER_CORE_MAX;
+    crate::shard::accept::accept_loop(listener, max, "HTTP", core_id, serve_one).await;
 }
 
 #[cfg(test)]

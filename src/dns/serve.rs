@@ -103,29 +103,13 @@ fn query_is_remote(core: &CoreHandle, zone: &Zone, request: &wire::Request) -> b
 }
 
 async fn tcp_accept_loop(listener: TcpListener, core: CoreHandle, zone: Rc<Zone>) {
-    let permits = Rc::new(Semaphore::new(DNS_TCP_CONNECTIONS_PER_CORE_MAX as u64));
-    let mut backoff_ms = 1u64;
-    loop {
-        let Ok(permit) = permits.acquire_static_permit(1).await else {
-            return;
-        };
-        match listener.accept().await {
-            Ok(stream) => {
-                backoff_ms = 1;
-                let (core, zone) = (core.clone(), zone.clone());
-                glommio::spawn_local(async move {
-                    serve_tcp(stream, &core, &zone).await;
-                    drop(permit);
-                })
-                .detach();
-            }
-            Err(error) => {
-                tracing::warn!(core = core.id, %error, backoff_ms, "DNS TCP accept failed");
-                glommio::timer::sleep(Duration::from_millis(backoff_ms)).await;
-                backoff_ms = (backoff_ms * 2).min(1000);
-            }
-        }
-    }
+    let core_id = core.id;
+    let serve_one = move |stream| {
+        let (core, zone) = (core.clone(), zone.clone());
+        async move { serve_tcp(stream, &core, &zone).await }
+    };
+    let max = DNS_TCP_CONNECTIONS_PER_CORE_MAX;
+    crate::shard::accept::accept_loop(listener, max, "DNS TCP", core_id, serve_one).await;
 }
 
 /// RFC 7766 framing: a 16-bit length, then the message; queries answered in order.

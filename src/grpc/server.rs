@@ -7,7 +7,6 @@ use std::time::Duration;
 use futures::channel::oneshot;
 use futures::future::{select, Either};
 use glommio::net::{TcpListener, TcpStream};
-use glommio::sync::Semaphore;
 use tokio_util::compat::FuturesAsyncReadCompatExt;
 
 use crate::grpc::coalesce::{self, Coalescing, GatherHandle};
@@ -31,29 +30,10 @@ const H2_SEND_BUFFER_BYTES: usize = 1024 * 1024;
 
 /// Accepts gRPC connections on this core while it has room.
 pub async fn accept_loop(listener: TcpListener, core: CoreHandle) {
-    let permits = Rc::new(Semaphore::new(GRPC_CONNECTIONS_PER_CORE_MAX as u64));
-    let mut backoff_ms = 1u64;
-    loop {
-        let Ok(permit) = permits.acquire_static_permit(1).await else {
-            return;
-        };
-        match listener.accept().await {
-            Ok(stream) => {
-                backoff_ms = 1;
-                let core = core.clone();
-                glommio::spawn_local(async move {
-                    serve(stream, core).await;
-                    drop(permit);
-                })
-                .detach();
-            }
-            Err(error) => {
-                tracing::warn!(core = core.id, %error, backoff_ms, "gRPC accept failed");
-                glommio::timer::sleep(Duration::from_millis(backoff_ms)).await;
-                backoff_ms = (backoff_ms * 2).min(1000);
-            }
-        }
-    }
+    let core_id = core.id;
+    let serve_one = move |stream| serve(stream, core.clone());
+    let max = GRPC_CONNECTIONS_PER_CORE_MAX;
+    crate::shard::accept::accept_loop(listener, max, "gRPC", core_id, serve_one).await;
 }
 
 pub(crate) fn h2_builder() -> h2::server::Builder {

@@ -5,6 +5,7 @@
 //! channel mesh with a oneshot for the reply. Nothing here is shared between threads except
 //! the messages themselves.
 
+pub mod accept;
 pub mod core;
 pub mod owner;
 
