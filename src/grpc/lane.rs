@@ -12,7 +12,7 @@ use glommio::channels::local_channel::LocalSender;
 use h2::SendStream;
 use hashbrown::HashMap;
 
-use crate::limits::{PUSH_QUEUE_PER_CONNECTION_MAX, PUSH_RETRY_DELAY_MS};
+use crate::limits::{GRPC_REPLY_TIMEOUT_MS, PUSH_QUEUE_PER_CONNECTION_MAX, PUSH_RETRY_DELAY_MS};
 use crate::shard::core::{Delivery, PushSink, PushTopic};
 
 /// A push sent and not yet acknowledged.
@@ -40,9 +40,13 @@ pub(crate) struct LaneState {
     pub queued: usize,
     /// The task is writing (and may be waiting for capacity): it owns the stream until done.
     pub task_writing: bool,
-    /// A push went in flight while none was: the task must arm its ack timeout. Set with
-    /// `poke_waker` woken, taken by `PushLane::poll_poked`.
+    /// A push went in flight whose ack timeout falls before the task's armed deadline: the
+    /// task must arm it. Set with `poke_waker` woken, taken by `PushLane::poll_poked`.
     poked: bool,
+    /// When the task's timer fires (`u64::MAX`: not armed). A push whose ack is due later
+    /// needs no wakeup: the task looks at every push in flight when the timer fires, so a
+    /// fan-out wakes a connection's task once per ack timeout, not once per push.
+    pub armed_ms: u64,
     poke_waker: Option<Waker>,
 }
 
@@ -85,7 +89,7 @@ impl LaneState {
     /// Records a push written to the stream. It supersedes an older push for the service
     /// still waiting for its ack or its retry.
     pub fn sent(&mut self, topic: PushTopic, request_id: u64, frame: Bytes, now_ms: u64) {
-        if self.in_flight.is_empty() {
+        if now_ms + GRPC_REPLY_TIMEOUT_MS + 1 < self.armed_ms {
             self.poked = true;
             if let Some(waker) = self.poke_waker.take() {
                 waker.wake();
@@ -141,13 +145,15 @@ impl PushLane {
                 queued: 0,
                 task_writing: false,
                 poked: false,
+                armed_ms: u64::MAX,
                 poke_waker: None,
             }),
             inbox: RefCell::new(Some(inbox)),
         }
     }
 
-    /// Ready once a push went in flight with none before it (see `LaneState::poked`).
+    /// Ready once a push went in flight that the armed timer would check too late (see
+    /// `LaneState::poked`).
     pub fn poll_poked(&self, cx: &mut Context<'_>) -> Poll<()> {
         let mut state = self.state.borrow_mut();
         if std::mem::take(&mut state.poked) {

@@ -243,6 +243,7 @@ impl BiStream {
             let due_ms = self.next_deadline_ms(now_ms);
             if due_ms < armed_ms || timer.is_terminated() {
                 armed_ms = due_ms;
+                self.lane.state.borrow_mut().armed_ms = due_ms;
                 let wait = Duration::from_millis(due_ms.saturating_sub(now_ms));
                 timer.set(glommio::timer::Timer::new(wait).fuse());
             }
@@ -253,6 +254,7 @@ impl BiStream {
                 _ = futures::future::poll_fn(|cx| lane.poll_poked(cx)).fuse() => Event::Poked,
                 _ = timer.as_mut() => {
                     armed_ms = u64::MAX;
+                    self.lane.state.borrow_mut().armed_ms = u64::MAX;
                     Event::Due
                 }
             };
