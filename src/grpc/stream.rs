@@ -236,13 +236,13 @@ impl BiStream {
         // One timer, re-armed only when a deadline moves earlier or it fires: a held
         // connection with nothing in flight wakes once per idle period, not on every tick of
         // a clock (100,000 connections must cost their core nothing while they idle).
-        let mut armed_ms = u64::MAX;
+        // When it fires is kept in the lane (`LaneState::armed_ms`): the core reads it too.
         let mut timer = Box::pin(futures::future::Fuse::<glommio::timer::Timer>::terminated());
         loop {
             let now_ms = self.core.now_ms();
             let due_ms = self.next_deadline_ms(now_ms);
+            let armed_ms = self.lane.state.borrow().armed_ms;
             if due_ms < armed_ms || timer.is_terminated() {
-                armed_ms = due_ms;
                 self.lane.state.borrow_mut().armed_ms = due_ms;
                 let wait = Duration::from_millis(due_ms.saturating_sub(now_ms));
                 timer.set(glommio::timer::Timer::new(wait).fuse());
@@ -253,7 +253,6 @@ impl BiStream {
                 push = self.inbox.recv().fuse() => Event::Push(push),
                 _ = futures::future::poll_fn(|cx| lane.poll_poked(cx)).fuse() => Event::Poked,
                 _ = timer.as_mut() => {
-                    armed_ms = u64::MAX;
                     self.lane.state.borrow_mut().armed_ms = u64::MAX;
                     Event::Due
                 }
